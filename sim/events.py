@@ -1,0 +1,124 @@
+"""Flat, frozen event records: what happened in one run, in order; and a run's log -> a table.
+
+Every record has a simulation time in hours since the scenario started. Records are plain data
+(no simulation objects), so a log can be pickled, tabled, traced and compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+import pandas as pd
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeLaunched:
+    """An actor launched a strike (projectiles and/or other means) at a rung of the ladder."""
+
+    kind: ClassVar[str] = "strike"
+    time_hours: float
+    strike_id: int
+    attacker: str
+    target: str
+    rung: int
+    telegraphed: bool
+    cause: str
+    projectiles: tuple[tuple[str, int], ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Interception:
+    """What one defence layer did against one weapon type in one strike (projectiles)."""
+
+    kind: ClassVar[str] = "interception"
+    time_hours: float
+    strike_id: int
+    layer: str
+    operator: str
+    defended: str
+    weapon: str
+    entered: int
+    engaged: int
+    intercepted: int
+    interceptors_fired: int
+    interceptor_cost_usd: float
+    stock_after: int
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeOutcome:
+    """A strike's totals once its last projectile arrived (projectiles, casualties, US dollars)."""
+
+    kind: ClassVar[str] = "outcome"
+    time_hours: float
+    strike_id: int
+    attacker: str
+    target: str
+    rung: int
+    launched: int
+    failed: int
+    intercepted: int
+    leaked: int
+    casualties: int
+    damage_usd: float
+    attacker_cost_usd: float
+    defender_cost_usd: float
+
+    @property
+    def intercepted_share(self) -> float:
+        """Share of the projectiles that flew (launched less failed) that were intercepted."""
+        flying = self.launched - self.failed
+        return self.intercepted / flying if flying else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMade:
+    """An actor decided whether to answer a strike, with the numbers that drove the decision."""
+
+    kind: ClassVar[str] = "decision"
+    time_hours: float
+    actor: str
+    trigger_strike_id: int
+    reason: str
+    attacker: str
+    observed_rung: int
+    casualties: int
+    damage_usd: float
+    intercepted_share: float
+    ally_pressure: float
+    domestic_pressure: float
+    respond_probability: float
+    respond: bool
+    target: str
+    rung: int
+    delay_hours: float
+    telegraphed: bool
+    projectiles: tuple[tuple[str, int], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeCapReached:
+    """The run hit the scenario's ``max_strikes`` bound; later strikes were not launched."""
+
+    kind: ClassVar[str] = "strike_cap"
+    time_hours: float
+    max_strikes: int
+
+
+Event = StrikeLaunched | Interception | StrikeOutcome | DecisionMade | StrikeCapReached
+
+
+def event_row(event: Event) -> dict:
+    """One flat row: the record's fields, its kind, and projectile mixes as ``weapon:n`` text."""
+    row = {"kind": event.kind, **asdict(event)}
+    if "projectiles" in row:
+        row["projectiles"] = " ".join(f"{w}:{n}" for w, n in row["projectiles"])
+    return row
+
+
+def events_table(events: list[Event]) -> pd.DataFrame:
+    """A run's log as a tidy table, one row per event, columns the union of the record fields."""
+    return pd.DataFrame([event_row(e) for e in events])

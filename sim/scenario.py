@@ -1,0 +1,273 @@
+"""Loading scenario files: YAML text -> validated, frozen ``Scenario``; the project's only YAML reader.
+
+Every mistake becomes one ``Problem`` naming the file, the line and the field, for example
+``scenarios/x.yaml:14: actors.iran.policy.delay.median_days: must be > 0, got -3``. YAML is read
+with safe-loader semantics (no tags, no code), duplicate keys are errors, and ``1e6`` is a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.schema import Adversaries, Defends, ProxyOf, Restrains, Scenario
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    source: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader that also reads ``1e6`` and ``2.5e-3`` as floats (YAML 1.2 style)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def _line_map(node: yaml.Node, path: Path_, lines: dict[Path_, int], dupes: list[Path_]) -> None:
+    """Record the 1-based line of every key and item below ``node``; note duplicate keys."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key_node.tag == "tag:yaml.org,2002:int":
+                key = int(key)
+            if key in seen:
+                dupes.append((*path, key))
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), lines, dupes)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, index), lines, dupes)
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) and out else f".{part}" if out else str(part)
+    return out
+
+
+_UNION_TAGS = {"adversaries", "defends", "restrains", "proxy", "[key]"}
+
+
+def _data_path(data: Any, loc: tuple) -> Path_:
+    """Map a pydantic error location onto the document's keys, dropping union tags."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping):
+            key = part if part in node else str(part) if str(part) in node else None
+            if key is not None:
+                path.append(key)
+                node = node[key]
+                continue
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+            continue
+        if part in _UNION_TAGS:
+            continue
+        path.append(part)
+        node = None
+    return tuple(path)
+
+
+_COMPARISONS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """A short, plain message for one pydantic error."""
+    kind, given = error["type"], error.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `sim schema`)"
+    if kind in _COMPARISONS:
+        bound = next(iter(error.get("ctx", {}).values()), "?")
+        return f"must be {_COMPARISONS[kind]} {bound}, got {given!r}"
+    if kind == "union_tag_invalid":
+        return (
+            f"kind must be one of adversaries, defends, restrains, proxy; got {given.get('kind')!r}"
+        )
+    text = error["msg"].removeprefix("Value error, ")
+    text = text.replace("Input should be", "must be").replace("Input should", "must")
+    if kind.endswith(
+        ("_type", "_parsing", "literal_error", "string_pattern_mismatch", "too_short")
+    ):
+        text += f", got {given!r}"
+    return text
+
+
+def _reference_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
+    """Cross-references the schema alone cannot check: names of actors and weapons must exist."""
+    actors, weapons = set(scenario.actors), set(scenario.weapons)
+    problems: list[tuple[Path_, str]] = []
+
+    def need(kind: str, names: set[str], name: str, path: Path_) -> None:
+        if name not in names:
+            known = ", ".join(sorted(names))
+            problems.append((path, f"unknown {kind} {name!r} (known: {known})"))
+
+    relation_fields = {
+        Adversaries: (),
+        Defends: ("ally", "protects"),
+        Restrains: ("ally", "restrained"),
+        ProxyOf: ("proxy", "patron"),
+    }
+    defenders: set[tuple[str, str]] = set()
+    for i, relation in enumerate(scenario.relations):
+        if isinstance(relation, Adversaries):
+            for j, name in enumerate(relation.actors):
+                need("actor", actors, name, ("relations", i, "actors", j))
+        for field in relation_fields[type(relation)]:
+            need("actor", actors, getattr(relation, field), ("relations", i, field))
+        if isinstance(relation, Defends):
+            defenders.add((relation.ally, relation.protects))
+    for actor_id, actor in scenario.actors.items():
+        base = ("actors", actor_id)
+        for weapon in actor.arsenal:
+            need("weapon", weapons, weapon, (*base, "arsenal", weapon))
+        for i, layer in enumerate(actor.defence):
+            need("actor", actors, layer.operator, (*base, "defence", i, "operator"))
+            if (
+                layer.operator in actors
+                and layer.operator != actor_id
+                and ((layer.operator, actor_id) not in defenders)
+            ):
+                problems.append(
+                    (
+                        (*base, "defence", i, "operator"),
+                        f"{layer.operator!r} operates a layer for {actor_id!r} but no "
+                        f"'defends' relation says {layer.operator!r} protects {actor_id!r}",
+                    )
+                )
+            for weapon in layer.kill_probability:
+                need("weapon", weapons, weapon, (*base, "defence", i, "kill_probability", weapon))
+        if actor.policy:
+            for rung, package in actor.policy.packages.items():
+                for weapon in package.projectiles:
+                    need(
+                        "weapon",
+                        weapons,
+                        weapon,
+                        (*base, "policy", "packages", rung, "projectiles", weapon),
+                    )
+    for i, event in enumerate(scenario.opening):
+        need("actor", actors, event.attacker, ("opening", i, "attacker"))
+        need("actor", actors, event.target, ("opening", i, "target"))
+        for weapon in event.projectiles:
+            need("weapon", weapons, weapon, ("opening", i, "projectiles", weapon))
+    return problems
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    """Validate scenario YAML text; raise ``ScenarioError`` listing every problem found."""
+
+    def fail(message: str, line: int | None = None, field: str = "") -> ScenarioError:
+        return ScenarioError([Problem(source, line, field, message)])
+
+    if not text.strip():
+        raise fail(
+            "file is empty; a scenario needs name, seed, horizon_days, weapons, actors, opening"
+        )
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise fail(f"malformed YAML: {reason}", mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise fail(f"the top level must be a mapping of keys, got {type(data).__name__}", 1)
+    lines: dict[Path_, int] = {}
+    dupes: list[Path_] = []
+    _line_map(node, (), lines, dupes)
+    if dupes:
+        raise ScenarioError(
+            [Problem(source, lines.get(p), _dotted(p), "duplicate key") for p in dupes]
+        )
+    return validate_data(data, source, lines)
+
+
+def _line_for(lines: Mapping[Path_, int], path: Path_) -> int | None:
+    """The line of ``path``, or of its nearest ancestor present in the file."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def validate_data(data: Mapping[str, Any], source: str, lines: Mapping[Path_, int]) -> Scenario:
+    """Validate already-parsed scenario data; ``lines`` maps key paths to file lines."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            path = _data_path(data, error["loc"])
+            problems.append(Problem(source, _line_for(lines, path), _dotted(path), _message(error)))
+        raise ScenarioError(problems) from None
+    references = _reference_problems(scenario)
+    if references:
+        raise ScenarioError(
+            [Problem(source, _line_for(lines, p), _dotted(p), m) for p, m in references]
+        )
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ``ScenarioError`` with file:line:field messages."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(source, None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
+    return parse_scenario(text, source)
+
+
+def scenario_hash(text: str) -> str:
+    """SHA-256 of a scenario's text, for manifests: the same file gives the same hash."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

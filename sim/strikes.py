@@ -1,0 +1,154 @@
+"""Strike processes: a strike's waves fly, meet the defences, and their leakers do damage.
+
+A strike is one SimPy process. Waves of each weapon are launched so that their modal arrival times
+coincide (the usual way to saturate defences: slow drones leave first). The interception engine
+runs when the first projectile arrives, so stocks are drawn down in the order strikes arrive, and
+the outcome is reported when the last one lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.events import Interception, StrikeLaunched, StrikeOutcome
+from sim.interception import InterceptionOutcome, Wave, intercept
+from sim.schema import Weapon
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+
+@dataclass(frozen=True)
+class StrikeOrder:
+    """Everything needed to carry out one strike (counts in projectiles, money in US dollars)."""
+
+    attacker: str
+    target: str
+    rung: int
+    telegraphed: bool
+    cause: str
+    projectiles: dict[str, int] = field(default_factory=dict)
+    casualties_mean: float = 0.0
+    damage_usd_mean: float = 0.0
+    cost_usd: float = 0.0
+    casualties_fixed: int = 0
+    damage_usd_fixed: float = 0.0
+    description: str = ""
+
+
+def coordinated_waves(
+    projectiles: dict[str, int], weapons: dict[str, Weapon], start_hours: float
+) -> list[Wave]:
+    """One wave per weapon, launched so that all waves' modal arrival times coincide."""
+    used = {w: n for w, n in sorted(projectiles.items()) if n > 0}
+    if not used:
+        return []
+    latest_mode = max(weapons[w].flight_time.mode_hours for w in used)
+    return [
+        Wave(
+            weapon=w,
+            count=n,
+            launch_hours=start_hours + latest_mode - weapons[w].flight_time.mode_hours,
+            flight=weapons[w].flight_time,
+            failure_probability=weapons[w].failure_probability,
+        )
+        for w, n in used.items()
+    ]
+
+
+def _interception_events(
+    world: World, strike_id: int, result: InterceptionOutcome, time_hours: float, defended: str
+) -> list[Interception]:
+    events = []
+    for layer in result.layers:
+        spec_cost = world.layer_cost(defended, layer.layer)
+        for weapon in result.weapons:
+            events.append(
+                Interception(
+                    time_hours=time_hours,
+                    strike_id=strike_id,
+                    layer=layer.layer,
+                    operator=layer.operator,
+                    defended=defended,
+                    weapon=weapon,
+                    entered=layer.entered[weapon],
+                    engaged=layer.engaged[weapon],
+                    intercepted=layer.killed[weapon],
+                    interceptors_fired=layer.interceptors_fired[weapon],
+                    interceptor_cost_usd=layer.interceptors_fired[weapon] * spec_cost,
+                    stock_after=layer.stock_after,
+                    active=layer.active,
+                )
+            )
+    return events
+
+
+def strike_process(
+    world: World, order: StrikeOrder, strike_id: int, rng: np.random.Generator
+) -> Generator:
+    """Launch, fly, intercept and land one strike; then tell the world what it achieved."""
+    env, weapons = world.env, world.scenario.weapons
+    world.record(
+        StrikeLaunched(
+            time_hours=env.now,
+            strike_id=strike_id,
+            attacker=order.attacker,
+            target=order.target,
+            rung=order.rung,
+            telegraphed=order.telegraphed,
+            cause=order.cause,
+            projectiles=tuple(sorted(order.projectiles.items())),
+            description=order.description,
+        )
+    )
+    waves = coordinated_waves(order.projectiles, weapons, env.now)
+    launched = failed = intercepted = leaked = 0
+    interceptor_cost = 0.0
+    expected_casualties = order.casualties_mean
+    damage = order.damage_usd_mean + order.damage_usd_fixed
+    attacker_cost = order.cost_usd
+    if waves:
+        first = min(w.launch_hours + w.flight.min_hours for w in waves)
+        yield env.timeout(float(first - env.now))
+        result = intercept(
+            waves,
+            world.layers[order.target],
+            telegraphed=order.telegraphed,
+            rung=order.rung,
+            rng=rng,
+        )
+        events = _interception_events(world, strike_id, result, env.now, order.target)
+        for event in events:
+            world.record(event)
+        interceptor_cost = sum(e.interceptor_cost_usd for e in events)
+        launched, failed = sum(result.launched.values()), sum(result.failed.values())
+        leaked = sum(result.leaked.values())
+        intercepted = launched - failed - leaked
+        for weapon, n in result.leaked.items():
+            expected_casualties += n * weapons[weapon].casualties_per_hit
+            damage += n * weapons[weapon].damage_usd_per_hit
+        for weapon, n in result.launched.items():
+            attacker_cost += n * weapons[weapon].unit_cost_usd
+        yield env.timeout(float(max(result.last_arrival_hours - env.now, 0.0)))
+    casualties = order.casualties_fixed + int(rng.poisson(expected_casualties))
+    outcome = StrikeOutcome(
+        time_hours=env.now,
+        strike_id=strike_id,
+        attacker=order.attacker,
+        target=order.target,
+        rung=order.rung,
+        launched=launched,
+        failed=failed,
+        intercepted=intercepted,
+        leaked=leaked,
+        casualties=casualties,
+        damage_usd=damage,
+        attacker_cost_usd=attacker_cost,
+        defender_cost_usd=interceptor_cost,
+    )
+    world.record(outcome)
+    world.strike_landed(outcome)
