@@ -6,10 +6,11 @@ Every record has a simulation time in hours since the scenario started. Records 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 import pandas as pd
+import pyarrow as pa
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,21 @@ class StrikeCapReached:
 
 
 Event = StrikeLaunched | Interception | StrikeOutcome | DecisionMade | StrikeCapReached
+EVENT_TYPES = (StrikeLaunched, Interception, StrikeOutcome, DecisionMade, StrikeCapReached)
+_ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
+
+
+def _event_schema() -> pa.Schema:
+    """One column per field of any event type (first type wins), after replication and kind."""
+    columns = {"replication": pa.int64(), "kind": pa.string()}
+    for event_type in EVENT_TYPES:
+        for f in fields(event_type):
+            columns.setdefault(f.name, _ARROW_TYPES.get(f.type, pa.string()))
+    return pa.schema(list(columns.items()))
+
+
+EVENT_SCHEMA = _event_schema()
+"""The fixed schema of every events table, so that chunks written apart concatenate exactly."""
 
 
 def event_row(event: Event) -> dict:
@@ -119,6 +135,12 @@ def event_row(event: Event) -> dict:
     return row
 
 
-def events_table(events: list[Event]) -> pd.DataFrame:
+def events_arrow(logs: list[tuple[int, list[Event]]]) -> pa.Table:
+    """The logs of several replications as one Arrow table with ``EVENT_SCHEMA``."""
+    rows = [{"replication": r, **event_row(e)} for r, events in logs for e in events]
+    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+
+
+def events_table(events: list[Event], replication: int = 0) -> pd.DataFrame:
     """A run's log as a tidy table, one row per event, columns the union of the record fields."""
-    return pd.DataFrame([event_row(e) for e in events])
+    return events_arrow([(replication, events)]).to_pandas()

@@ -65,8 +65,8 @@ def _interception_events(
 ) -> list[Interception]:
     events = []
     for layer in result.layers:
-        spec_cost = world.layer_cost(defended, layer.layer)
-        for weapon in result.weapons:
+        spec = world.layer_spec(defended, layer.layer)
+        for weapon in (w for w in result.weapons if w in spec.kill_probability):
             events.append(
                 Interception(
                     time_hours=time_hours,
@@ -79,7 +79,7 @@ def _interception_events(
                     engaged=layer.engaged[weapon],
                     intercepted=layer.killed[weapon],
                     interceptors_fired=layer.interceptors_fired[weapon],
-                    interceptor_cost_usd=layer.interceptors_fired[weapon] * spec_cost,
+                    interceptor_cost_usd=layer.interceptors_fired[weapon] * spec.unit_cost_usd,
                     stock_after=layer.stock_after,
                     active=layer.active,
                 )

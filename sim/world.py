@@ -18,7 +18,7 @@ from sim.interception import LayerState
 from sim.ladder import Rung
 from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
-from sim.schema import Defends, ProxyOf, Restrains, Scenario
+from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
 from sim.strikes import StrikeOrder, strike_process
 
 HOURS_PER_DAY = 24.0
@@ -56,11 +56,9 @@ class World:
         """Append an event to the run's log."""
         self.events.append(event)
 
-    def layer_cost(self, defended: str, layer_name: str) -> float:
-        """Unit cost of one interceptor of a defended actor's layer, US dollars."""
-        return next(
-            s.spec.unit_cost_usd for s in self.layers[defended] if s.spec.name == layer_name
-        )
+    def layer_spec(self, defended: str, layer_name: str) -> DefenceLayer:
+        """The specification of a defended actor's layer, by name."""
+        return next(s.spec for s in self.layers[defended] if s.spec.name == layer_name)
 
     def launch(self, order: StrikeOrder) -> None:
         """Start a strike now, unless the scenario's strike bound is reached."""

@@ -1,0 +1,308 @@
+"""The ``sim`` command line: validate, schema, trace and run; each command's --help teaches its use.
+
+Mistakes in what the user gave (a scenario file, a results folder, an option) end with a one-line
+message per problem on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+import sim
+from sim.executors import ExecutorError
+from sim.results import Results, ResultsError, Summary
+from sim.scenario import ScenarioError, load_scenario
+from sim.schema import Scenario
+
+USER_ERRORS = (ScenarioError, ResultsError, ExecutorError)
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+stderr = Console(stderr=True)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the user's mistakes into clear messages and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            click.echo(
+                f"error: {exc}" if not isinstance(exc, ScenarioError) else str(exc), err=True
+            )
+            sys.exit(EXIT_USAGE)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(sim.__version__, prog_name="sim")
+def main() -> None:
+    """Escalation simulator: scenario YAML -> SimPy world -> Monte Carlo -> probabilities.
+
+    \b
+    Start here:
+      sim validate scenarios/april-2024.yaml     check a scenario file
+      sim trace scenarios/april-2024.yaml        one run as a readable timeline
+      sim run scenarios/april-2024.yaml -n 2000  probabilities of each rung, with 95% CIs
+    """
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario FILES; print every problem as file:line: field: message.
+
+    Exits 0 when every file is valid, 2 otherwise.
+    """
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            click.echo(str(exc), err=True)
+            failed = True
+            continue
+        click.echo(
+            f"ok: {path} ({scenario.name}: {len(scenario.actors)} actors, "
+            f"{len(scenario.weapons)} weapons, {scenario.horizon_days:g} days)"
+        )
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+@main.command()
+def schema() -> None:
+    """Print the scenario JSON Schema (for editors: yaml-language-server's $schema)."""
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
+@click.option(
+    "--replication",
+    "-r",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which replication to replay; matches row K of a study with the same seed.",
+)
+@user_errors
+def trace(file: Path, seed: int | None, replication: int) -> None:
+    """Print one replication of FILE as a timeline: strikes, interceptions, decisions, outcomes.
+
+    The same scenario, seed and replication give the same text, byte for byte.
+    """
+    from sim.trace import format_trace
+    from sim.world import run_replication
+
+    scenario = load_scenario(file)
+    used_seed = scenario.seed if seed is None else seed
+    title = f"{scenario.name} - seed {used_seed}, replication {replication}"
+    click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
+
+
+def _rich_progress() -> tuple[Progress, Any]:
+    bar = Progress(
+        TextColumn("[bold]replications"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not stderr.is_terminal,
+    )
+    return bar, bar.add_task("run", total=None, rate="")
+
+
+def print_summary(summary: Summary, console: Console) -> None:
+    """Rung probabilities and the most frequent paths as terminal tables."""
+    table = Table(title=f"Probability of reaching each rung within the horizon (n = {summary.n})")
+    for name in ("rung", "meaning", "P(reach)", "95% CI (Wilson)", "median day reached"):
+        table.add_column(name, justify="left" if name == "meaning" else "right")
+    for row in summary.rungs.itertuples():
+        median = (
+            "-"
+            if row.median_days_to_reach != row.median_days_to_reach
+            else (f"{row.median_days_to_reach:.1f}")
+        )
+        table.add_row(
+            str(row.rung),
+            row.label,
+            f"{row.probability:.3f}",
+            f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+            median,
+        )
+    console.print(table)
+    paths = Table(title="Most frequent escalation paths (rungs of successive strikes)")
+    for name in ("path", "runs", "share", "95% CI"):
+        paths.add_column(name, justify="left" if name == "path" else "right")
+    for row in summary.paths.itertuples():
+        paths.add_row(
+            row.path, str(row.runs), f"{row.share:.3f}", f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+        )
+    console.print(paths)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-n",
+    "--replications",
+    "n",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Number of replications.",
+)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Parallel worker processes.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Results folder (default: results/<scenario>-<UTC time>).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    help="Finish an interrupted study in this folder (same scenario and seed).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Replications per chunk: the unit of work, of saving and of resuming.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["process", "serial", "dask"]),
+    default="process",
+    show_default=True,
+    help="Where chunks run; results are identical on every one.",
+)
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:port); default a local one.")
+@click.option(
+    "--until-ci",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Add replications until every 95%% CI half-width is at most this.",
+)
+@click.option(
+    "--max-n",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Cap on replications with --until-ci.",
+)
+@click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
+@user_errors
+def run(
+    file: Path,
+    n: int,
+    workers: int,
+    out: Path | None,
+    resume: Path | None,
+    seed: int | None,
+    chunk_size: int,
+    executor: str,
+    scheduler: str | None,
+    until_ci: float | None,
+    max_n: int,
+    csv: bool,
+) -> None:
+    """Run N replications of scenario FILE and print the probability of reaching each rung.
+
+    \b
+    Writes to the results folder:
+      runs.parquet     one row per replication (max rung, first day at each rung, path, totals)
+      events.parquet   one row per event (strikes, interceptions, decisions, outcomes)
+      manifest.json    scenario hash, seed, N, versions, git commit, options, times
+      scenario.yaml    the exact scenario text that ran
+    Ctrl-C keeps every finished chunk: continue with --resume FOLDER.
+    """
+    from sim.montecarlo import StudyProgress, default_folder, run_study
+
+    bar, task = _rich_progress()
+    started = {}
+
+    def begin(total: int, done: int) -> None:
+        started["done"] = done
+        bar.update(task, total=total, completed=done)
+
+    def advance(k: int) -> None:
+        bar.advance(task, k)
+        elapsed = bar.tasks[0].elapsed or 0
+        if elapsed:
+            rate = (bar.tasks[0].completed - started["done"]) / elapsed
+            bar.update(task, rate=f"{rate:,.0f}/s")
+
+    folder = resume or out or default_folder(file)
+    try:
+        with bar:
+            results = run_study(
+                file,
+                n=n,
+                out=folder,
+                seed=seed,
+                workers=workers,
+                executor=executor,
+                scheduler=scheduler,
+                chunk_size=chunk_size,
+                resume=resume is not None,
+                until_ci=until_ci,
+                max_n=max_n,
+                csv=csv,
+                progress=StudyProgress(begin, advance, lambda t: bar.update(task, total=t)),
+            )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: finished chunks are kept; continue with "
+            f"`sim run {file} --resume {folder}`",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    console = Console()
+    print_summary(results.summary(), console)
+    console.print(
+        f"results: {results.folder}  (n = {results.manifest['n']}, seed {results.manifest['seed']})"
+    )
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@user_errors
+def summary(folder: Path) -> None:
+    """Print the summary tables of an existing results FOLDER."""
+    print_summary(Results(folder).summary(), Console())

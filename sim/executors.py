@@ -1,0 +1,134 @@
+"""Where chunks of replications run: in this process, in a process pool, or on Dask distributed.
+
+Every executor maps a function over tasks and yields results as they finish, in any order; the
+caller writes each result as it arrives. At most twice as many tasks as workers are in flight, so a
+slow writer never lets results pile up in memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+
+class ExecutorError(Exception):
+    """An executor cannot be used as asked (for example Dask is not installed)."""
+
+
+class Executor(Protocol):
+    """Runs ``fn(*task)`` for every task, yielding results as they complete."""
+
+    def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]: ...
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class SerialExecutor:
+    """Everything in this process, in order: the simplest and the easiest to debug."""
+
+    def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]:
+        for task in tasks:
+            yield fn(*task)
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class ProcessExecutor:
+    """A local process pool (forkserver: workers start clean, whatever threads this one has)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.montecarlo"])
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]:
+        pending: set[Future] = set()
+        queue = iter(tasks)
+        for task in queue:
+            pending.add(self.pool.submit(fn, *task))
+            if len(pending) >= 2 * self.workers:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                task = next(queue, None)
+                if task is not None:
+                    pending.add(self.pool.submit(fn, *task))
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Dask distributed: a LocalCluster by default, or an existing scheduler by address.
+
+    A task whose worker dies is retried (up to three times) on another worker, so a lost worker
+    costs only the chunks it was running.
+    """
+
+    def __init__(self, workers: int, scheduler: str | None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ExecutorError(
+                "the Dask executor needs Dask distributed: pip install 'escalation-sim[dask]' "
+                "(from a source tree: pip install -e '.[dask]')"
+            ) from None
+        self.workers = workers
+        self.cluster = None
+        if scheduler is None:
+            self.cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(scheduler)
+            self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        queue = iter(tasks)
+        first = [self._submit(fn, t) for t, _ in zip(queue, range(2 * self.workers), strict=False)]
+        running = as_completed(first)
+        for future in running:
+            yield future.result()
+            future.release()
+            task = next(queue, None)
+            if task is not None:
+                running.add(self._submit(fn, task))
+
+    def _submit(self, fn: Callable[..., Any], task: tuple) -> Any:
+        return self.client.submit(fn, *task, retries=3, pure=False)
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
+    """``serial``, ``process`` (one worker runs serially) or ``dask``."""
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler)
+    if kind == "serial" or (kind == "process" and workers <= 1):
+        return SerialExecutor()
+    if kind == "process":
+        return ProcessExecutor(workers)
+    raise ExecutorError(f"unknown executor {kind!r}; use serial, process or dask")

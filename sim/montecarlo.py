@@ -1,0 +1,313 @@
+"""Many replications of a scenario, on any executor, in chunks that survive interruption.
+
+Replication ``k`` draws only from ``Streams(seed, k)``, so its result does not depend on the worker,
+the chunk size, the executor, or whether the study was interrupted and resumed. Chunks of
+replications run on an executor (serial, a process pool, or Dask) and are written to
+``chunks/`` as soon as they finish, atomically; ``resume`` runs only the missing ones. At the end the
+chunks are streamed, in replication order, into ``runs.parquet`` and ``events.parquet``, so memory
+stays bounded for any number of replications.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import platform
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import yaml
+
+import sim
+from sim.events import events_arrow
+from sim.executors import Executor, make_executor
+from sim.outcomes import run_row
+from sim.results import (
+    EVENTS,
+    RUNS,
+    SCENARIO_COPY,
+    Results,
+    ResultsError,
+    atomic_write_bytes,
+    max_half_width,
+    read_manifest,
+    write_manifest,
+)
+from sim.scenario import load_scenario, parse_scenario, scenario_hash
+from sim.schema import Scenario
+from sim.world import run_replication
+
+CHUNKS = "chunks"
+DEFAULT_CHUNK_SIZE = 100
+
+
+@dataclass(frozen=True, order=True)
+class Chunk:
+    """Replications ``start`` (inclusive) to ``stop`` (exclusive)."""
+
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.start:09d}-{self.stop:09d}"
+
+
+def plan_chunks(start: int, stop: int, size: int) -> list[Chunk]:
+    """Chunks of ``size`` replications covering ``start`` to ``stop``, aligned to ``size``."""
+    return [Chunk(a, min(a + size, stop)) for a in range(start, stop, size)]
+
+
+def simulate_chunk(scenario: Scenario, seed: int, chunk: Chunk) -> tuple[Chunk, bytes, bytes]:
+    """Run one chunk; return it with its runs and events tables as Parquet bytes (picklable)."""
+    actors = list(scenario.actors)
+    logs, rows = [], []
+    for replication in range(chunk.start, chunk.stop):
+        events = run_replication(scenario, replication, seed)
+        logs.append((replication, events))
+        rows.append(run_row(events, replication, actors))
+    return chunk, _parquet_bytes(pa.Table.from_pylist(rows)), _parquet_bytes(events_arrow(logs))
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def _chunk_path(folder: Path, kind: str, chunk: Chunk) -> Path:
+    return folder / CHUNKS / f"{kind}-{chunk.name}.parquet"
+
+
+def _finished_chunks(folder: Path, size: int) -> dict[Chunk, Path]:
+    """Chunks already on disk (both tables present and readable)."""
+    done = {}
+    for path in sorted((folder / CHUNKS).glob("runs-*.parquet")):
+        start, stop = (int(x) for x in path.stem.removeprefix("runs-").split("-"))
+        chunk = Chunk(start, stop)
+        for table_path in (path, _chunk_path(folder, "events", chunk)):
+            try:
+                pq.read_metadata(table_path)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                raise ResultsError(
+                    f"{table_path}: corrupted chunk ({exc}); delete it to "
+                    "recompute that chunk, then resume"
+                ) from None
+        if start % size or stop - start > size:
+            raise ResultsError(f"{path}: chunk does not match chunk size {size}")
+        done[chunk] = path
+    return done
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(sim.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _scenario_text(scenario: str | Path | Scenario) -> tuple[str, str, Scenario]:
+    """The scenario's text, where it came from, and the validated object."""
+    if isinstance(scenario, Scenario):
+        text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+        return text, "<python object>", parse_scenario(text)
+    path = Path(scenario)
+    loaded = load_scenario(path)
+    return path.read_text(encoding="utf-8"), str(path), loaded
+
+
+def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """Create a fresh study folder, or check that a resumed one is the same study."""
+    if not resume:
+        if folder.exists() and any(folder.iterdir()):
+            raise ResultsError(
+                f"{folder}: already exists and is not empty; choose another --out "
+                f"or continue it with --resume {folder}"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / SCENARIO_COPY, manifest.pop("_text").encode("utf-8"))
+        write_manifest(folder, manifest)
+        return manifest
+    old = read_manifest(folder)
+    manifest.pop("_text")
+    for key in ("scenario_sha256", "seed"):
+        if old.get(key) != manifest[key]:
+            raise ResultsError(
+                f"{folder}: was made with {key} {old.get(key)!r}, not "
+                f"{manifest[key]!r}; refusing to mix two studies"
+            )
+    return old
+
+
+@dataclass
+class StudyProgress:
+    """Callbacks a caller may pass to watch a study (a progress bar, a log)."""
+
+    start: Callable[[int, int], None] = lambda total, done: None
+    advance: Callable[[int], None] = lambda replications: None
+    extend: Callable[[int], None] = lambda total: None
+
+
+def _run_chunks(
+    executor: Executor,
+    scenario: Scenario,
+    seed: int,
+    todo: list[Chunk],
+    folder: Path,
+    progress: StudyProgress,
+) -> None:
+    """Run ``todo`` and write each chunk as it finishes (runs table last: it marks completion)."""
+    tasks = [(scenario, seed, chunk) for chunk in todo]
+    for chunk, runs, events in executor.imap(simulate_chunk, tasks):
+        atomic_write_bytes(_chunk_path(folder, "events", chunk), events)
+        atomic_write_bytes(_chunk_path(folder, "runs", chunk), runs)
+        progress.advance(chunk.stop - chunk.start)
+
+
+def _reached_counts(folder: Path, chunks: list[Chunk]) -> np.ndarray:
+    """Runs reaching each rung, from the chunks' ``max_rung`` columns."""
+    max_rungs = np.concatenate(
+        [
+            pq.read_table(_chunk_path(folder, "runs", c), columns=["max_rung"])[
+                "max_rung"
+            ].to_numpy()
+            for c in chunks
+        ]
+    )
+    return np.array([(max_rungs >= r).sum() for r in range(7)])
+
+
+def _next_target(n: int, reached: np.ndarray, width: float, cap: int, size: int) -> int:
+    """Replications needed for every CI half-width to fall to ``width`` (0 when done)."""
+    current = max_half_width(reached, n)
+    if current <= width or n >= cap:
+        return 0
+    wanted = math.ceil(n * (current / width) ** 2 * 1.1)
+    return min(cap, max(n + size, math.ceil(wanted / size) * size))
+
+
+def _consolidate(folder: Path, chunks: list[Chunk]) -> None:
+    """Stream the chunks, in replication order, into the final tables (atomically)."""
+    for kind, name in (("runs", RUNS), ("events", EVENTS)):
+        tmp = folder / f".{name}.tmp"
+        writer = None
+        for chunk in chunks:
+            table = pq.read_table(_chunk_path(folder, kind, chunk))
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table.cast(writer.schema))
+        writer.close()
+        tmp.replace(folder / name)
+
+
+def _write_csv(parquet: Path) -> None:
+    """A CSV copy of a Parquet table beside it, streamed batch by batch, written atomically."""
+    source = pq.ParquetFile(parquet)
+    target = parquet.with_suffix(".csv")
+    tmp = target.with_name(f".{target.name}.tmp")
+    with pa_csv.CSVWriter(tmp, source.schema_arrow) as writer:
+        for batch in source.iter_batches():
+            writer.write_batch(batch)
+    tmp.replace(target)
+
+
+def default_folder(source: str | Path) -> Path:
+    """A fresh folder for a study's results: ``results/<scenario name>-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{Path(source).stem.strip('<>')}-{stamp}"
+
+
+def run_study(
+    scenario: str | Path | Scenario,
+    *,
+    n: int = 1000,
+    out: str | Path | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    executor: str = "process",
+    scheduler: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    resume: bool = False,
+    until_ci: float | None = None,
+    max_n: int = 100_000,
+    csv: bool = False,
+    progress: StudyProgress | None = None,
+) -> Results:
+    """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``."""
+    text, source, loaded = _scenario_text(scenario)
+    folder = Path(out) if out is not None else default_folder(source)
+    progress = progress or StudyProgress()
+    manifest = _open_folder(
+        folder,
+        {
+            "_text": text,
+            "status": "running",
+            "scenario_name": loaded.name,
+            "scenario_file": source,
+            "scenario_sha256": scenario_hash(text),
+            "seed": loaded.seed if seed is None else seed,
+            "n": n,
+            "chunk_size": chunk_size,
+            "until_ci": until_ci,
+            "max_n": max_n,
+            "executor": executor,
+            "workers": workers,
+            "scheduler": scheduler,
+            "package_version": sim.__version__,
+            "git_commit": _git_commit(),
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+            "started_utc": datetime.now(UTC).isoformat(),
+        },
+        resume,
+    )
+    if manifest.get("status") == "complete":
+        return Results(folder)
+    size, study_seed, target = manifest["chunk_size"], manifest["seed"], manifest["n"]
+    with make_executor(executor, workers, scheduler) as pool:
+        done = _finished_chunks(folder, size)
+        progress.start(target, sum(c.stop - c.start for c in done if c.stop <= target))
+        while target:
+            todo = [c for c in plan_chunks(0, target, size) if c not in done]
+            _run_chunks(pool, loaded, study_seed, todo, folder, progress)
+            done = _finished_chunks(folder, size)
+            n_done, target = target, 0
+            if manifest.get("until_ci"):
+                chunks = plan_chunks(0, n_done, size)
+                target = _next_target(
+                    n_done,
+                    _reached_counts(folder, chunks),
+                    manifest["until_ci"],
+                    manifest["max_n"],
+                    size,
+                )
+                if target:
+                    progress.extend(target)
+    chunks = plan_chunks(0, n_done, size)
+    _consolidate(folder, chunks)
+    if csv:
+        for name in (RUNS, EVENTS):
+            _write_csv(folder / name)
+    manifest.update(status="complete", n=n_done, finished_utc=datetime.now(UTC).isoformat())
+    write_manifest(folder, manifest)
+    for path in (folder / CHUNKS).glob("*.parquet"):
+        path.unlink()
+    return Results(folder)
