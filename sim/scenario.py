@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,8 +201,8 @@ def _reference_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
     return problems
 
 
-def parse_scenario(text: str, source: str = "<string>") -> Scenario:
-    """Validate scenario YAML text; raise ``ScenarioError`` listing every problem found."""
+def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_, int]]:
+    """Parse YAML text safely into data and a map from key paths to 1-based lines."""
 
     def fail(message: str, line: int | None = None, field: str = "") -> ScenarioError:
         return ScenarioError([Problem(source, line, field, message)])
@@ -227,7 +227,66 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         raise ScenarioError(
             [Problem(source, lines.get(p), _dotted(p), "duplicate key") for p in dupes]
         )
-    return validate_data(data, source, lines)
+    return data, lines
+
+
+def parse_scenario(
+    text: str, source: str = "<string>", overrides: Sequence[str] | Mapping[str, Any] = ()
+) -> Scenario:
+    """Validate scenario YAML text, with ``path=value`` overrides applied on top.
+
+    Raises ``ScenarioError`` listing every problem found; a problem caused by an override names
+    the override (``--set actors.us.pressure=2``) instead of a file line.
+    """
+    data, lines = read_document(text, source)
+    origins = apply_overrides(data, overrides)
+    return validate_data(data, source, lines, origins)
+
+
+def parse_override(assignment: str) -> tuple[str, Any]:
+    """Split ``path=value``; the value is read as a YAML scalar or flow collection."""
+    path, sep, value = assignment.partition("=")
+    if not sep or not path.strip():
+        raise ScenarioError(
+            [Problem(f"--set {assignment}", None, "", "expected PATH=VALUE, e.g. seed=7")]
+        )
+    try:
+        parsed = yaml.load(value, Loader=_Loader) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(
+            [Problem(f"--set {assignment}", None, path, f"cannot read the value: {exc}")]
+        ) from None
+    return path.strip(), parsed
+
+
+def _has(node: Any, key: str | int) -> bool:
+    """Whether ``node[key]`` exists (a mapping key or a list index)."""
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(node, list) and isinstance(key, int) and key < len(node)
+
+
+def apply_overrides(data: dict, overrides: Sequence[str] | Mapping[str, Any]) -> dict[Path_, str]:
+    """Set each dotted path in ``data`` (in place); return each set path's origin for errors."""
+    pairs = overrides.items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
+    origins: dict[Path_, str] = {}
+    for dotted, value in pairs:
+        origin = f"--set {dotted}={value}"
+        keys: list[str | int] = [int(k) if k.isdigit() else k for k in dotted.split(".")]
+        node: Any = data
+        for depth, key in enumerate(keys[:-1]):
+            if not _has(node, key):
+                where = _dotted(tuple(keys[: depth + 1]))
+                known = ", ".join(map(str, node)) if isinstance(node, dict) else ""
+                hint = f" (known: {known})" if known else ""
+                raise ScenarioError([Problem(origin, None, where, f"no such key{hint}")])
+            node = node[key]
+        last = keys[-1]
+        if not (isinstance(node, dict) or _has(node, last)):
+            raise ScenarioError([Problem(origin, None, dotted, "no such place to set")])
+        node[last] = value
+        origins[tuple(keys)] = origin
+    return origins
 
 
 def _line_for(lines: Mapping[Path_, int], path: Path_) -> int | None:
@@ -238,26 +297,44 @@ def _line_for(lines: Mapping[Path_, int], path: Path_) -> int | None:
     return None
 
 
-def validate_data(data: Mapping[str, Any], source: str, lines: Mapping[Path_, int]) -> Scenario:
-    """Validate already-parsed scenario data; ``lines`` maps key paths to file lines."""
+def _problem(
+    source: str, lines: Mapping[Path_, int], origins: Mapping[Path_, str], path: Path_, message: str
+) -> Problem:
+    """A problem at ``path``: from an override if one set it (or an ancestor), else the file."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in origins:
+            return Problem(origins[path[:end]], None, _dotted(path), message)
+    return Problem(source, _line_for(lines, path), _dotted(path), message)
+
+
+def validate_data(
+    data: Mapping[str, Any],
+    source: str,
+    lines: Mapping[Path_, int],
+    origins: Mapping[Path_, str] | None = None,
+) -> Scenario:
+    """Validate parsed scenario data; ``lines`` maps key paths to file lines, ``origins`` maps
+    overridden paths to the override that set them."""
+    origins = origins or {}
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            path = _data_path(data, error["loc"])
-            problems.append(Problem(source, _line_for(lines, path), _dotted(path), _message(error)))
+        problems = [
+            _problem(source, lines, origins, _data_path(data, e["loc"]), _message(e))
+            for e in exc.errors()
+        ]
         raise ScenarioError(problems) from None
     references = _reference_problems(scenario)
     if references:
-        raise ScenarioError(
-            [Problem(source, _line_for(lines, p), _dotted(p), m) for p, m in references]
-        )
+        raise ScenarioError([_problem(source, lines, origins, p, m) for p, m in references])
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ``ScenarioError`` with file:line:field messages."""
+def load_scenario(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> Scenario:
+    """Read and validate a scenario file, with optional ``path=value`` overrides.
+
+    Raises ``ScenarioError`` with ``file:line: field: message`` lines.
+    """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -265,7 +342,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError([Problem(source, None, "", "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
-    return parse_scenario(text, source)
+    return parse_scenario(text, source, overrides)
 
 
 def scenario_hash(text: str) -> str:
