@@ -6,53 +6,19 @@ message per problem on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 import sim
-from sim.executors import ExecutorError
-from sim.results import Results, ResultsError, Summary
+from sim.cli_support import EXIT_USAGE, interrupt_hint, progress_bar, user_errors
+from sim.results import Results, Summary
 from sim.scenario import ScenarioError, load_scenario
 from sim.schema import Scenario
-
-USER_ERRORS = (ScenarioError, ResultsError, ExecutorError)
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-stderr = Console(stderr=True)
-
-
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the user's mistakes into clear messages and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            click.echo(
-                f"error: {exc}" if not isinstance(exc, ScenarioError) else str(exc), err=True
-            )
-            sys.exit(EXIT_USAGE)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -121,22 +87,6 @@ def trace(file: Path, seed: int | None, replication: int) -> None:
     used_seed = scenario.seed if seed is None else seed
     title = f"{scenario.name} - seed {used_seed}, replication {replication}"
     click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
-
-
-def _rich_progress() -> tuple[Progress, Any]:
-    bar = Progress(
-        TextColumn("[bold]replications"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not stderr.is_terminal,
-    )
-    return bar, bar.add_task("run", total=None, rate="")
 
 
 def print_summary(summary: Summary, console: Console) -> None:
@@ -252,47 +202,25 @@ def run(
       scenario.yaml    the exact scenario text that ran
     Ctrl-C keeps every finished chunk: continue with --resume FOLDER.
     """
-    from sim.montecarlo import StudyProgress, default_folder, run_study
-
-    bar, task = _rich_progress()
-    started = {}
-
-    def begin(total: int, done: int) -> None:
-        started["done"] = done
-        bar.update(task, total=total, completed=done)
-
-    def advance(k: int) -> None:
-        bar.advance(task, k)
-        elapsed = bar.tasks[0].elapsed or 0
-        if elapsed:
-            rate = (bar.tasks[0].completed - started["done"]) / elapsed
-            bar.update(task, rate=f"{rate:,.0f}/s")
+    from sim.montecarlo import default_folder, run_study
 
     folder = resume or out or default_folder(file)
-    try:
-        with bar:
-            results = run_study(
-                file,
-                n=n,
-                out=folder,
-                seed=seed,
-                workers=workers,
-                executor=executor,
-                scheduler=scheduler,
-                chunk_size=chunk_size,
-                resume=resume is not None,
-                until_ci=until_ci,
-                max_n=max_n,
-                csv=csv,
-                progress=StudyProgress(begin, advance, lambda t: bar.update(task, total=t)),
-            )
-    except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: finished chunks are kept; continue with "
-            f"`sim run {file} --resume {folder}`",
-            err=True,
+    with progress_bar("replications") as progress, interrupt_hint(file, folder):
+        results = run_study(
+            file,
+            n=n,
+            out=folder,
+            seed=seed,
+            workers=workers,
+            executor=executor,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            resume=resume is not None,
+            until_ci=until_ci,
+            max_n=max_n,
+            csv=csv,
+            progress=progress,
         )
-        sys.exit(EXIT_INTERRUPTED)
     console = Console()
     print_summary(results.summary(), console)
     console.print(
