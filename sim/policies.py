@@ -62,14 +62,21 @@ def respond_probability(policy: Policy, seen: Observation, domestic_pressure: fl
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def escalation_probability(policy: Policy, ally_pressure: float) -> float:
-    """Chance of answering one rung up: damped by the actor's own and its allies' restraint."""
-    return policy.escalate_probability * (1 - policy.self_restraint) * (1 - ally_pressure)
+def escalation_probability(policy: Policy, incoming: int, ally_pressure: float) -> float:
+    """Chance of answering one rung up: damped by the actor's own and its allies' restraint, and
+    by its aversion to climbing further above its red line."""
+    above_red_line = max(0, incoming - policy.red_line_rung)
+    return (
+        policy.escalate_probability
+        * (1 - policy.self_restraint)
+        * (1 - ally_pressure)
+        * math.exp(-policy.escalation_aversion * above_red_line)
+    )
 
 
 def choose_rung(policy: Policy, incoming: int, ally_pressure: float, u: float) -> int:
     """Rung of the answer from one uniform draw ``u``: up, down or the same, within the caps."""
-    up = escalation_probability(policy, ally_pressure)
+    up = escalation_probability(policy, incoming, ally_pressure)
     step = 1 if u < up else -1 if u < up + policy.deescalate_probability else 0
     return max(0, min(incoming + step, policy.max_rung))
 

@@ -136,7 +136,8 @@ class Policy(StrictModel):
     + harm_weight * log1p(casualties + damage_usd / 1e6) - thwarted_weight * intercepted_share
     + domestic_weight * domestic_pressure - restraint_weight * ally_pressure``.
     If it responds it goes one rung up with ``escalate_probability * (1 - self_restraint) *
-    (1 - ally_pressure)``, one down with ``deescalate_probability``, else stays at the same rung.
+    (1 - ally_pressure) * exp(-escalation_aversion * max(0, rung - red_line_rung))``, one down
+    with ``deescalate_probability``, else stays at the same rung.
     """
 
     base_response_probability: Probability
@@ -152,6 +153,11 @@ class Policy(StrictModel):
     self_restraint: Probability = Field(
         0.0,
         description="How much the actor holds back from escalating (0 none, 1 never escalates).",
+    )
+    escalation_aversion: NonNegative = Field(
+        0.0,
+        description="How fast the will to climb falls with each rung above the red line "
+        "(the chance of going up is multiplied by exp(-aversion * rungs above it)).",
     )
     max_rung: RungNumber = HIGHEST
     delay: Delay
