@@ -93,7 +93,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     """Rung probabilities and the most frequent paths as terminal tables."""
     table = Table(title=f"Probability of reaching each rung within the horizon (n = {summary.n})")
     for name in ("rung", "meaning", "P(reach)", "95% CI (Wilson)", "median day reached"):
-        table.add_column(name, justify="left" if name == "meaning" else "right")
+        table.add_column(name, justify="left" if name == "meaning" else "right", no_wrap=True)
     for row in summary.rungs.itertuples():
         median = (
             "-"
