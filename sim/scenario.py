@@ -230,17 +230,62 @@ def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_
     return data, lines
 
 
+Where = tuple[str, int | None]
+"""Where a value came from: a source (a file, or an override) and a line in it (if any)."""
+
+
+def _place(where: dict[Path_, Where], path: Path_, found: Mapping[Path_, Where]) -> None:
+    """Forget what ``where`` knew below ``path`` and record ``found`` instead."""
+    for stale in [p for p in where if p[: len(path)] == path]:
+        del where[stale]
+    where.update(found)
+
+
+def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tuple[dict, dict]:
+    """Data and locations of a scenario, resolving ``extends: BASE`` and ``set: {PATH: VALUE}``.
+
+    A variant file names its base (relative to itself), replaces whole top-level keys, and sets
+    single values by dotted path, so that a variant states only how it differs.
+    """
+    data, lines = read_document(text, source)
+    where: dict[Path_, Where] = {p: (source, line) for p, line in lines.items()}
+    if "extends" not in data:
+        return data, where
+    base_name, changes = data.pop("extends"), data.pop("set", None) or {}
+    here = (source, lines[("extends",)])
+    if not isinstance(base_name, str) or not isinstance(changes, dict):
+        raise ScenarioError([Problem(*here, "extends", "needs a file name, and set a mapping")])
+    base = (Path(source).parent / base_name).resolve()
+    if base in seen:
+        raise ScenarioError([Problem(*here, "extends", f"{base_name} extends itself in a cycle")])
+    try:
+        base_text = base.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(
+            [Problem(*here, "extends", f"cannot read {base_name}: {exc}")]
+        ) from None
+    merged, merged_where = _document(base_text, str(base), seen | {base})
+    for key, value in data.items():
+        merged[key] = value
+        _place(merged_where, (key,), {p: w for p, w in where.items() if p[:1] == (key,)})
+    for dotted, value in changes.items():
+        origin = (source, lines.get(("set", dotted), here[1]))
+        _place(merged_where, _keys(str(dotted)), _set_path(merged, str(dotted), value, origin))
+    return merged, merged_where
+
+
 def parse_scenario(
     text: str, source: str = "<string>", overrides: Sequence[str] | Mapping[str, Any] = ()
 ) -> Scenario:
-    """Validate scenario YAML text, with ``path=value`` overrides applied on top.
+    """Validate scenario YAML text (and its base, if it ``extends`` one), with overrides on top.
 
     Raises ``ScenarioError`` listing every problem found; a problem caused by an override names
     the override (``--set actors.us.pressure=2``) instead of a file line.
     """
-    data, lines = read_document(text, source)
-    origins = apply_overrides(data, overrides)
-    return validate_data(data, source, lines, origins)
+    data, where = _document(text, source)
+    for path, origin in apply_overrides(data, overrides).items():
+        _place(where, path, {path: origin})
+    return validate_data(data, where, source)
 
 
 def parse_override(assignment: str) -> tuple[str, Any]:
@@ -266,67 +311,57 @@ def _has(node: Any, key: str | int) -> bool:
     return isinstance(node, list) and isinstance(key, int) and key < len(node)
 
 
-def apply_overrides(data: dict, overrides: Sequence[str] | Mapping[str, Any]) -> dict[Path_, str]:
-    """Set each dotted path in ``data`` (in place); return each set path's origin for errors."""
+def _keys(dotted: str) -> Path_:
+    return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
+
+
+def _set_path(data: dict, dotted: str, value: Any, origin: Where) -> dict[Path_, Where]:
+    """Set one dotted path in ``data`` (in place); return where the new value came from."""
+    keys = _keys(dotted)
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        if not _has(node, key):
+            known = ", ".join(map(str, node)) if isinstance(node, dict) else ""
+            hint = f" (known: {known})" if known else ""
+            raise ScenarioError(
+                [Problem(*origin, _dotted(keys[: depth + 1]), f"no such key{hint}")]
+            )
+        node = node[key]
+    if not (isinstance(node, dict) or _has(node, keys[-1])):
+        raise ScenarioError([Problem(*origin, dotted, "no such place to set")])
+    node[keys[-1]] = value
+    return {keys: origin}
+
+
+def apply_overrides(data: dict, overrides: Sequence[str] | Mapping[str, Any]) -> dict[Path_, Where]:
+    """Set each ``path=value`` in ``data`` (in place); return where each set value came from."""
     pairs = overrides.items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
-    origins: dict[Path_, str] = {}
+    origins: dict[Path_, Where] = {}
     for dotted, value in pairs:
-        origin = f"--set {dotted}={value}"
-        keys: list[str | int] = [int(k) if k.isdigit() else k for k in dotted.split(".")]
-        node: Any = data
-        for depth, key in enumerate(keys[:-1]):
-            if not _has(node, key):
-                where = _dotted(tuple(keys[: depth + 1]))
-                known = ", ".join(map(str, node)) if isinstance(node, dict) else ""
-                hint = f" (known: {known})" if known else ""
-                raise ScenarioError([Problem(origin, None, where, f"no such key{hint}")])
-            node = node[key]
-        last = keys[-1]
-        if not (isinstance(node, dict) or _has(node, last)):
-            raise ScenarioError([Problem(origin, None, dotted, "no such place to set")])
-        node[last] = value
-        origins[tuple(keys)] = origin
+        origins.update(_set_path(data, dotted, value, (f"--set {dotted}={value}", None)))
     return origins
 
 
-def _line_for(lines: Mapping[Path_, int], path: Path_) -> int | None:
-    """The line of ``path``, or of its nearest ancestor present in the file."""
+def _problem(where: Mapping[Path_, Where], source: str, path: Path_, message: str) -> Problem:
+    """A problem at ``path``, placed at the nearest recorded ancestor's file and line."""
     for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return None
+        if path[:end] in where:
+            return Problem(*where[path[:end]], _dotted(path), message)
+    return Problem(source, None, _dotted(path), message)
 
 
-def _problem(
-    source: str, lines: Mapping[Path_, int], origins: Mapping[Path_, str], path: Path_, message: str
-) -> Problem:
-    """A problem at ``path``: from an override if one set it (or an ancestor), else the file."""
-    for end in range(len(path), 0, -1):
-        if path[:end] in origins:
-            return Problem(origins[path[:end]], None, _dotted(path), message)
-    return Problem(source, _line_for(lines, path), _dotted(path), message)
-
-
-def validate_data(
-    data: Mapping[str, Any],
-    source: str,
-    lines: Mapping[Path_, int],
-    origins: Mapping[Path_, str] | None = None,
-) -> Scenario:
-    """Validate parsed scenario data; ``lines`` maps key paths to file lines, ``origins`` maps
-    overridden paths to the override that set them."""
-    origins = origins or {}
+def validate_data(data: Mapping[str, Any], where: Mapping[Path_, Where], source: str) -> Scenario:
+    """Validate parsed scenario data; ``where`` maps key paths to their file and line."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         problems = [
-            _problem(source, lines, origins, _data_path(data, e["loc"]), _message(e))
-            for e in exc.errors()
+            _problem(where, source, _data_path(data, e["loc"]), _message(e)) for e in exc.errors()
         ]
         raise ScenarioError(problems) from None
     references = _reference_problems(scenario)
     if references:
-        raise ScenarioError([_problem(source, lines, origins, p, m) for p, m in references])
+        raise ScenarioError([_problem(where, source, p, m) for p, m in references])
     return scenario
 
 
