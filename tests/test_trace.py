@@ -1,0 +1,52 @@
+"""`sim trace`: one replication as text, the same bytes for the same scenario, seed and replication."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from sim.cli import main
+from sim.events import DecisionMade, StrikeLaunched
+from sim.scenario import load_scenario
+from sim.trace import format_trace
+from sim.world import run_replication
+
+APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
+
+
+def trace_text(*args: str) -> str:
+    result = CliRunner().invoke(main, ["trace", str(APRIL), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_same_seed_same_trace_byte_for_byte():
+    assert trace_text("--seed", "11", "-r", "3") == trace_text("--seed", "11", "-r", "3")
+
+
+def test_other_seed_or_replication_other_trace():
+    base = trace_text("--seed", "11", "-r", "3")
+    assert trace_text("--seed", "12", "-r", "3") != base
+    assert trace_text("--seed", "11", "-r", "4") != base
+
+
+def test_trace_names_every_strike_and_decision_of_the_log():
+    scenario = load_scenario(APRIL)
+    events = run_replication(scenario, 5)
+    text = format_trace(events, "title")
+    strikes = [e for e in events if isinstance(e, StrikeLaunched)]
+    decisions = [e for e in events if isinstance(e, DecisionMade)]
+    assert text.count(" STRIKE #") == len(strikes)
+    assert text.count(" DECISION ") == len(decisions)
+    for strike in strikes:
+        assert f"STRIKE #{strike.strike_id} {strike.attacker} -> {strike.target}" in text
+    for decision in decisions:
+        assert f"p(respond)={decision.respond_probability:.3f}" in text
+
+
+def test_trace_of_a_bad_file_is_a_clean_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nseed: -1\n")
+    result = CliRunner().invoke(main, ["trace", str(bad)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert f"{bad}:2: seed: must be >= 0, got -1" in result.output

@@ -1,0 +1,89 @@
+"""Scenario variants: `extends` a base file and `set` values by path; errors name their own lines."""
+
+import pytest
+
+from sim.scenario import ScenarioError, load_scenario
+
+BASE = """\
+name: base
+seed: 1
+horizon_days: 10
+weapons:
+  rocket: {flight_time: {min_hours: 0.1, mode_hours: 0.1, max_hours: 0.1}, unit_cost_usd: 1}
+actors:
+  a: {name: A, arsenal: {rocket: 5}}
+  b: {name: B}
+relations:
+  - {kind: adversaries, actors: [a, b]}
+opening:
+  - {day: 0, attacker: a, target: b, rung: 1, projectiles: {rocket: 5}}
+"""
+
+
+@pytest.fixture
+def base(tmp_path):
+    path = tmp_path / "base.yaml"
+    path.write_text(BASE)
+    return path
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_variant_replaces_top_level_keys_and_sets_paths(tmp_path, base):
+    variant = write(
+        tmp_path,
+        "v.yaml",
+        "extends: base.yaml\nname: v\nset:\n  seed: 9\n  actors.a.arsenal.rocket: 2\n",
+    )
+    scenario = load_scenario(variant)
+    assert (scenario.name, scenario.seed, scenario.actors["a"].arsenal["rocket"]) == ("v", 9, 2)
+    assert scenario.horizon_days == 10
+
+
+def test_variant_of_a_variant(tmp_path, base):
+    write(tmp_path, "v1.yaml", "extends: base.yaml\nset:\n  seed: 9\n")
+    v2 = write(tmp_path, "v2.yaml", "extends: v1.yaml\nset:\n  horizon_days: 3\n")
+    scenario = load_scenario(v2)
+    assert (scenario.seed, scenario.horizon_days) == (9, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("extends: base.yaml\nset:\n  seed: -1\n", 3, "seed", "must be >= 0, got -1"),
+        ("extends: base.yaml\nhorizon_days: 0\n", 2, "horizon_days", "must be > 0"),
+        ("extends: base.yaml\nset:\n  actors.c.name: C\n", 3, "actors.c", "no such key"),
+        ("extends: missing.yaml\n", 1, "extends", "cannot read missing.yaml"),
+        ("extends: v.yaml\n", 1, "extends", "cycle"),
+        ("extends: [base.yaml]\n", 1, "extends", "needs a file name"),
+    ],
+)
+def test_variant_errors_name_the_variant_line(tmp_path, base, text, line, field, message):
+    variant = write(tmp_path, "v.yaml", text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(variant)
+    problem = caught.value.problems[0]
+    assert (problem.source, problem.line, problem.field) == (str(variant), line, field)
+    assert message in problem.message
+
+
+def test_errors_in_the_base_name_the_base_file(tmp_path, base):
+    base.write_text(BASE.replace("horizon_days: 10", "horizon_days: -10"))
+    variant = write(tmp_path, "v.yaml", "extends: base.yaml\nname: v\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(variant)
+    problem = caught.value.problems[0]
+    assert (problem.source, problem.line, problem.field) == (str(base.resolve()), 3, "horizon_days")
+
+
+def test_command_line_override_on_a_variant_names_the_override(tmp_path, base):
+    variant = write(tmp_path, "v.yaml", "extends: base.yaml\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(variant, ["actors.a.arsenal.rocket=-1"])
+    problem = caught.value.problems[0]
+    assert problem.source == "--set actors.a.arsenal.rocket=-1"
+    assert problem.line is None
