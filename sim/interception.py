@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.schema import DefenceLayer, FlightTime
 
-BINS_PER_ENGAGEMENT = 2
+BINS_PER_ENGAGEMENT = 8
 """Coarse bins per engagement time: a channel frees about two bins after it starts firing."""
 MAX_FINE_BINS = 4096
 """Upper bound on fine bins per strike, so a long drone wave cannot make a strike expensive."""
@@ -122,131 +122,151 @@ def _draw_arrivals(
     return arrivals
 
 
-@dataclass
 class _Cohort:
-    """Projectiles that reached a layer in one coarse bin and still wait for a channel."""
+    """Projectiles that reached a layer in one coarse bin and may still get a channel."""
 
-    bin: int
-    deadline: int
-    waiting: np.ndarray
+    __slots__ = ("bin", "deadline", "killed", "total", "waiting")
+
+    def __init__(self, b: int, deadline: int, waiting: list[int]) -> None:
+        self.bin, self.deadline, self.waiting = b, deadline, waiting
+        self.total = sum(waiting)
+        self.killed = [0] * len(waiting)
 
 
 class _LayerRun:
-    """One layer's pass over one strike (kept small: the loop is the hot path)."""
+    """One layer's pass over one strike. The per-bin loop is the hot path of the whole simulator,
+    so it works on plain Python integers and calls numpy only for random draws."""
 
     def __init__(
-        self, state: LayerState, kill: np.ndarray, fine_width: float, rng: np.random.Generator
+        self, state: LayerState, kill: list[float], fine_width: float, rng: np.random.Generator
     ) -> None:
         spec = state.spec
-        self.state, self.kill, self.rng = state, kill, rng
+        self.state, self.rng = state, rng
         self.shots = spec.shots_per_target
+        self.channels = spec.fire_channels
+        self.kill_once = kill
+        self.kill_salvo = [1 - (1 - p) ** self.shots for p in kill]
         fine_per_engagement = spec.engagement_minutes / 60 / fine_width
         self.factor = max(1, int(fine_per_engagement / BINS_PER_ENGAGEMENT))
         coarse_width = self.factor * fine_width
-        self.release = spec.engagement_minutes / 60 / coarse_width
-        self.window = round(spec.engagement_window_minutes / 60 / coarse_width)
-        whole = max(1, int(self.release))
-        frac = self.release - whole
-        self.release_offsets = np.array([whole, whole + 1, whole + 2])
-        self.release_probabilities = np.array([(1 - frac) / 2, 0.5, frac / 2])
+        release = spec.engagement_minutes / 60 / coarse_width
+        self.release_bins = max(1, int(release))
+        self.release_frac = max(0.0, release - self.release_bins)
+        window = spec.engagement_window_minutes / 60 / coarse_width
+        self.window = round(window)
+        self.catch_probability = 1.0 if window >= 1 else 0.5 + window - window**2 / 2
+        """Chance that a channel freed during a bin can take a projectile arriving in that bin:
+        it frees before the arrival, or after it but within the arrival's engagement window."""
 
-    def run(self, fine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def run(self, fine: np.ndarray) -> tuple[list[int], list[int], list[int]]:
         """Engage ``fine`` (weapons x fine bins) in place; return killed, engaged, fired by weapon."""
         types, bins = fine.shape
         coarse_bins = -(-bins // self.factor)
         padded = np.zeros((types, coarse_bins * self.factor), dtype=np.int64)
         padded[:, :bins] = fine
         coarse = padded.reshape(types, coarse_bins, self.factor).sum(axis=2)
+        arrivals = {int(b): coarse[:, b].tolist() for b in np.flatnonzero(coarse.sum(axis=0))}
+        self.engaged, self.fired = [0] * types, [0] * types
+        finished = self._walk(arrivals, coarse_bins + self.window + 1)
         killed = np.zeros_like(coarse)
-        engaged = np.zeros(types, dtype=np.int64)
-        fired = np.zeros(types, dtype=np.int64)
-        releases = np.zeros(coarse_bins + int(self.release) + 4, dtype=np.int64)
-        self._releases = releases
-        occupied = 0
+        for cohort in finished:
+            killed[:, cohort.bin] = cohort.killed
+        self._return_to_fine(fine, killed)
+        return killed.sum(axis=1).tolist(), self.engaged, self.fired
+
+    def _walk(self, arrivals: dict[int, list[int]], last: int) -> list[_Cohort]:
+        """Step through the bins with work; return every cohort that met the layer."""
+        self.releases = [0] * (last + self.release_bins + 3)
+        order = sorted(arrivals)
+        cohorts: list[_Cohort] = []
         queue: deque[_Cohort] = deque()
-        arrival_bins = np.flatnonzero(coarse.sum(axis=0))
-        next_arrival = 0
-        b = int(arrival_bins[0]) if len(arrival_bins) else coarse_bins
-        while b < coarse_bins and self.state.stock > 0:
-            occupied -= int(releases[b])
-            if next_arrival < len(arrival_bins) and arrival_bins[next_arrival] == b:
-                queue.append(_Cohort(b, b + self.window, coarse[:, b].copy()))
-                next_arrival += 1
+        occupied, next_arrival = 0, 0
+        b = order[0] if order else last
+        while b < last and self.state.stock > 0:
+            fresh = self.releases[b]
+            occupied -= fresh
             while queue and queue[0].deadline < b:
                 queue.popleft()
-            free = self.state.spec.fire_channels - occupied
+            free = self.channels - occupied
             while queue and free > 0 and self.state.stock > 0:
-                cohort = queue[0]
-                started = self._engage(cohort, free, killed, engaged, fired, b)
-                free -= started
-                occupied += started
-                if cohort.waiting.sum() == 0:
+                head = queue[0]
+                usable = free
+                if head.deadline == b:
+                    late = min(fresh, free)
+                    usable = free - late + int(self.rng.binomial(late, 0.5))
+                started = self._engage(head, usable, b) if usable else 0
+                free, occupied, fresh = free - started, occupied + started, max(0, fresh - started)
+                if head.deadline == b or head.total == 0:
                     queue.popleft()
-            following = self._next_bin(b, queue, arrival_bins, next_arrival, coarse_bins)
-            occupied -= int(releases[b + 1 : following].sum())
-            b = following
-        self._return_to_fine(fine, killed)
-        return killed.sum(axis=1), engaged, fired
+            if next_arrival < len(order) and order[next_arrival] == b:
+                cohort = _Cohort(b, b + self.window, arrivals[b])
+                cohorts.append(cohort)
+                next_arrival += 1
+                late = min(fresh, free)
+                usable = free - late
+                if late:
+                    usable += int(self.rng.binomial(late, self.catch_probability))
+                if usable > 0:
+                    occupied += self._engage(cohort, usable, b)
+                if cohort.total:
+                    queue.append(cohort)
+            if queue:
+                b += 1
+            else:
+                following = order[next_arrival] if next_arrival < len(order) else last
+                occupied -= sum(self.releases[b + 1 : following])
+                b = following
+        return cohorts
 
-    def _engage(
-        self,
-        cohort: _Cohort,
-        free: int,
-        killed: np.ndarray,
-        engaged: np.ndarray,
-        fired_by_type: np.ndarray,
-        b: int,
-    ) -> int:
-        """Start engagements on the oldest cohort; return the number of channels it took."""
-        waiting = cohort.waiting
-        affordable = -(-self.state.stock // self.shots)
-        n = min(int(waiting.sum()), free, affordable)
-        chosen = (
-            waiting.copy()
-            if n == waiting.sum()
-            else self.rng.multivariate_hypergeometric(waiting, n)
-        )
-        waiting -= chosen
-        fired = min(n * self.shots, self.state.stock)
-        self.state.stock -= fired
-        full = fired // self.shots
-        shots_per = np.full(len(chosen), self.shots)
-        if full < n:
-            partial_type = self.rng.choice(len(chosen), p=chosen / chosen.sum())
-            hits = self.rng.binomial(1, 1 - (1 - self.kill[partial_type]) ** (fired % self.shots))
-            killed[partial_type, cohort.bin] += hits
-            chosen = chosen.copy()
-            chosen[partial_type] -= 1
-            engaged[partial_type] += 1
-            fired_by_type[partial_type] += fired % self.shots
-        killed[:, cohort.bin] += self.rng.binomial(chosen, 1 - (1 - self.kill) ** shots_per)
-        engaged += chosen
-        fired_by_type += chosen * self.shots
-        later = self.rng.multinomial(n, self.release_probabilities)
-        releases = self._releases
-        for offset, count in zip(self.release_offsets, later, strict=True):
-            releases[b + offset] += count
+    def _choose(self, waiting: list[int], n: int) -> list[int]:
+        """Which ``n`` of the waiting projectiles are engaged: all, or a random draw by type."""
+        if n == sum(waiting):
+            return list(waiting)
+        mixed = sum(1 for w in waiting if w) > 1
+        if not mixed:
+            return [n if w else 0 for w in waiting]
+        return self.rng.multivariate_hypergeometric(waiting, n).tolist()
+
+    def _engage(self, cohort: _Cohort, free: int, b: int) -> int:
+        """Start engagements on ``cohort``; return the number of channels it took."""
+        stock = self.state.stock
+        n = min(cohort.total, free, -(-stock // self.shots))
+        if n <= 0:
+            return 0
+        chosen = self._choose(cohort.waiting, n)
+        fired = min(n * self.shots, stock)
+        self.state.stock = stock - fired
+        partial = fired % self.shots if fired < n * self.shots else 0
+        if partial:
+            t = int(self.rng.choice(len(chosen), p=[c / n for c in chosen]))
+            chosen[t] -= 1
+            cohort.waiting[t] -= 1
+            cohort.killed[t] += int(self.rng.random() < 1 - (1 - self.kill_once[t]) ** partial)
+            self.engaged[t] += 1
+            self.fired[t] += partial
+        for t, c in enumerate(chosen):
+            if c:
+                cohort.waiting[t] -= c
+                cohort.killed[t] += int(self.rng.binomial(c, self.kill_salvo[t]))
+                self.engaged[t] += c
+                self.fired[t] += c * self.shots
+        cohort.total -= n
+        later = int(self.rng.binomial(n, self.release_frac)) if self.release_frac else 0
+        self.releases[b + self.release_bins] += n - later
+        self.releases[b + self.release_bins + 1] += later
         return n
-
-    @staticmethod
-    def _next_bin(
-        b: int, queue: deque, arrival_bins: np.ndarray, next_arrival: int, coarse_bins: int
-    ) -> int:
-        """The next bin with work: the next one while cohorts wait, else the next arrival."""
-        if queue:
-            return b + 1
-        return int(arrival_bins[next_arrival]) if next_arrival < len(arrival_bins) else coarse_bins
 
     def _return_to_fine(self, fine: np.ndarray, killed: np.ndarray) -> None:
         """Remove the killed from the fine bins they arrived in (hypergeometric within a bin)."""
+        if self.factor == 1:
+            fine -= killed[:, : fine.shape[1]]
+            return
         for t, b in zip(*np.nonzero(killed), strict=True):
             lo = b * self.factor
             cell = fine[t, lo : lo + self.factor]
             dead = int(killed[t, b])
             if dead == cell.sum():
                 cell[:] = 0
-            elif self.factor == 1:
-                cell[0] -= dead
             else:
                 cell -= self.rng.multivariate_hypergeometric(cell, dead)
 
@@ -316,14 +336,14 @@ def _run_layer(
     killed = dict.fromkeys(weapons, 0)
     fired = dict.fromkeys(weapons, 0)
     if active and engages and state.stock > 0:
-        kill = np.array([state.spec.kill_probability[weapons[i]] for i in engages])
+        kill = [state.spec.kill_probability[weapons[i]] for i in engages]
         sub = fine[engages]
         layer_killed, layer_engaged, layer_fired = _LayerRun(state, kill, width, rng).run(sub)
         fine[engages] = sub
         for j, i in enumerate(engages):
-            engaged[weapons[i]] = int(layer_engaged[j])
-            killed[weapons[i]] = int(layer_killed[j])
-            fired[weapons[i]] = int(layer_fired[j])
+            engaged[weapons[i]] = layer_engaged[j]
+            killed[weapons[i]] = layer_killed[j]
+            fired[weapons[i]] = layer_fired[j]
     return LayerOutcome(
         layer=state.spec.name,
         operator=state.spec.operator,
