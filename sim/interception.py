@@ -118,6 +118,8 @@ def _draw_arrivals(
         if n:
             cdf = triangular_cdf(edges - wave.launch_hours, wave.flight)
             probabilities = np.diff(cdf)
+            probabilities[0] += cdf[0]
+            probabilities[-1] += 1.0 - cdf[-1]
             arrivals[row] = rng.multinomial(n, probabilities / probabilities.sum())
     return arrivals
 
