@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.schema import DefenceLayer, FlightTime
 
-BINS_PER_ENGAGEMENT = 8
+BINS_PER_ENGAGEMENT = 16
 """Coarse bins per engagement time: a channel frees about two bins after it starts firing."""
 MAX_FINE_BINS = 4096
 """Upper bound on fine bins per strike, so a long drone wave cannot make a strike expensive."""
@@ -127,17 +127,19 @@ def _draw_arrivals(
 class _Cohort:
     """Projectiles that reached a layer in one coarse bin and may still get a channel."""
 
-    __slots__ = ("bin", "deadline", "killed", "total", "waiting")
+    __slots__ = ("bin", "deadline", "salvos", "total", "waiting")
 
     def __init__(self, b: int, deadline: int, waiting: list[int]) -> None:
         self.bin, self.deadline, self.waiting = b, deadline, waiting
         self.total = sum(waiting)
-        self.killed = [0] * len(waiting)
+        self.salvos = [0] * len(waiting)
+        """Engagements with a full salvo, by weapon; their kills are drawn after the walk."""
 
 
 class _LayerRun:
     """One layer's pass over one strike. The per-bin loop is the hot path of the whole simulator,
-    so it works on plain Python integers and calls numpy only for random draws."""
+    so it works on plain Python integers; kills do not change channels or stock, so they are drawn
+    for the whole layer at once after the walk."""
 
     def __init__(
         self, state: LayerState, kill: list[float], fine_width: float, rng: np.random.Generator
@@ -147,7 +149,7 @@ class _LayerRun:
         self.shots = spec.shots_per_target
         self.channels = spec.fire_channels
         self.kill_once = kill
-        self.kill_salvo = [1 - (1 - p) ** self.shots for p in kill]
+        self.kill_salvo = np.array([1 - (1 - p) ** self.shots for p in kill])[:, None]
         fine_per_engagement = spec.engagement_minutes / 60 / fine_width
         self.factor = max(1, int(fine_per_engagement / BINS_PER_ENGAGEMENT))
         coarse_width = self.factor * fine_width
@@ -164,25 +166,59 @@ class _LayerRun:
         """Engage ``fine`` (weapons x fine bins) in place; return killed, engaged, fired by weapon."""
         types, bins = fine.shape
         coarse_bins = -(-bins // self.factor)
-        padded = np.zeros((types, coarse_bins * self.factor), dtype=np.int64)
-        padded[:, :bins] = fine
-        coarse = padded.reshape(types, coarse_bins, self.factor).sum(axis=2)
-        arrivals = {int(b): coarse[:, b].tolist() for b in np.flatnonzero(coarse.sum(axis=0))}
+        if self.factor == 1:
+            coarse = fine.copy()
+        else:
+            padded = np.zeros((types, coarse_bins * self.factor), dtype=np.int64)
+            padded[:, :bins] = fine
+            coarse = padded.reshape(types, coarse_bins, self.factor).sum(axis=2)
         self.engaged, self.fired = [0] * types, [0] * types
-        finished = self._walk(arrivals, coarse_bins + self.window + 1)
-        killed = np.zeros_like(coarse)
-        for cohort in finished:
-            killed[:, cohort.bin] = cohort.killed
-        self._return_to_fine(fine, killed)
+        self.partial_salvos: list[tuple[int, int, int]] = []
+        if self._never_short(coarse):
+            salvos = coarse
+            self.engaged = coarse.sum(axis=1).tolist()
+            self.fired = [n * self.shots for n in self.engaged]
+            self.state.stock -= sum(self.fired)
+        else:
+            salvos = np.zeros_like(coarse)
+            for cohort in self._walk(coarse, coarse_bins + self.window + 1):
+                salvos[:, cohort.bin] = cohort.salvos
+        killed = self.rng.binomial(salvos, self.kill_salvo)
+        for t, b, shots in self.partial_salvos:
+            killed[t, b] += self.rng.random() < 1 - (1 - self.kill_once[t]) ** shots
+        self._return_to_fine(fine, killed, coarse)
         return killed.sum(axis=1).tolist(), self.engaged, self.fired
 
-    def _walk(self, arrivals: dict[int, list[int]], last: int) -> list[_Cohort]:
-        """Step through the bins with work; return every cohort that met the layer."""
+    def _never_short(self, coarse: np.ndarray) -> bool:
+        """Whether every projectile finds a free channel and a full salvo on arrival.
+
+        True when no span of bins as long as an engagement (plus the bin a release may slip into)
+        holds more arrivals than there are channels, and the stock covers every salvo: then the walk
+        would engage each projectile as it arrives, and the whole layer is one vectorised draw.
+        """
+        arrivals = coarse.sum(axis=0)
+        if int(arrivals.sum()) * self.shots > self.state.stock:
+            return False
+        span = np.ones(self.release_bins + 2, dtype=np.int64)
+        return int(np.convolve(arrivals, span)[: len(arrivals)].max()) <= self.channels
+
+    def _walk(self, coarse: np.ndarray, last: int) -> list[_Cohort]:
+        """Step through the bins with work; return every cohort that met the layer.
+
+        While cohorts wait and every channel is busy, nothing can happen until a channel frees:
+        the walk jumps there, queuing only the arrivals that will still be waiting.
+        """
         self.releases = [0] * (last + self.release_bins + 3)
-        order = sorted(arrivals)
+        order = np.flatnonzero(coarse.any(axis=0)).tolist()
         cohorts: list[_Cohort] = []
         queue: deque[_Cohort] = deque()
         occupied, next_arrival = 0, 0
+
+        def arrive(b: int) -> _Cohort:
+            cohort = _Cohort(b, b + self.window, coarse[:, b].tolist())
+            cohorts.append(cohort)
+            return cohort
+
         b = order[0] if order else last
         while b < last and self.state.stock > 0:
             fresh = self.releases[b]
@@ -201,8 +237,7 @@ class _LayerRun:
                 if head.deadline == b or head.total == 0:
                     queue.popleft()
             if next_arrival < len(order) and order[next_arrival] == b:
-                cohort = _Cohort(b, b + self.window, arrivals[b])
-                cohorts.append(cohort)
+                cohort = arrive(b)
                 next_arrival += 1
                 late = min(fresh, free)
                 usable = free - late
@@ -212,18 +247,24 @@ class _LayerRun:
                     occupied += self._engage(cohort, usable, b)
                 if cohort.total:
                     queue.append(cohort)
-            if queue:
-                b += 1
-            else:
+            if not queue:
                 following = order[next_arrival] if next_arrival < len(order) else last
                 occupied -= sum(self.releases[b + 1 : following])
-                b = following
+            elif occupied < self.channels:
+                following = b + 1
+            else:
+                following = b + 1
+                while following < last and not self.releases[following]:
+                    following += 1
+                while next_arrival < len(order) and order[next_arrival] < following:
+                    if order[next_arrival] + self.window >= following:
+                        queue.append(arrive(order[next_arrival]))
+                    next_arrival += 1
+            b = following
         return cohorts
 
     def _choose(self, waiting: list[int], n: int) -> list[int]:
-        """Which ``n`` of the waiting projectiles are engaged: all, or a random draw by type."""
-        if n == sum(waiting):
-            return list(waiting)
+        """Which ``n`` (fewer than all) of the waiting projectiles are engaged: a draw by type."""
         mixed = sum(1 for w in waiting if w) > 1
         if not mixed:
             return [n if w else 0 for w in waiting]
@@ -235,7 +276,7 @@ class _LayerRun:
         n = min(cohort.total, free, -(-stock // self.shots))
         if n <= 0:
             return 0
-        chosen = self._choose(cohort.waiting, n)
+        chosen = list(cohort.waiting) if n == cohort.total else self._choose(cohort.waiting, n)
         fired = min(n * self.shots, stock)
         self.state.stock = stock - fired
         partial = fired % self.shots if fired < n * self.shots else 0
@@ -243,13 +284,13 @@ class _LayerRun:
             t = int(self.rng.choice(len(chosen), p=[c / n for c in chosen]))
             chosen[t] -= 1
             cohort.waiting[t] -= 1
-            cohort.killed[t] += int(self.rng.random() < 1 - (1 - self.kill_once[t]) ** partial)
+            self.partial_salvos.append((t, cohort.bin, partial))
             self.engaged[t] += 1
             self.fired[t] += partial
         for t, c in enumerate(chosen):
             if c:
                 cohort.waiting[t] -= c
-                cohort.killed[t] += int(self.rng.binomial(c, self.kill_salvo[t]))
+                cohort.salvos[t] += c
                 self.engaged[t] += c
                 self.fired[t] += c * self.shots
         cohort.total -= n
@@ -258,19 +299,17 @@ class _LayerRun:
         self.releases[b + self.release_bins + 1] += later
         return n
 
-    def _return_to_fine(self, fine: np.ndarray, killed: np.ndarray) -> None:
+    def _return_to_fine(self, fine: np.ndarray, killed: np.ndarray, coarse: np.ndarray) -> None:
         """Remove the killed from the fine bins they arrived in (hypergeometric within a bin)."""
         if self.factor == 1:
             fine -= killed[:, : fine.shape[1]]
             return
-        for t, b in zip(*np.nonzero(killed), strict=True):
+        wiped = np.repeat((killed == coarse) & (killed > 0), self.factor, axis=1)
+        fine[wiped[:, : fine.shape[1]]] = 0
+        for t, b in zip(*np.nonzero((killed > 0) & (killed < coarse)), strict=True):
             lo = b * self.factor
             cell = fine[t, lo : lo + self.factor]
-            dead = int(killed[t, b])
-            if dead == cell.sum():
-                cell[:] = 0
-            else:
-                cell -= self.rng.multivariate_hypergeometric(cell, dead)
+            cell -= self.rng.multivariate_hypergeometric(cell, int(killed[t, b]))
 
 
 def intercept(
