@@ -7,6 +7,7 @@ message per problem on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from sim.cli_support import EXIT_USAGE, interrupt_hint, progress_bar, user_error
 from sim.results import Results, Summary
 from sim.scenario import ScenarioError, load_scenario
 from sim.schema import Scenario
+
+SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value by its path, e.g. --set relations.4.pressure=0.9 (repeatable).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -74,8 +83,9 @@ def schema() -> None:
     show_default=True,
     help="Which replication to replay; matches row K of a study with the same seed.",
 )
+@SET_OPTION
 @user_errors
-def trace(file: Path, seed: int | None, replication: int) -> None:
+def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, ...]) -> None:
     """Print one replication of FILE as a timeline: strikes, interceptions, decisions, outcomes.
 
     The same scenario, seed and replication give the same text, byte for byte.
@@ -83,7 +93,7 @@ def trace(file: Path, seed: int | None, replication: int) -> None:
     from sim.trace import format_trace
     from sim.world import run_replication
 
-    scenario = load_scenario(file)
+    scenario = load_scenario(file, overrides)
     used_seed = scenario.seed if seed is None else seed
     title = f"{scenario.name} - seed {used_seed}, replication {replication}"
     click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
@@ -133,8 +143,8 @@ def print_summary(summary: Summary, console: Console) -> None:
     "--workers",
     "-w",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
+    default=os.cpu_count() or 1,
+    show_default="all cores",
     help="Parallel worker processes.",
 )
 @click.option(
@@ -177,6 +187,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     help="Cap on replications with --until-ci.",
 )
 @click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
+@SET_OPTION
 @user_errors
 def run(
     file: Path,
@@ -191,6 +202,7 @@ def run(
     until_ci: float | None,
     max_n: int,
     csv: bool,
+    overrides: tuple[str, ...],
 ) -> None:
     """Run N replications of scenario FILE and print the probability of reaching each rung.
 
@@ -213,6 +225,7 @@ def run(
             seed=seed,
             workers=workers,
             executor=executor,
+            overrides=overrides,
             scheduler=scheduler,
             chunk_size=chunk_size,
             resume=resume is not None,

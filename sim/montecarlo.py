@@ -15,7 +15,7 @@ import math
 import platform
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from sim.schema import Scenario
 from sim.world import run_replication
 
 CHUNKS = "chunks"
+SOURCE_COPY = "scenario-source.yaml"
 DEFAULT_CHUNK_SIZE = 100
 
 
@@ -123,14 +124,26 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def _scenario_text(scenario: str | Path | Scenario) -> tuple[str, str, Scenario]:
-    """The scenario's text, where it came from, and the validated object."""
+def canonical_text(scenario: Scenario) -> str:
+    """The resolved scenario as YAML: variants, overrides and defaults all spelled out.
+
+    Its hash identifies a study's model: the same model gives the same hash, whichever file,
+    variant or ``--set`` produced it, and any change to the model changes it.
+    """
+    return yaml.safe_dump(scenario.model_dump(), sort_keys=False, allow_unicode=True)
+
+
+def _resolve(
+    scenario: str | Path | Scenario, overrides: Sequence[str] | Mapping[str, Any]
+) -> tuple[str, Scenario]:
+    """Where the scenario came from, and the validated scenario with overrides applied."""
     if isinstance(scenario, Scenario):
-        text = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
-        return text, "<python object>", parse_scenario(text)
-    path = Path(scenario)
-    loaded = load_scenario(path)
-    return path.read_text(encoding="utf-8"), str(path), loaded
+        if overrides:
+            return "<python object>", parse_scenario(
+                canonical_text(scenario), "<python object>", overrides
+            )
+        return "<python object>", scenario
+    return str(scenario), load_scenario(scenario, overrides)
 
 
 def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[str, Any]:
@@ -143,6 +156,9 @@ def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[s
             )
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / SCENARIO_COPY, manifest.pop("_text").encode("utf-8"))
+        source = Path(manifest["scenario_file"])
+        if source.is_file():
+            atomic_write_bytes(folder / SOURCE_COPY, source.read_bytes())
         write_manifest(folder, manifest)
         return manifest
     old = read_manifest(folder)
@@ -249,9 +265,11 @@ def run_study(
     max_n: int = 100_000,
     csv: bool = False,
     progress: StudyProgress | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
 ) -> Results:
     """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``."""
-    text, source, loaded = _scenario_text(scenario)
+    source, loaded = _resolve(scenario, overrides)
+    text = canonical_text(loaded)
     folder = Path(out) if out is not None else default_folder(source)
     progress = progress or StudyProgress()
     manifest = _open_folder(
@@ -261,6 +279,9 @@ def run_study(
             "status": "running",
             "scenario_name": loaded.name,
             "scenario_file": source,
+            "overrides": list(overrides.items())
+            if isinstance(overrides, Mapping)
+            else list(overrides),
             "scenario_sha256": scenario_hash(text),
             "seed": loaded.seed if seed is None else seed,
             "n": n,
