@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import islice
 from typing import Any, Protocol
 
 
@@ -102,7 +103,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         queue = iter(tasks)
-        first = [self._submit(fn, t) for t, _ in zip(queue, range(2 * self.workers), strict=False)]
+        first = [self._submit(fn, t) for t in islice(queue, 2 * self.workers)]
         running = as_completed(first)
         for future in running:
             yield future.result()

@@ -50,7 +50,7 @@ def assert_same_tables(a: Results, b: Results) -> None:
     [
         {"executor": "process", "workers": 2, "chunk_size": 7},
         {"executor": "process", "workers": 1, "chunk_size": 60},
-        {"executor": "dask", "workers": 2, "chunk_size": 25},
+        {"executor": "dask", "workers": 2, "chunk_size": 6},
     ],
     ids=["2 workers, chunk 7", "1 worker, one chunk", "dask LocalCluster"],
 )
