@@ -247,3 +247,14 @@ def run(
 def summary(folder: Path) -> None:
     """Print the summary tables of an existing results FOLDER."""
     print_summary(Results(folder).summary(), Console())
+
+
+def _add_command_groups() -> None:
+    """Commands that live beside the step they drive."""
+    from sim.cli_compare import compare_command, sweep_command
+
+    main.add_command(compare_command)
+    main.add_command(sweep_command)
+
+
+_add_command_groups()

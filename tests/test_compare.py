@@ -1,0 +1,130 @@
+"""Comparisons with common random numbers, sweeps, and overrides by path."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sim.cli import main
+from sim.compare import Lever, Setting, compare, outcome_indicator, paired_difference, sweep
+from sim.montecarlo import run_study
+from sim.results import ResultsError
+from sim.scenario import ScenarioError
+
+ROOT = Path(__file__).parents[1]
+APRIL = ROOT / "scenarios" / "april-2024.yaml"
+STRONG = ROOT / "scenarios" / "april-2024-strong-us-restraint.yaml"
+FAST = {"executor": "serial", "chunk_size": 100}
+
+
+def test_identical_settings_differ_by_exactly_zero(tmp_path):
+    settings = [Setting("a", APRIL), Setting("b", APRIL), Setting("c", APRIL, ("description=x",))]
+    table = compare(settings, n=120, out=tmp_path, **FAST)
+    assert (table["difference"] == 0).all()
+    assert (table["diff_ci_low"] == 0).all() and (table["diff_ci_high"] == 0).all()
+    assert (tmp_path / "comparison.parquet").exists() and (tmp_path / "comparison.csv").exists()
+
+
+def test_common_random_numbers_give_a_narrower_interval_than_independent_streams(tmp_path):
+    outcome = "strike:israel>iran>=3"
+    table = compare(
+        [Setting("base", APRIL), Setting("strong", STRONG)],
+        n=300,
+        out=tmp_path / "crn",
+        outcomes=[outcome],
+        **FAST,
+    )
+    paired = table.set_index("setting").loc["strong"]
+    base = run_study(APRIL, n=300, out=tmp_path / "base", **FAST).runs
+    other = run_study(STRONG, n=300, out=tmp_path / "other", seed=99, **FAST).runs
+    independent = paired_difference(
+        outcome_indicator(base, outcome), outcome_indicator(other, outcome)
+    )
+    paired_width = paired.diff_ci_high - paired.diff_ci_low
+    independent_width = independent["diff_ci_high"] - independent["diff_ci_low"]
+    assert paired_width < independent_width
+    assert paired.variance_ratio > 1.5
+
+
+def test_a_lever_that_cannot_matter_shows_no_effect(tmp_path):
+    table = sweep(
+        APRIL,
+        [Lever.parse("weapons.drone.unit_cost_usd=1000:100000:3")],
+        n=150,
+        out=tmp_path,
+        **FAST,
+    )
+    assert set(table["weapons.drone.unit_cost_usd"]) == {1000.0, 50500.0, 100000.0}
+    assert ((table["diff_ci_low"] <= 0) & (table["diff_ci_high"] >= 0)).all()
+    assert (table["difference"] == 0).all()
+
+
+def test_us_pressure_lowers_israeli_strikes_on_iran(tmp_path):
+    table = sweep(
+        APRIL,
+        [Lever.parse("relations.4.pressure=0:1:2")],
+        n=300,
+        out=tmp_path,
+        outcomes=["strike:israel>iran>=3"],
+        **FAST,
+    )
+    high = table[table["relations.4.pressure"] == 1.0].iloc[0]
+    assert high.diff_ci_high < 0
+
+
+def test_bad_override_gets_the_file_style_error(tmp_path):
+    with pytest.raises(ScenarioError, match=r"--set relations.4.presure=1: relations\[4\].presure"):
+        compare(
+            [Setting("a", APRIL), Setting("b", APRIL, ("relations.4.presure=1",))],
+            n=10,
+            out=tmp_path,
+            **FAST,
+        )
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(APRIL),
+            "--lever",
+            "actors.iran.policy.self_restraint=0:2:3",
+            "-n",
+            "5",
+            "-o",
+            str(tmp_path / "cli"),
+            "--executor",
+            "serial",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "actors.iran.policy.self_restraint: must be <= 1.0, got 2.0" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text", ["path", "path=0:1", "path=a:b:c", "path=0:1:0"])
+def test_malformed_levers_are_refused(text):
+    with pytest.raises(ResultsError, match="PATH=START:STOP:STEPS"):
+        Lever.parse(text)
+
+
+def test_outcome_indicators():
+    runs = pd.DataFrame(
+        {
+            "replication": [1, 0],
+            "max_rung": [4, 2],
+            "path": ["israel>iran:2 iran>israel:3 israel>iran:4", "israel>iran:2"],
+        }
+    )
+    assert outcome_indicator(runs, "rung>=3").tolist() == [0, 1]
+    assert outcome_indicator(runs, "strike:israel>iran>=3").tolist() == [0, 1]
+    assert outcome_indicator(runs, "strike:iran>israel>=4").tolist() == [0, 0]
+    with pytest.raises(ResultsError, match="unknown outcome"):
+        outcome_indicator(runs, "war")
+
+
+def test_paired_difference_of_known_vectors():
+    a, b = np.array([0, 1, 1, 0, 1.0]), np.array([1, 1, 1, 0, 1.0])
+    result = paired_difference(a, b)
+    assert result["difference"] == pytest.approx(0.2)
+    assert result["diff_ci_low"] < 0.2 < result["diff_ci_high"]
