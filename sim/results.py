@@ -77,7 +77,8 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    return np.fmin(low, p), np.fmax(high, p)
 
 
 def rung_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
