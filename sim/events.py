@@ -101,6 +101,15 @@ class DecisionMade:
 
 
 @dataclass(frozen=True, slots=True)
+class ParametersDrawn:
+    """The replication drew this parameter set from the scenario's posterior sample."""
+
+    kind: ClassVar[str] = "parameters"
+    time_hours: float
+    values: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StrikeCapReached:
     """The run hit the scenario's ``max_strikes`` bound; later strikes were not launched."""
 
@@ -109,8 +118,22 @@ class StrikeCapReached:
     max_strikes: int
 
 
-Event = StrikeLaunched | Interception | StrikeOutcome | DecisionMade | StrikeCapReached
-EVENT_TYPES = (StrikeLaunched, Interception, StrikeOutcome, DecisionMade, StrikeCapReached)
+Event = (
+    StrikeLaunched
+    | Interception
+    | StrikeOutcome
+    | DecisionMade
+    | StrikeCapReached
+    | ParametersDrawn
+)
+EVENT_TYPES = (
+    StrikeLaunched,
+    Interception,
+    StrikeOutcome,
+    DecisionMade,
+    StrikeCapReached,
+    ParametersDrawn,
+)
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 
 
@@ -132,6 +155,8 @@ def event_row(event: Event) -> dict:
     row = {"kind": event.kind, **asdict(event)}
     if "projectiles" in row:
         row["projectiles"] = " ".join(f"{w}:{n}" for w, n in row["projectiles"])
+    if "values" in row:
+        row["values"] = " ".join(f"{p}={v!r}" for p, v in row["values"])
     return row
 
 

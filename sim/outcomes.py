@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from sim.events import Event, Interception, StrikeCapReached, StrikeLaunched, StrikeOutcome
+from sim.events import (
+    Event,
+    Interception,
+    ParametersDrawn,
+    StrikeCapReached,
+    StrikeLaunched,
+    StrikeOutcome,
+)
 from sim.ladder import RUNGS
 
 HOURS_PER_DAY = 24.0
@@ -36,6 +43,8 @@ def run_row(events: list[Event], replication: int, actors: list[str]) -> dict:
     for field in ("launched", "failed", "intercepted", "leaked", "casualties"):
         row[field] = sum(getattr(o, field) for o in outcomes)
     row["strike_cap_reached"] = any(isinstance(e, StrikeCapReached) for e in events)
+    for drawn in (e for e in events if isinstance(e, ParametersDrawn)):
+        row.update({f"parameter:{path}": value for path, value in drawn.values})
     row.update(_by_actor(events, actors))
     return row
 

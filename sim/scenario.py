@@ -285,7 +285,19 @@ def parse_scenario(
     data, where = _document(text, source)
     for path, origin in apply_overrides(data, overrides).items():
         _place(where, path, {path: origin})
-    return validate_data(data, where, source)
+    return _locate_posterior(validate_data(data, where, source), where, source)
+
+
+def _locate_posterior(scenario: Scenario, where: Mapping[Path_, Where], source: str) -> Scenario:
+    """Resolve ``parameters_from`` against the folder of the file that named it; check it exists."""
+    if scenario.parameters_from is None:
+        return scenario
+    named_in = where.get(("parameters_from",), (source, None))
+    folder = Path(named_in[0]).parent if Path(named_in[0]).exists() else Path.cwd()
+    path = (folder / scenario.parameters_from).resolve()
+    if not path.is_file():
+        raise ScenarioError([Problem(*named_in, "parameters_from", f"no such file: {path}")])
+    return scenario.model_copy(update={"parameters_from": str(path)})
 
 
 def parse_override(assignment: str) -> tuple[str, Any]:

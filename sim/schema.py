@@ -265,6 +265,11 @@ class Scenario(StrictModel):
     actors: dict[Identifier, Actor] = Field(min_length=2)
     relations: list[Relation] = Field(default_factory=list)
     opening: list[OpeningEvent] = Field(min_length=1)
+    parameters_from: str | None = Field(
+        None,
+        description="A posterior sample (Parquet, from `sim calibrate`), relative to this file: "
+        "each replication draws one parameter set from it on its own random stream.",
+    )
 
     def relations_of(self, kind: type[StrictModel]) -> list:
         """All relations of one kind, in file order."""

@@ -10,6 +10,7 @@ from sim.events import (
     DecisionMade,
     Event,
     Interception,
+    ParametersDrawn,
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
@@ -78,6 +79,9 @@ def _line(event: Event) -> str | None:
             f"{day}  DECISION {event.actor} on #{event.trigger_strike_id} ({event.reason}): "
             f"p(respond)={event.respond_probability:.3f} -> {verdict} [{drivers}]"
         )
+    if isinstance(event, ParametersDrawn):
+        values = ", ".join(f"{path} = {value:.3g}" for path, value in event.values)
+        return f"{day}  PARAMETERS drawn from the posterior: {values}"
     if isinstance(event, StrikeCapReached):
         return f"{day}  STRIKE CAP of {event.max_strikes} reached; no further strikes launched"
     return None

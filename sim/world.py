@@ -13,9 +13,10 @@ from collections.abc import Generator
 import simpy
 
 from sim.actors import ActorAgent, Notice
-from sim.events import Event, StrikeCapReached, StrikeOutcome
+from sim.events import Event, ParametersDrawn, StrikeCapReached, StrikeOutcome
 from sim.interception import LayerState
 from sim.ladder import Rung
+from sim.parameters import draw_parameters
 from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
 from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
@@ -158,4 +159,8 @@ class World:
 def run_replication(scenario: Scenario, replication: int, seed: int | None = None) -> list[Event]:
     """Run replication ``replication`` of ``scenario`` (seed from the scenario unless given)."""
     streams = Streams(scenario.seed if seed is None else seed, replication)
-    return World(scenario, streams).run()
+    scenario, drawn = draw_parameters(scenario, streams.get("parameters"))
+    world = World(scenario, streams)
+    if drawn:
+        world.record(ParametersDrawn(0.0, tuple(drawn.items())))
+    return world.run()
