@@ -67,8 +67,14 @@ def validate(files: tuple[Path, ...]) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--markdown", is_flag=True, help="Print the scenario reference as Markdown instead.")
+def schema(markdown: bool) -> None:
     """Print the scenario JSON Schema (for editors: yaml-language-server's $schema)."""
+    if markdown:
+        from sim.reference_doc import scenario_reference
+
+        click.echo(scenario_reference(), nl=False)
+        return
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 

@@ -6,7 +6,7 @@ Every record has a simulation time in hours since the scenario started. Records 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import pandas as pd
@@ -150,9 +150,13 @@ EVENT_SCHEMA = _event_schema()
 """The fixed schema of every events table, so that chunks written apart concatenate exactly."""
 
 
+_FIELD_NAMES = {t: tuple(f.name for f in fields(t)) for t in EVENT_TYPES}
+
+
 def event_row(event: Event) -> dict:
     """One flat row: the record's fields, its kind, and projectile mixes as ``weapon:n`` text."""
-    row = {"kind": event.kind, **asdict(event)}
+    row = {"kind": event.kind}
+    row.update((name, getattr(event, name)) for name in _FIELD_NAMES[type(event)])
     if "projectiles" in row:
         row["projectiles"] = " ".join(f"{w}:{n}" for w, n in row["projectiles"])
     if "values" in row:
