@@ -71,3 +71,22 @@ def plot_command(
     for name, figure, data, manifest in _figures(folder, kinds):
         for path in save_figure(figure, data, target / name, formats or ("pdf", "png"), manifest):
             click.echo(str(path))
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="The HTML file (default: FOLDER/report.html).",
+)
+@user_errors
+def report_command(folder: Path, out: Path | None) -> None:
+    """One self-contained HTML page for a results FOLDER: figures, tables, manifest, scenario.
+
+    No scripts and no external resources: attach it to a paper's supplementary material as it is.
+    """
+    from sim.report import write_report
+
+    click.echo(str(write_report(folder, out)))
