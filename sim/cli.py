@@ -258,11 +258,12 @@ def summary(folder: Path) -> None:
 def _add_command_groups() -> None:
     """Commands that live beside the step they drive."""
     from sim.cli_calibrate import calibrate_command
-    from sim.cli_compare import compare_command, sweep_command
+    from sim.cli_compare import compare_command, sensitivity_command, sweep_command
     from sim.cli_figures import plot_command, report_command
 
     main.add_command(compare_command)
     main.add_command(sweep_command)
+    main.add_command(sensitivity_command)
     main.add_command(plot_command)
     main.add_command(report_command)
     main.add_command(calibrate_command)

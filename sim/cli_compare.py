@@ -161,3 +161,62 @@ def sweep_command(file, levers, n, out, outcomes, workers, executor) -> None:
     columns = [lever.path for lever in parsed] + ["outcome", "probability", "ci_low", "ci_high"]
     _print(table, columns, f"Sweep of {', '.join(lever.path for lever in parsed)} (n = {n} each)")
     click.echo(f"tables: {Path(out) / 'sweep.parquet'} (and .csv)")
+
+
+@click.command("sensitivity")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--uncertain",
+    "uncertain",
+    multiple=True,
+    required=True,
+    metavar="PATH=LOW:HIGH",
+    help="An uncertain scenario value and its uniform range (repeatable).",
+)
+@click.option("--outcome", default="rung>=6", show_default=True, help=OUTCOME_HELP)
+@click.option(
+    "-n",
+    "--base-samples",
+    "n",
+    type=click.IntRange(min=8),
+    default=64,
+    show_default=True,
+    help="Sobol base sample size (a power of two).",
+)
+@click.option(
+    "--replications",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Replications per parameter point (common random numbers).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for sobol.parquet/.csv.",
+)
+@user_errors
+def sensitivity_command(file, uncertain, outcome, n, replications, out) -> None:
+    """Sobol indices (first order and total, bootstrap 95% CIs) of P(OUTCOME) over uncertain values.
+
+    \b
+    Which assumption drives P(regional war)?
+      sim sensitivity scenarios/april-2024.yaml -o results/sobol \\
+        --uncertain relations.4.pressure=0:1 \\
+        --uncertain actors.iran.policy.self_restraint=0:0.7 \\
+        --uncertain actors.iran.policy.escalation_aversion=0:2 \\
+        --uncertain actors.israel.policy.escalation_aversion=0:2
+    """
+    from sim.compare import write_table
+    from sim.sensitivity import Uncertain, scenario_sensitivity
+
+    parsed = [Uncertain.parse(text) for text in uncertain]
+    with progress_bar("replications") as progress:
+        table = scenario_sensitivity(
+            file, parsed, outcome, n=n, replications=replications, progress=progress
+        )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_table(table, Path(out), "sobol")
+    _print(table, list(table.columns), f"Sobol indices of P({outcome})")

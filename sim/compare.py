@@ -91,7 +91,7 @@ def _probability_rows(indicator: np.ndarray) -> dict[str, float]:
     return {"probability": k / n, "ci_low": float(low[0]), "ci_high": float(high[0]), "n": n}
 
 
-def _write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
+def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
     """The table as Parquet and CSV, each written atomically."""
     atomic_write_bytes(folder / f"{stem}.parquet", table.to_parquet(index=False))
     atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
@@ -143,7 +143,7 @@ def compare(
             row |= paired_difference(indicators[baseline][outcome], values)
             rows.append(row)
     table = pd.DataFrame(rows)
-    _write_table(table, folder, "comparison")
+    write_table(table, folder, "comparison")
     return table
 
 
@@ -197,5 +197,5 @@ def sweep(
     for index, lever in enumerate(levers):
         by_setting = {s.name: point[index] for s, point in zip(settings, points, strict=True)}
         table.insert(index, lever.path, table["setting"].map(by_setting))
-    _write_table(table, Path(out), "sweep")
+    write_table(table, Path(out), "sweep")
     return table
