@@ -10,6 +10,8 @@ from rich.table import Table
 
 from sim.cli_support import progress_bar, stderr, user_errors
 from sim.compare import DEFAULT_OUTCOMES, Lever, Setting, compare, parse_variant, sweep
+from sim.results import ResultsError
+from sim.scenario import load_scenario
 
 OUTCOME_HELP = (
     "Outcome to report (repeatable): rung>=R, or strike:ATTACKER>TARGET>=R. "
@@ -146,7 +148,8 @@ def sweep_command(file, levers, n, out, outcomes, workers, executor) -> None:
       sim sweep scenarios/april-2024.yaml --lever relations.4.pressure=0:1:5 -o results/us
       sim sweep scenarios/april-2024.yaml --lever actors.iran.policy.self_restraint=0:1:5 -o results/iran
     """
-    parsed = [Lever.parse(text) for text in levers]
+    named = load_scenario(file).levers
+    parsed = [Lever.parse(text, named) for text in levers]
     with progress_bar("replications") as progress:
         table = sweep(
             file,
@@ -212,7 +215,10 @@ def sensitivity_command(file, uncertain, outcome, n, replications, out) -> None:
     from sim.compare import write_table
     from sim.sensitivity import Uncertain, scenario_sensitivity
 
-    parsed = [Uncertain.parse(text) for text in uncertain]
+    named = load_scenario(file).levers
+    parsed = [Uncertain.parse(text, named) for text in uncertain or named]
+    if not parsed:
+        raise ResultsError(f"{file}: declares no levers; give --uncertain PATH=LOW:HIGH")
     with progress_bar("replications") as progress:
         table = scenario_sensitivity(
             file, parsed, outcome, n=n, replications=replications, progress=progress

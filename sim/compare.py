@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from scipy import stats
 from sim.montecarlo import run_study
 from sim.results import ResultsError, atomic_write_bytes, wilson_interval
 from sim.scenario import load_scenario
+from sim.schema import LeverSpec
 
 DEFAULT_OUTCOMES = ("rung>=3", "rung>=4", "rung>=5", "rung>=6", "strike:israel>iran>=3")
 """Direct strike on a homeland, major strike, strategic strikes, regional war, and Israel striking
@@ -120,12 +121,14 @@ def compare(
     for setting in settings:
         if on_setting:
             on_setting(setting)
+        target = folder / setting.name
         results = run_study(
             setting.file,
             n=n,
-            out=folder / setting.name,
+            out=target,
             seed=common_seed,
             overrides=setting.overrides,
+            resume=(target / "manifest.json").exists(),
             **study_options,
         )
         indicators[setting.name] = {o: outcome_indicator(results.runs, o) for o in outcomes}
@@ -155,9 +158,15 @@ class Lever:
     values: tuple[float, ...]
 
     @classmethod
-    def parse(cls, text: str) -> Lever:
-        """``PATH=START:STOP:STEPS`` (e.g. ``relations.4.pressure=0:1:5``)."""
+    def parse(cls, text: str, named: Mapping[str, LeverSpec] | None = None) -> Lever:
+        """``PATH=START:STOP:STEPS`` (e.g. ``relations.4.pressure=0:1:5``); PATH may be the name
+        of a lever the scenario declares, and ``NAME`` alone sweeps its range in five steps."""
+        named = named or {}
+        if text in named:
+            spec = named[text]
+            return cls(spec.path, tuple(np.linspace(spec.low, spec.high, 5).round(12).tolist()))
         path, sep, grid = text.partition("=")
+        path = named[path.strip()].path if path.strip() in named else path
         parts = grid.split(":")
         try:
             start, stop, steps = float(parts[0]), float(parts[1]), int(parts[2])

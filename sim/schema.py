@@ -251,6 +251,21 @@ class OpeningEvent(StrictModel):
     damage_usd: NonNegative = 0.0
 
 
+class LeverSpec(StrictModel):
+    """A named lever: a scenario value by path, the range a study should explore, and why."""
+
+    path: str = Field(description="Dotted path of the value, e.g. relations.4.pressure.")
+    low: float
+    high: float
+    meaning: str = Field(description="What moving this value means, in words a paper can use.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeverSpec:
+        if not self.low < self.high:
+            raise ValueError(f"need low < high, got {self.low}, {self.high}")
+        return self
+
+
 class Scenario(StrictModel):
     """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
 
@@ -265,6 +280,11 @@ class Scenario(StrictModel):
     actors: dict[Identifier, Actor] = Field(min_length=2)
     relations: list[Relation] = Field(default_factory=list)
     opening: list[OpeningEvent] = Field(min_length=1)
+    levers: dict[Identifier, LeverSpec] = Field(
+        default_factory=dict,
+        description="Named levers for studies: sim sweep --lever NAME, sim sensitivity --uncertain "
+        "NAME.",
+    )
     parameters_from: str | None = Field(
         None,
         description="A posterior sample (Parquet, from `sim calibrate`), relative to this file: "

@@ -8,7 +8,7 @@ not swamped by chance. Indices and their bootstrap 95% intervals come from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from sim.outcomes import run_row
 from sim.parameters import scenario_with
 from sim.results import ResultsError
 from sim.scenario import load_scenario
+from sim.schema import LeverSpec
 from sim.world import run_replication
 
 
@@ -34,8 +35,11 @@ class Uncertain:
     high: float
 
     @classmethod
-    def parse(cls, text: str) -> Uncertain:
-        """``PATH=LOW:HIGH``."""
+    def parse(cls, text: str, named: Mapping[str, LeverSpec] | None = None) -> Uncertain:
+        """``PATH=LOW:HIGH``, or the name of a lever the scenario declares (its range)."""
+        named = named or {}
+        if text in named:
+            return cls(named[text].path, named[text].low, named[text].high)
         path, sep, bounds = text.partition("=")
         try:
             low, high = (float(v) for v in bounds.split(":"))
