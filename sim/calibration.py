@@ -13,6 +13,7 @@ among workers.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,6 +243,25 @@ def variance_decomposition(
 HEADLINE = {"rung>=3": 3, "rung>=5": 5, "rung>=6": 6}
 
 
+def config_hash(config: Config) -> str:
+    """Identifies the draws a config produces: scenario, priors, targets, seed and chunking rule.
+
+    Saved draws are kept under this hash, so an interrupted calibration resumes with the draws it
+    has, and a changed config never reuses draws made under another.
+    """
+    from sim.montecarlo import canonical_text
+
+    identity = repr(
+        (
+            canonical_text(config.scenario),
+            sorted(config.priors.items()),
+            config.targets,
+            config.seed,
+        )
+    )
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+
+
 def run_calibration(
     config: Config,
     out: str | Path,
@@ -251,23 +271,32 @@ def run_calibration(
     chunk_size: int = 500,
     progress: Any = None,
 ) -> dict[str, pd.DataFrame]:
-    """Run the ABC, then write the posterior and a report (Markdown and CSV tables) to ``out``."""
+    """Run the ABC, then write the posterior and a report (Markdown and CSV tables) to ``out``.
+
+    Each chunk of draws is saved as it finishes (``out/draws/<config hash>/``); run again after an
+    interruption and only the missing chunks are simulated, with the same final result.
+    """
     from sim.executors import make_executor
     from sim.results import atomic_write_bytes
 
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    saved = folder / "draws" / config_hash(config)
+    saved.mkdir(parents=True, exist_ok=True)
     chunks = [
         (config, a, min(a + chunk_size, config.draws)) for a in range(0, config.draws, chunk_size)
     ]
+    todo = [c for c in chunks if not (saved / f"{c[1]:09d}-{c[2]:09d}.parquet").exists()]
     if progress:
-        progress.start(config.draws, 0)
-    parts = []
+        progress.start(config.draws, config.draws - sum(c[2] - c[1] for c in todo))
     with make_executor(executor, workers) as pool:
-        for part in pool.imap(simulate_draws, chunks):
-            parts.append(part)
+        for part in pool.imap(simulate_draws, todo):
+            first, last = int(part.draw.iloc[0]), int(part.draw.iloc[-1]) + 1
+            atomic_write_bytes(
+                saved / f"{first:09d}-{last:09d}.parquet", part.to_parquet(index=False)
+            )
             if progress:
                 progress.advance(len(part))
+    parts = [pd.read_parquet(saved / f"{a:09d}-{b:09d}.parquet") for _, a, b in chunks]
     draws = pd.concat(parts).sort_values("draw", kind="stable").reset_index(drop=True)
     keep = max(1, round(config.accept * len(draws)))
     posterior = draws.sort_values(["distance", "draw"], kind="stable").head(keep)

@@ -101,3 +101,26 @@ def test_missing_posterior_file_is_a_clear_error(tmp_path):
     variant.write_text(f"extends: {APRIL}\nparameters_from: nowhere.parquet\n")
     with pytest.raises(ScenarioError, match=r"v.yaml:2: parameters_from: no such file"):
         load_scenario(variant)
+
+
+def test_interrupted_calibration_resumes_to_the_same_posterior(tmp_path, monkeypatch):
+    import sim.calibration as calibration
+
+    config = replace(Config.load(CONFIG), draws=300)
+    run_calibration(config, tmp_path / "whole", executor="serial", chunk_size=100)
+    real = calibration.simulate_draws
+
+    def interrupted(cfg, start, stop):
+        if start >= 200:
+            raise KeyboardInterrupt
+        return real(cfg, start, stop)
+
+    monkeypatch.setattr(calibration, "simulate_draws", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_calibration(config, tmp_path / "resumed", executor="serial", chunk_size=100)
+    monkeypatch.setattr(calibration, "simulate_draws", real)
+    run_calibration(config, tmp_path / "resumed", executor="serial", chunk_size=100)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "whole" / "posterior.parquet"),
+        pd.read_parquet(tmp_path / "resumed" / "posterior.parquet"),
+    )
