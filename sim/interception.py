@@ -7,13 +7,18 @@ come, first served); if it gets one and stock remains, the layer fires ``shots_p
 interceptors (fewer when the stock runs out), the channel is busy for the engagement time, and each
 shot kills with the layer's per-shot probability. A projectile no layer kills is a leaker.
 
-The aggregation: arrival counts per fine time bin are one multinomial draw per wave (exact for
-independent flight times). Each layer then walks coarse bins of about half its engagement time,
-keeping a first-in-first-out queue of arrival cohorts that expire after the window, integer fire
-channels that free a whole number of bins later (randomised by a bin, so that on average they free
-when the continuous model frees them), and the stock. Which projectiles of a cohort a layer engages
-is a multivariate hypergeometric draw; the survivors of a coarse bin are returned to fine bins by
-another, so an inner layer with faster channels sees the right timing.
+The aggregation: arrival counts per fine time bin are drawn per wave (a multinomial, or for a
+wave with fewer projectiles than bins, the binned arrival times: the same distribution). Each
+layer then walks coarse bins of a thirty-second to a sixteenth of its engagement time, over the span its
+arrivals occupy, keeping a first-in-first-out queue of arrival cohorts, integer fire channels that
+free a whole number of bins later (randomised by a bin, so that on average they free when the
+continuous model frees them), and the stock. Arrival and release times are taken as uniform within
+their bins, so a channel freed in a cohort's last bins of waiting catches it with the probability
+that it frees before the cohort's window closes: a fractional window is never rounded. Which
+projectiles of a cohort a layer engages is a multivariate hypergeometric draw; the survivors of a
+coarse bin are returned to fine bins by another, so an inner layer with faster channels sees the
+right timing. A layer that can never be short of channels or stock skips the walk: every arrival
+gets a full salvo, one binomial draw per fine bin.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ import numpy as np
 
 from sim.schema import DefenceLayer, FlightTime
 
-BINS_PER_ENGAGEMENT = 16
-"""Coarse bins per engagement time: a channel frees about two bins after it starts firing."""
-MAX_FINE_BINS = 4096
+BINS_PER_ENGAGEMENT = 32
+"""Coarse bins per engagement time: how finely a layer's walk resolves its channels' timing."""
+MAX_FINE_BINS = 8192
 """Upper bound on fine bins per strike, so a long drone wave cannot make a strike expensive."""
 
 
@@ -93,6 +98,18 @@ class InterceptionOutcome:
     last_arrival_hours: float = 0.0
 
 
+def layer_is_active(
+    spec: DefenceLayer, weapons: list[str], *, telegraphed: bool, rung: int
+) -> bool:
+    """Whether a layer takes part in a strike: it engages one of its weapons, the strike is at or
+    above its ``min_rung``, and it was telegraphed if the layer ``requires_warning``."""
+    return (
+        rung >= spec.min_rung
+        and (telegraphed or not spec.requires_warning)
+        and any(w in spec.kill_probability for w in weapons)
+    )
+
+
 def _arrival_grid(waves: list[Wave], layers: list[LayerState]) -> tuple[float, float, int]:
     """Start time, fine bin width (hours) and number of fine bins covering all arrivals."""
     start = min(w.launch_hours + w.flight.min_hours for w in waves)
@@ -103,41 +120,45 @@ def _arrival_grid(waves: list[Wave], layers: list[LayerState]) -> tuple[float, f
     return start, width, int(np.ceil(span / width)) + 1
 
 
-def _draw_arrivals(
-    waves: list[Wave],
-    flying: list[int],
-    start: float,
-    width: float,
-    bins: int,
-    rng: np.random.Generator,
+def _wave_arrivals(
+    wave: Wave, n: int, start: float, width: float, bins: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Arrival counts, one row per wave, one column per fine bin (a multinomial per wave)."""
-    arrivals = np.zeros((len(waves), bins), dtype=np.int64)
-    edges = start + width * np.arange(bins + 1)
-    for row, (wave, n) in enumerate(zip(waves, flying, strict=True)):
-        if n:
-            cdf = triangular_cdf(edges - wave.launch_hours, wave.flight)
-            probabilities = np.diff(cdf)
-            probabilities[0] += cdf[0]
-            probabilities[-1] += 1.0 - cdf[-1]
-            arrivals[row] = rng.multinomial(n, probabilities / probabilities.sum())
-    return arrivals
+    """Arrival counts of ``n`` projectiles of one wave per fine bin.
+
+    Few projectiles: their flight times, binned. Many: one multinomial over the bins' probabilities.
+    Both are the distribution of ``n`` independent triangular arrival times, counted per bin.
+    """
+    flight = wave.flight
+    if n <= bins:
+        if flight.max_hours > flight.min_hours:
+            hours = rng.triangular(flight.min_hours, flight.mode_hours, flight.max_hours, size=n)
+        else:
+            hours = np.full(n, flight.min_hours)
+        index = ((wave.launch_hours - start + hours) / width).astype(np.int64)
+        return np.bincount(np.clip(index, 0, bins - 1), minlength=bins)
+    cdf = triangular_cdf(start + width * np.arange(bins + 1) - wave.launch_hours, flight)
+    probabilities = np.diff(cdf)
+    probabilities[0] += cdf[0]
+    probabilities[-1] += 1.0 - cdf[-1]
+    return rng.multinomial(n, probabilities / probabilities.sum())
 
 
 class _Cohort:
     """Projectiles that reached a layer in one coarse bin and may still get a channel."""
 
-    __slots__ = ("bin", "deadline", "salvos", "total", "waiting")
+    __slots__ = ("bin", "partial", "salvos", "total", "waiting")
 
-    def __init__(self, b: int, deadline: int, waiting: list[int]) -> None:
-        self.bin, self.deadline, self.waiting = b, deadline, waiting
+    def __init__(self, b: int, waiting: list[int]) -> None:
+        self.bin, self.waiting = b, waiting
         self.total = sum(waiting)
         self.salvos = [0] * len(waiting)
         """Engagements with a full salvo, by weapon; their kills are drawn after the walk."""
+        self.partial: tuple[int, int] | None = None
+        """(weapon, shots) of the one engagement the last of the stock could not fill."""
 
 
 class _LayerRun:
-    """One layer's pass over one strike. The per-bin loop is the hot path of the whole simulator,
+    """One layer's pass over one strike. The per-bin walk is the hot path of the whole simulator,
     so it works on plain Python integers; kills do not change channels or stock, so they are drawn
     for the whole layer at once after the walk."""
 
@@ -148,8 +169,8 @@ class _LayerRun:
         self.state, self.rng = state, rng
         self.shots = spec.shots_per_target
         self.channels = spec.fire_channels
-        self.kill_once = kill
-        self.kill_salvo = np.array([1 - (1 - p) ** self.shots for p in kill])[:, None]
+        self.kill_once = np.array(kill)
+        self.kill_salvo = 1 - (1 - self.kill_once) ** self.shots
         fine_per_engagement = spec.engagement_minutes / 60 / fine_width
         self.factor = max(1, int(fine_per_engagement / BINS_PER_ENGAGEMENT))
         coarse_width = self.factor * fine_width
@@ -157,96 +178,99 @@ class _LayerRun:
         self.release_bins = max(1, int(release))
         self.release_frac = max(0.0, release - self.release_bins)
         window = spec.engagement_window_minutes / 60 / coarse_width
-        self.window = round(window)
-        self.catch_probability = 1.0 if window >= 1 else 0.5 + window - window**2 / 2
-        """Chance that a channel freed during a bin can take a projectile arriving in that bin:
-        it frees before the arrival, or after it but within the arrival's engagement window."""
+        whole, frac = int(window), window - int(window)
+        self.whole_window = whole
+        self.reach = whole + (frac > 0)
+        """The last bin, counted from its arrival bin, in which a cohort may still be engaged."""
+        self.edge_catch = 1 - (1 - frac) ** 2 / 2
+        self.tail_catch = frac**2 / 2
+        """Chances that a channel freed in bin ``whole`` (``whole + 1``) after a cohort's arrival
+        bin frees before the cohort's window closes, arrival and release uniform in their bins."""
 
     def run(self, fine: np.ndarray) -> tuple[list[int], list[int], list[int]]:
         """Engage ``fine`` (weapons x fine bins) in place; return killed, engaged, fired by weapon."""
-        types, bins = fine.shape
-        coarse_bins = -(-bins // self.factor)
-        if self.factor == 1:
-            coarse = fine.copy()
-        else:
-            padded = np.zeros((types, coarse_bins * self.factor), dtype=np.int64)
-            padded[:, :bins] = fine
-            coarse = padded.reshape(types, coarse_bins, self.factor).sum(axis=2)
-        self.engaged, self.fired = [0] * types, [0] * types
-        self.partial_salvos: list[tuple[int, int, int]] = []
+        types = fine.shape[0]
+        occupied = np.flatnonzero(fine.any(axis=0))
+        if not len(occupied):
+            return [0] * types, [0] * types, [0] * types
+        lo = int(occupied[0]) // self.factor * self.factor
+        span = fine[:, lo : int(occupied[-1]) + 1]
+        coarse = self._coarse(span)
         if self._never_short(coarse):
-            salvos = coarse
-            self.engaged = coarse.sum(axis=1).tolist()
-            self.fired = [n * self.shots for n in self.engaged]
-            self.state.stock -= sum(self.fired)
-        else:
-            salvos = np.zeros_like(coarse)
-            for cohort in self._walk(coarse, coarse_bins + self.window + 1):
-                salvos[:, cohort.bin] = cohort.salvos
-        killed = self.rng.binomial(salvos, self.kill_salvo)
-        for t, b, shots in self.partial_salvos:
-            killed[t, b] += self.rng.random() < 1 - (1 - self.kill_once[t]) ** shots
-        self._return_to_fine(fine, killed, coarse)
+            engaged = span.sum(axis=1).tolist()
+            self.state.stock -= sum(engaged) * self.shots
+            killed = self._kill_every_arrival(span)
+            return killed, engaged, [n * self.shots for n in engaged]
+        self.engaged, self.fired = [0] * types, [0] * types
+        cohorts = self._walk(coarse)
+        killed = self._kill_salvos(cohorts, coarse)
+        self._return_to_fine(span, killed, coarse)
         return killed.sum(axis=1).tolist(), self.engaged, self.fired
+
+    def _coarse(self, span: np.ndarray) -> np.ndarray:
+        """Arrivals per coarse bin (``factor`` fine bins each)."""
+        if self.factor == 1:
+            return span
+        types, bins = span.shape
+        padded = np.zeros((types, -(-bins // self.factor) * self.factor), dtype=np.int64)
+        padded[:, :bins] = span
+        return padded.reshape(types, -1, self.factor).sum(axis=2)
 
     def _never_short(self, coarse: np.ndarray) -> bool:
         """Whether every projectile finds a free channel and a full salvo on arrival.
 
         True when no span of bins as long as an engagement (plus the bin a release may slip into)
         holds more arrivals than there are channels, and the stock covers every salvo: then the walk
-        would engage each projectile as it arrives, and the whole layer is one vectorised draw.
+        would engage each projectile as it arrives.
         """
         arrivals = coarse.sum(axis=0)
-        if int(arrivals.sum()) * self.shots > self.state.stock:
+        cumulative = np.cumsum(arrivals)
+        if int(cumulative[-1]) * self.shots > self.state.stock:
             return False
-        span = np.ones(self.release_bins + 2, dtype=np.int64)
-        return int(np.convolve(arrivals, span)[: len(arrivals)].max()) <= self.channels
+        span = self.release_bins + 2
+        if len(arrivals) <= span:
+            return int(cumulative[-1]) <= self.channels
+        busiest = max(
+            int(cumulative[span - 1]), int((cumulative[span:] - cumulative[:-span]).max())
+        )
+        return busiest <= self.channels
 
-    def _walk(self, coarse: np.ndarray, last: int) -> list[_Cohort]:
+    def _kill_every_arrival(self, span: np.ndarray) -> list[int]:
+        """Kills when every arrival gets a full salvo: a binomial per occupied fine bin."""
+        cells = np.nonzero(span)
+        killed = self.rng.binomial(span[cells], self.kill_salvo[cells[0]])
+        span[cells] -= killed
+        return np.bincount(cells[0], weights=killed, minlength=span.shape[0]).astype(int).tolist()
+
+    def _catch(self, age: int) -> float:
+        """Chance that a channel freed ``age`` bins after a cohort's arrival bin can take it."""
+        if age < self.whole_window:
+            return 1.0
+        return self.edge_catch if age == self.whole_window else self.tail_catch
+
+    def _walk(self, coarse: np.ndarray) -> list[_Cohort]:
         """Step through the bins with work; return every cohort that met the layer.
 
         While cohorts wait and every channel is busy, nothing can happen until a channel frees:
         the walk jumps there, queuing only the arrivals that will still be waiting.
         """
+        last = coarse.shape[1] + self.reach + 1
         self.releases = [0] * (last + self.release_bins + 3)
         order = np.flatnonzero(coarse.any(axis=0)).tolist()
+        columns = dict(zip(order, coarse[:, order].T.tolist(), strict=True))
         cohorts: list[_Cohort] = []
         queue: deque[_Cohort] = deque()
-        occupied, next_arrival = 0, 0
-
-        def arrive(b: int) -> _Cohort:
-            cohort = _Cohort(b, b + self.window, coarse[:, b].tolist())
-            cohorts.append(cohort)
-            return cohort
-
-        b = order[0] if order else last
+        occupied, next_arrival, b = 0, 0, order[0]
         while b < last and self.state.stock > 0:
-            fresh = self.releases[b]
-            occupied -= fresh
-            while queue and queue[0].deadline < b:
+            occupied -= self.releases[b]
+            while queue and queue[0].bin + self.reach < b:
                 queue.popleft()
-            free = self.channels - occupied
-            while queue and free > 0 and self.state.stock > 0:
-                head = queue[0]
-                usable = free
-                if head.deadline == b:
-                    late = min(fresh, free)
-                    usable = free - late + int(self.rng.binomial(late, 0.5))
-                started = self._engage(head, usable, b) if usable else 0
-                free, occupied, fresh = free - started, occupied + started, max(0, fresh - started)
-                if head.deadline == b or head.total == 0:
-                    queue.popleft()
             if next_arrival < len(order) and order[next_arrival] == b:
-                cohort = arrive(b)
+                queue.append(_Cohort(b, columns[b]))
+                cohorts.append(queue[-1])
                 next_arrival += 1
-                late = min(fresh, free)
-                usable = free - late
-                if late:
-                    usable += int(self.rng.binomial(late, self.catch_probability))
-                if usable > 0:
-                    occupied += self._engage(cohort, usable, b)
-                if cohort.total:
-                    queue.append(cohort)
+            if queue and occupied < self.channels:
+                occupied += self._serve(queue, b, self.channels - occupied)
             if not queue:
                 following = order[next_arrival] if next_arrival < len(order) else last
                 occupied -= sum(self.releases[b + 1 : following])
@@ -257,18 +281,37 @@ class _LayerRun:
                 while following < last and not self.releases[following]:
                     following += 1
                 while next_arrival < len(order) and order[next_arrival] < following:
-                    if order[next_arrival] + self.window >= following:
-                        queue.append(arrive(order[next_arrival]))
+                    early = order[next_arrival]
+                    if early + self.reach >= following:
+                        queue.append(_Cohort(early, columns[early]))
+                        cohorts.append(queue[-1])
                     next_arrival += 1
             b = following
         return cohorts
 
-    def _choose(self, waiting: list[int], n: int) -> list[int]:
-        """Which ``n`` (fewer than all) of the waiting projectiles are engaged: a draw by type."""
-        mixed = sum(1 for w in waiting if w) > 1
-        if not mixed:
-            return [n if w else 0 for w in waiting]
-        return self.rng.multivariate_hypergeometric(waiting, n).tolist()
+    def _serve(self, queue: deque[_Cohort], b: int, free: int) -> int:
+        """Give the ``free`` channels of bin ``b`` to waiting cohorts, oldest first.
+
+        Channels free since an earlier bin take anyone; those freed in this bin take an old cohort
+        only if they free before its window closes. Return the number of channels taken.
+        """
+        fresh = min(self.releases[b], free)
+        stale, taken, kept = free - fresh, 0, []
+        while queue and free > taken and self.state.stock > 0:
+            cohort = queue.popleft()
+            catch = self._catch(b - cohort.bin)
+            usable = stale + (fresh if catch == 1.0 else int(self.rng.binomial(fresh, catch)))
+            started = self._engage(cohort, usable, b)
+            from_stale = min(started, stale)
+            stale, fresh, taken = (
+                stale - from_stale,
+                fresh - (started - from_stale),
+                taken + started,
+            )
+            if cohort.total and cohort.bin + self.reach > b:
+                kept.append(cohort)
+        queue.extendleft(reversed(kept))
+        return taken
 
     def _engage(self, cohort: _Cohort, free: int, b: int) -> int:
         """Start engagements on ``cohort``; return the number of channels it took."""
@@ -276,20 +319,25 @@ class _LayerRun:
         n = min(cohort.total, free, -(-stock // self.shots))
         if n <= 0:
             return 0
-        chosen = list(cohort.waiting) if n == cohort.total else self._choose(cohort.waiting, n)
+        waiting = cohort.waiting
+        if n == cohort.total:
+            chosen = list(waiting)
+        elif sum(1 for w in waiting if w) > 1:
+            chosen = self.rng.multivariate_hypergeometric(waiting, n).tolist()
+        else:
+            chosen = [n if w else 0 for w in waiting]
         fired = min(n * self.shots, stock)
         self.state.stock = stock - fired
-        partial = fired % self.shots if fired < n * self.shots else 0
-        if partial:
-            t = int(self.rng.choice(len(chosen), p=[c / n for c in chosen]))
+        if fired < n * self.shots:
+            t = int(np.searchsorted(np.cumsum(chosen), self.rng.integers(n), side="right"))
             chosen[t] -= 1
-            cohort.waiting[t] -= 1
-            self.partial_salvos.append((t, cohort.bin, partial))
+            waiting[t] -= 1
+            cohort.partial = (t, fired % self.shots)
             self.engaged[t] += 1
-            self.fired[t] += partial
+            self.fired[t] += fired % self.shots
         for t, c in enumerate(chosen):
             if c:
-                cohort.waiting[t] -= c
+                waiting[t] -= c
                 cohort.salvos[t] += c
                 self.engaged[t] += c
                 self.fired[t] += c * self.shots
@@ -299,17 +347,31 @@ class _LayerRun:
         self.releases[b + self.release_bins + 1] += later
         return n
 
-    def _return_to_fine(self, fine: np.ndarray, killed: np.ndarray, coarse: np.ndarray) -> None:
+    def _kill_salvos(self, cohorts: list[_Cohort], coarse: np.ndarray) -> np.ndarray:
+        """Kills per weapon and coarse bin from the walk's engagements."""
+        killed = np.zeros_like(coarse)
+        if not cohorts:
+            return killed
+        salvos = np.array([c.salvos for c in cohorts], dtype=np.int64)
+        bins = [c.bin for c in cohorts]
+        killed[:, bins] = self.rng.binomial(salvos, self.kill_salvo).T
+        for cohort in cohorts:
+            if cohort.partial:
+                t, shots = cohort.partial
+                killed[t, cohort.bin] += self.rng.random() < 1 - (1 - self.kill_once[t]) ** shots
+        return killed
+
+    def _return_to_fine(self, span: np.ndarray, killed: np.ndarray, coarse: np.ndarray) -> None:
         """Remove the killed from the fine bins they arrived in (hypergeometric within a bin)."""
         if self.factor == 1:
-            fine -= killed[:, : fine.shape[1]]
+            span -= killed
             return
-        wiped = np.repeat((killed == coarse) & (killed > 0), self.factor, axis=1)
-        fine[wiped[:, : fine.shape[1]]] = 0
-        for t, b in zip(*np.nonzero((killed > 0) & (killed < coarse)), strict=True):
-            lo = b * self.factor
-            cell = fine[t, lo : lo + self.factor]
-            cell -= self.rng.multivariate_hypergeometric(cell, int(killed[t, b]))
+        for t, b in zip(*np.nonzero(killed), strict=True):
+            cell = span[t, b * self.factor : (b + 1) * self.factor]
+            if killed[t, b] == coarse[t, b]:
+                cell[:] = 0
+            else:
+                cell -= self.rng.multivariate_hypergeometric(cell, int(killed[t, b]))
 
 
 def intercept(
@@ -335,19 +397,13 @@ def intercept(
         launched[wave.weapon] += wave.count
         failed[wave.weapon] += lost
         flying.append(wave.count - lost)
-    active = [
-        s
-        for s in layers
-        if rung >= s.spec.min_rung
-        and (telegraphed or not s.spec.requires_warning)
-        and any(w in s.spec.kill_probability for w in weapons)
-    ]
-    start, width, bins = _arrival_grid(waves, active)
-    by_wave = _draw_arrivals(waves, flying, start, width, bins, rng)
+    active = [layer_is_active(s.spec, weapons, telegraphed=telegraphed, rung=rung) for s in layers]
+    start, width, bins = _arrival_grid(waves, [s for s, a in zip(layers, active, strict=True) if a])
     fine = np.zeros((len(weapons), bins), dtype=np.int64)
-    for wave, counts in zip(waves, by_wave, strict=True):
-        fine[row[wave.weapon]] += counts
-    occupied = np.flatnonzero(fine.sum(axis=0))
+    for wave, n in zip(waves, flying, strict=True):
+        if n:
+            fine[row[wave.weapon]] += _wave_arrivals(wave, n, start, width, bins, rng)
+    occupied = np.flatnonzero(fine.any(axis=0))
     outcome = InterceptionOutcome(
         weapons=weapons,
         launched=launched,
@@ -356,9 +412,9 @@ def intercept(
         first_arrival_hours=start + width * (occupied[0] if len(occupied) else 0),
         last_arrival_hours=start + width * ((occupied[-1] + 1) if len(occupied) else 0),
     )
-    for state in layers:
-        outcome.layers.append(_run_layer(state, state in active, fine, weapons, width, rng))
-    outcome.leaked = {w: int(fine[row[w]].sum()) for w in weapons}
+    for state, is_active in zip(layers, active, strict=True):
+        outcome.layers.append(_run_layer(state, is_active, fine, weapons, width, rng))
+    outcome.leaked = dict(zip(weapons, fine.sum(axis=1).tolist(), strict=True))
     return outcome
 
 
@@ -371,24 +427,24 @@ def _run_layer(
     rng: np.random.Generator,
 ) -> LayerOutcome:
     """Run one layer over the fine arrivals in place; report what it did."""
+    entered = fine.sum(axis=1).tolist()
     engages = [i for i, w in enumerate(weapons) if w in state.spec.kill_probability]
-    entered = {w: int(fine[i].sum()) for i, w in enumerate(weapons)}
-    engaged = dict.fromkeys(weapons, 0)
-    killed = dict.fromkeys(weapons, 0)
-    fired = dict.fromkeys(weapons, 0)
-    if active and engages and state.stock > 0:
+    done = [[0] * len(weapons) for _ in range(3)]
+    """Killed, engaged and interceptors fired, by weapon."""
+    if active and state.stock > 0 and any(entered[i] for i in engages):
         kill = [state.spec.kill_probability[weapons[i]] for i in engages]
         sub = fine[engages]
-        layer_killed, layer_engaged, layer_fired = _LayerRun(state, kill, width, rng).run(sub)
+        for by_weapon, result in zip(
+            done, _LayerRun(state, kill, width, rng).run(sub), strict=True
+        ):
+            for j, i in enumerate(engages):
+                by_weapon[i] = result[j]
         fine[engages] = sub
-        for j, i in enumerate(engages):
-            engaged[weapons[i]] = layer_engaged[j]
-            killed[weapons[i]] = layer_killed[j]
-            fired[weapons[i]] = layer_fired[j]
+    killed, engaged, fired = (dict(zip(weapons, d, strict=True)) for d in done)
     return LayerOutcome(
         layer=state.spec.name,
         operator=state.spec.operator,
-        entered=entered,
+        entered=dict(zip(weapons, entered, strict=True)),
         engaged=engaged,
         killed=killed,
         interceptors_fired=fired,

@@ -3,7 +3,7 @@
 It runs the model documented at the top of ``sim.interception`` literally, with the same inputs and
 the same activity rules, so the fast engine's distributions can be checked against it. Layers are
 independent timelines met outer to inner: layer ``j`` sees each projectile at its arrival time plus
-``j * LAYER_GAP_HOURS``, a gap longer than any wait and engagement, so a projectile has left layer
+``j`` times a gap longer than any layer's window plus engagement, so a projectile has left layer
 ``j`` before it meets layer ``j + 1`` and the timing within each layer is that of the arrivals.
 """
 
@@ -16,7 +16,13 @@ import simpy
 
 from sim.interception import InterceptionOutcome, LayerOutcome, LayerState, Wave
 
-LAYER_GAP_HOURS = 100.0
+
+def layer_gap_hours(layers: list[LayerState]) -> float:
+    """Offset between layers' timelines: longer than any wait plus engagement at any layer."""
+    longest = max(
+        (s.spec.engagement_window_minutes + s.spec.engagement_minutes for s in layers), default=0
+    )
+    return 1.0 + longest / 60
 
 
 class _Layer:
@@ -59,7 +65,12 @@ def _engage(
 
 
 def _projectile(
-    env: simpy.Environment, wave: Wave, layers: list[_Layer], leaked: dict, rng: np.random.Generator
+    env: simpy.Environment,
+    wave: Wave,
+    layers: list[_Layer],
+    gap: float,
+    leaked: dict,
+    rng: np.random.Generator,
 ) -> Generator:
     """Fly, then meet each layer in turn; count the projectile as leaked if none kills it."""
     flight = wave.flight
@@ -67,7 +78,7 @@ def _projectile(
         flight.min_hours, flight.mode_hours, flight.max_hours
     )
     for depth, layer in enumerate(layers):
-        yield env.timeout(max(arrival + depth * LAYER_GAP_HOURS - env.now, 0.0))
+        yield env.timeout(max(arrival + depth * gap - env.now, 0.0))
         killed = yield env.process(_engage(env, layer, wave.weapon, rng))
         if killed:
             return
@@ -89,11 +100,14 @@ def reference_intercept(
         _Layer(
             env,
             s,
-            rung >= s.spec.min_rung and (telegraphed or not s.spec.requires_warning),
+            rung >= s.spec.min_rung
+            and (telegraphed or not s.spec.requires_warning)
+            and any(w in s.spec.kill_probability for w in weapons),
             weapons,
         )
         for s in layers
     ]
+    gap = layer_gap_hours(layers)
     launched, failed, leaked = (dict.fromkeys(weapons, 0) for _ in range(3))
     for wave in waves:
         launched[wave.weapon] += wave.count
@@ -101,7 +115,7 @@ def reference_intercept(
             if rng.random() < wave.failure_probability:
                 failed[wave.weapon] += 1
             else:
-                env.process(_projectile(env, wave, runs, leaked, rng))
+                env.process(_projectile(env, wave, runs, gap, leaked, rng))
     env.run()
     outcome = InterceptionOutcome(weapons=weapons, launched=launched, failed=failed, leaked=leaked)
     outcome.layers = [
