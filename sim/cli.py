@@ -7,7 +7,6 @@ message per problem on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 import sim
-from sim.cli_support import EXIT_USAGE, interrupt_hint, progress_bar, user_errors
+from sim.cli_support import (
+    EXECUTOR_OPTION,
+    EXIT_USAGE,
+    WORKERS_OPTION,
+    interrupt_hint,
+    progress_bar,
+    user_errors,
+)
 from sim.results import Results, Summary
 from sim.scenario import ScenarioError, load_scenario
 from sim.schema import Scenario
@@ -145,14 +151,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     show_default=True,
     help="Number of replications.",
 )
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="all cores",
-    help="Parallel worker processes.",
-)
+@WORKERS_OPTION
 @click.option(
     "--out",
     "-o",
@@ -172,13 +171,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     show_default=True,
     help="Replications per chunk: the unit of work, of saving and of resuming.",
 )
-@click.option(
-    "--executor",
-    type=click.Choice(["process", "serial", "dask"]),
-    default="process",
-    show_default=True,
-    help="Where chunks run; results are identical on every one.",
-)
+@EXECUTOR_OPTION
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:port); default a local one.")
 @click.option(
     "--until-ci",

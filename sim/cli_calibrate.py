@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli_support import progress_bar, user_errors
+from sim.cli_support import EXECUTOR_OPTION, WORKERS_OPTION, progress_bar, user_errors
 
 
 @click.command("calibrate")
@@ -27,13 +27,8 @@ from sim.cli_support import progress_bar, user_errors
     help="Where posterior.parquet, report.md and tables go.",
 )
 @click.option("--draws", type=click.IntRange(min=10), help="Prior draws (default: the config's).")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option(
-    "--executor",
-    type=click.Choice(["process", "serial", "dask"]),
-    default="process",
-    show_default=True,
-)
+@WORKERS_OPTION
+@EXECUTOR_OPTION
 @user_errors
 def calibrate_command(
     config_path: Path, out: Path, draws: int | None, workers: int, executor: str

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_support import progress_bar, stderr, user_errors
+from sim.cli_support import EXECUTOR_OPTION, WORKERS_OPTION, progress_bar, stderr, user_errors
 from sim.compare import DEFAULT_OUTCOMES, Lever, Setting, compare, parse_variant, sweep
 from sim.results import ResultsError
 from sim.scenario import load_scenario
@@ -17,6 +17,7 @@ OUTCOME_HELP = (
     "Outcome to report (repeatable): rung>=R, or strike:ATTACKER>TARGET>=R. "
     f"Default: {', '.join(DEFAULT_OUTCOMES)}."
 )
+OUTCOMES_OPTION = click.option("--outcome", "outcomes", multiple=True, help=OUTCOME_HELP)
 
 
 def _print(table, columns: list[str], title: str) -> None:
@@ -53,14 +54,9 @@ def _print(table, columns: list[str], title: str) -> None:
     required=True,
     help="Folder for the settings' studies and comparison.parquet/.csv.",
 )
-@click.option("--outcome", "outcomes", multiple=True, help=OUTCOME_HELP)
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option(
-    "--executor",
-    type=click.Choice(["process", "serial", "dask"]),
-    default="process",
-    show_default=True,
-)
+@OUTCOMES_OPTION
+@WORKERS_OPTION
+@EXECUTOR_OPTION
 @click.option(
     "--seed", type=click.IntRange(min=0), help="Common root seed (default: the first file's)."
 )
@@ -131,14 +127,9 @@ def compare_command(files, variants, n, out, outcomes, workers, executor, seed) 
     required=True,
     help="Folder for the grid points' studies and sweep.parquet/.csv.",
 )
-@click.option("--outcome", "outcomes", multiple=True, help=OUTCOME_HELP)
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option(
-    "--executor",
-    type=click.Choice(["process", "serial", "dask"]),
-    default="process",
-    show_default=True,
-)
+@OUTCOMES_OPTION
+@WORKERS_OPTION
+@EXECUTOR_OPTION
 @user_errors
 def sweep_command(file, levers, n, out, outcomes, workers, executor) -> None:
     """Probabilities of outcomes across a grid of one or two levers, with 95% CIs.

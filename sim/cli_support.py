@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,22 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 stderr = Console(stderr=True)
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Parallel worker processes.",
+)
+EXECUTOR_OPTION = click.option(
+    "--executor",
+    type=click.Choice(["process", "serial", "dask"]),
+    default="process",
+    show_default=True,
+    help="Where chunks run; results are identical on every one.",
+)
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -65,15 +65,21 @@ def test_identical_for_any_chunk_size(tmp_path_factory, reference, chunk_size):
     assert_same_tables(study(out, chunk_size=chunk_size), reference)
 
 
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, reference, monkeypatch):
+def interrupt_at(monkeypatch, start: int) -> None:
+    """Make the study stop, as on Ctrl-C, when it reaches the chunk beginning at ``start``."""
     real = montecarlo.simulate_chunk
 
     def interrupted(scenario, seed, chunk):
-        if chunk.start >= 30:
+        if chunk.start >= start:
             raise KeyboardInterrupt
         return real(scenario, seed, chunk)
 
     monkeypatch.setattr(montecarlo, "simulate_chunk", interrupted)
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, reference, monkeypatch):
+    real = montecarlo.simulate_chunk
+    interrupt_at(monkeypatch, 30)
     with pytest.raises(KeyboardInterrupt):
         study(tmp_path / "out")
     assert len(list((tmp_path / "out" / "chunks").glob("runs-*.parquet"))) == 3
@@ -128,13 +134,7 @@ def test_a_folder_from_another_scenario_or_seed_is_refused(tmp_path, reference):
 
 def test_corrupted_chunk_is_refused_by_name(tmp_path, monkeypatch):
     real = montecarlo.simulate_chunk
-
-    def interrupted(scenario, seed, chunk):
-        if chunk.start >= 20:
-            raise KeyboardInterrupt
-        return real(scenario, seed, chunk)
-
-    monkeypatch.setattr(montecarlo, "simulate_chunk", interrupted)
+    interrupt_at(monkeypatch, 20)
     with pytest.raises(KeyboardInterrupt):
         study(tmp_path / "out")
     monkeypatch.setattr(montecarlo, "simulate_chunk", real)
