@@ -29,9 +29,15 @@ documents = st.recursive(
 )
 
 
+def yaml_lines(text: str) -> int:
+    """Lines as YAML counts them: \\n, \\r\\n, a lone \\r, NEL and the Unicode separators."""
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + sum(text.count(c) for c in "\x85\u2028\u2029") + 1
+
+
 def check(text: str) -> None:
     """Parsing either succeeds or raises ScenarioError whose problems are well formed."""
-    lines = text.count("\n") + 1
+    lines = yaml_lines(text)
     try:
         assert isinstance(parse_scenario(text, "fuzz.yaml"), Scenario)
     except ScenarioError as exc:
