@@ -157,6 +157,47 @@ class _Cohort:
         """(weapon, shots) of the one engagement the last of the stock could not fill."""
 
 
+class _Queue:
+    """The cohorts waiting at a layer, first in first out. Arrivals join as bin numbers and become
+    cohorts only when channels reach them, so a saturated layer builds no cohorts that expire
+    unserved."""
+
+    def __init__(self, coarse: np.ndarray, reach: int) -> None:
+        self.columns, self.reach = coarse.T, reach
+        self.order = np.flatnonzero(coarse.any(axis=0)).tolist()
+        self.held: deque[_Cohort] = deque()
+        """Cohorts already built that still wait (older than every pending arrival)."""
+        self.pending = self.arrived = 0
+        """``order[pending:arrived]``: arrival bins that have arrived but are not yet cohorts."""
+        self.cohorts: list[_Cohort] = []
+
+    def arrive(self, b: int) -> None:
+        """Move the clock to bin ``b``: take its arrivals, drop whoever's window has closed."""
+        order, reach = self.order, self.reach
+        while self.arrived < len(order) and order[self.arrived] <= b:
+            self.arrived += 1
+        while self.held and self.held[0].bin + reach < b:
+            self.held.popleft()
+        if not self.held:
+            while self.pending < self.arrived and order[self.pending] + reach < b:
+                self.pending += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.held) or self.pending < self.arrived
+
+    def next_arrival(self, default: int) -> int:
+        return self.order[self.arrived] if self.arrived < len(self.order) else default
+
+    def pop(self) -> _Cohort:
+        """The oldest waiting cohort (built now if it was pending)."""
+        if self.held:
+            return self.held.popleft()
+        b = self.order[self.pending]
+        self.pending += 1
+        self.cohorts.append(_Cohort(b, self.columns[b].tolist()))
+        return self.cohorts[-1]
+
+
 class _LayerRun:
     """One layer's pass over one strike. The per-bin walk is the hot path of the whole simulator,
     so it works on plain Python integers; kills do not change channels or stock, so they are drawn
@@ -249,47 +290,33 @@ class _LayerRun:
         return self.edge_catch if age == self.whole_window else self.tail_catch
 
     def _walk(self, coarse: np.ndarray) -> list[_Cohort]:
-        """Step through the bins with work; return every cohort that met the layer.
+        """Step through the bins with work; return every cohort that met a channel.
 
         While cohorts wait and every channel is busy, nothing can happen until a channel frees:
-        the walk jumps there, queuing only the arrivals that will still be waiting.
+        the walk jumps there.
         """
         last = coarse.shape[1] + self.reach + 1
         self.releases = [0] * (last + self.release_bins + 3)
-        order = np.flatnonzero(coarse.any(axis=0)).tolist()
-        columns = dict(zip(order, coarse[:, order].T.tolist(), strict=True))
-        cohorts: list[_Cohort] = []
-        queue: deque[_Cohort] = deque()
-        occupied, next_arrival, b = 0, 0, order[0]
+        queue = _Queue(coarse, self.reach)
+        occupied, b = 0, queue.order[0]
         while b < last and self.state.stock > 0:
             occupied -= self.releases[b]
-            while queue and queue[0].bin + self.reach < b:
-                queue.popleft()
-            if next_arrival < len(order) and order[next_arrival] == b:
-                queue.append(_Cohort(b, columns[b]))
-                cohorts.append(queue[-1])
-                next_arrival += 1
+            queue.arrive(b)
             if queue and occupied < self.channels:
                 occupied += self._serve(queue, b, self.channels - occupied)
             if not queue:
-                following = order[next_arrival] if next_arrival < len(order) else last
+                following = queue.next_arrival(last)
                 occupied -= sum(self.releases[b + 1 : following])
-            elif occupied < self.channels:
-                following = b + 1
             else:
                 following = b + 1
-                while following < last and not self.releases[following]:
+                while occupied == self.channels and following < last:
+                    if self.releases[following]:
+                        break
                     following += 1
-                while next_arrival < len(order) and order[next_arrival] < following:
-                    early = order[next_arrival]
-                    if early + self.reach >= following:
-                        queue.append(_Cohort(early, columns[early]))
-                        cohorts.append(queue[-1])
-                    next_arrival += 1
             b = following
-        return cohorts
+        return queue.cohorts
 
-    def _serve(self, queue: deque[_Cohort], b: int, free: int) -> int:
+    def _serve(self, queue: _Queue, b: int, free: int) -> int:
         """Give the ``free`` channels of bin ``b`` to waiting cohorts, oldest first.
 
         Channels free since an earlier bin take anyone; those freed in this bin take an old cohort
@@ -298,7 +325,7 @@ class _LayerRun:
         fresh = min(self.releases[b], free)
         stale, taken, kept = free - fresh, 0, []
         while queue and free > taken and self.state.stock > 0:
-            cohort = queue.popleft()
+            cohort = queue.pop()
             catch = self._catch(b - cohort.bin)
             usable = stale + (fresh if catch == 1.0 else int(self.rng.binomial(fresh, catch)))
             started = self._engage(cohort, usable, b)
@@ -310,7 +337,7 @@ class _LayerRun:
             )
             if cohort.total and cohort.bin + self.reach > b:
                 kept.append(cohort)
-        queue.extendleft(reversed(kept))
+        queue.held.extendleft(reversed(kept))
         return taken
 
     def _engage(self, cohort: _Cohort, free: int, b: int) -> int:
