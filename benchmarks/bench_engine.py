@@ -53,12 +53,16 @@ def main() -> int:
     scenario = load_scenario(ROOT / "scenarios" / "april-2024.yaml")
     sizes = (320, 3_200, 32_000)
     engine = {n: time_strike(intercept, scenario, n, args.repeats, 1) for n in sizes}
-    reference = {n: time_strike(reference_intercept, scenario, n,
-                                max(1, args.repeats // (n // 320)), 2) for n in sizes}
+    reference = {
+        n: time_strike(reference_intercept, scenario, n, max(1, args.repeats // (n // 320)), 2)
+        for n in sizes
+    }
     print(f"{'projectiles':>12} {'engine ms':>10} {'reference ms':>13} {'ref/engine':>11}")
     for n in sizes:
-        print(f"{n:>12,} {engine[n] * 1e3:>10.2f} {reference[n] * 1e3:>13.1f} "
-              f"{reference[n] / engine[n]:>11.1f}")
+        print(
+            f"{n:>12,} {engine[n] * 1e3:>10.2f} {reference[n] * 1e3:>13.1f} "
+            f"{reference[n] / engine[n]:>11.1f}"
+        )
     growth = engine[32_000] / engine[320]
     speedup = reference[320] / engine[320]
     checks = [
