@@ -4,7 +4,12 @@ Every setting runs with the same root seed, so replication ``k`` of every settin
 numbers for the same purpose (``sim.rng.Streams``): differences between settings are paired, and
 their confidence intervals come from the per-replication differences. Each setting is an ordinary
 study (``sim.montecarlo.run_study``) in its own subfolder, so executors, progress and resume work
-as for ``sim run``.
+as for ``sim run``. The folder also holds ``comparison.parquet``/``.csv`` (``sweep.*`` for a sweep)
+and ``manifest.json``.
+
+    >>> from sim.compare import compare, sweep
+    >>> compare("scenarios/april-2024.yaml", ["strong: restrains[us>israel].pressure=1"], n=1000)
+    >>> sweep("scenarios/april-2024.yaml", ["restrains[us>israel].pressure=0:1:5"], n=1000)
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.montecarlo import run_study
-from sim.results import ResultsError, atomic_write_bytes, wilson_interval
+import sim
+from sim.levers import Lever, resolve_overrides
+from sim.montecarlo import default_folder, run_study
+from sim.results import ResultsError, atomic_write_bytes, wilson_interval, write_manifest
 from sim.scenario import load_scenario
-from sim.schema import LeverSpec
+
+__all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
 
 DEFAULT_OUTCOMES = ("rung>=3", "rung>=4", "rung>=5", "rung>=6", "strike:israel>iran>=3")
 """Direct strike on a homeland, major strike, strategic strikes, regional war, and Israel striking
@@ -31,6 +40,21 @@ Iran's homeland (the step US pressure on Israel can act on)."""
 
 _RUNG = re.compile(r"^rung>=([0-6])$")
 _STRIKE = re.compile(r"^strike:([a-z][a-z0-9_]*)>([a-z][a-z0-9_]*)>=([0-6])$")
+_RUNG_MEANING = {
+    3: "direct strike on a homeland",
+    4: "major direct strike",
+    5: "strategic strikes",
+    6: "regional war",
+}
+
+
+def outcome_label(outcome: str) -> str:
+    """Words for an outcome, for tables: ``rung>=6`` -> ``P(regional war)``."""
+    if (match := _RUNG.match(outcome)) and int(match[1]) in _RUNG_MEANING:
+        return f"P({_RUNG_MEANING[int(match[1])]})"
+    if match := _STRIKE.match(outcome):
+        return f"P({match[1]} strikes {match[2]} at rung >= {match[3]})"
+    return f"P({outcome})"
 
 
 def outcome_indicator(runs: pd.DataFrame, outcome: str) -> np.ndarray:
@@ -53,40 +77,72 @@ def outcome_indicator(runs: pd.DataFrame, outcome: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Setting:
-    """A named scenario setting: a file and overrides by path."""
+    """A named scenario setting: a file and overrides by path (aliases allowed)."""
 
     name: str
     file: Path
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
 
-def parse_variant(text: str, file: Path) -> Setting:
+def parse_variant(text: str, file: str | Path) -> Setting:
     """``"NAME: PATH=VALUE, PATH=VALUE"`` -> a Setting of ``file`` with those overrides."""
     name, sep, assignments = text.partition(":")
-    if not sep or not name.strip():
+    if not sep or not name.strip() or "=" in name:
         raise ResultsError(f"variant {text!r}: expected 'NAME: PATH=VALUE, PATH=VALUE'")
     overrides = tuple(a.strip() for a in assignments.split(",") if a.strip())
-    return Setting(name.strip(), file, overrides)
+    return Setting(name.strip(), Path(file), overrides)
+
+
+def _settings(
+    base: str | Path | Sequence[Setting | str | Path],
+    variants: Sequence[str] | Mapping[str, Any],
+    common: Sequence[str],
+) -> list[Setting]:
+    """The settings to compare: files or Settings, then variants of the first file."""
+    items = [base] if isinstance(base, str | Path) else list(base)
+    settings = [s if isinstance(s, Setting) else Setting(Path(s).stem, Path(s)) for s in items]
+    if not settings:
+        raise ResultsError("compare needs a scenario file")
+    first = settings[0].file
+    if isinstance(variants, Mapping):
+        settings += [
+            Setting(name, first, tuple(f"{p}={v}" for p, v in dict(values).items()))
+            for name, values in variants.items()
+        ]
+    else:
+        settings += [parse_variant(text, first) for text in variants]
+    if len(settings) < 2 or len({s.name for s in settings}) != len(settings):
+        raise ResultsError("compare needs two or more settings with distinct names")
+    return [Setting(s.name, s.file, (*common, *s.overrides)) for s in settings]
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
-    """Mean of ``b - a`` with a Student-t CI from the paired replications, and the variance the
-    difference would have had with independent streams, over the variance it has when paired."""
-    d = b - a
-    n = len(d)
-    mean, sd = float(d.mean()), float(d.std(ddof=1)) if n > 1 else 0.0
+    """Mean of ``b - a`` over paired replications, with a Student-t CI, and what pairing saved.
+
+    ``independent_variance`` is the variance the difference of the two means would have with
+    independent streams, p_a(1-p_a)/n + p_b(1-p_b)/n; ``paired_variance`` is the variance it has,
+    var(b - a)/n; ``variance_saved`` is the share of the former that pairing removed.
+    """
+    d, n = b - a, len(a)
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else np.nan
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
-    independent = float(a.var(ddof=1) + b.var(ddof=1)) if n > 1 else np.nan
-    paired = sd**2
+    independent = float(a.mean() * (1 - a.mean()) + b.mean() * (1 - b.mean())) / n
+    paired = sd**2 / n
+    saved = 1 - paired / independent if independent > 0 else np.nan
     return {
         "difference": mean,
         "diff_ci_low": mean - half,
         "diff_ci_high": mean + half,
+        "paired_variance": paired,
+        "independent_variance": independent,
         "variance_ratio": independent / paired if paired > 0 else np.inf,
+        "variance_saved": saved,
     }
 
 
-def _probability_rows(indicator: np.ndarray) -> dict[str, float]:
+def _probability(indicator: np.ndarray) -> dict[str, float]:
+    """Share of replications with the outcome, with a Wilson 95% CI."""
     k, n = indicator.sum(), len(indicator)
     low, high = wilson_interval(np.array([k]), np.array([n]))
     return {"probability": k / n, "ci_low": float(low[0]), "ci_high": float(high[0]), "n": n}
@@ -98,113 +154,167 @@ def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
     atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
 
 
+def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
+    """Refuse an unknown outcome or a bad override before any setting runs."""
+    for outcome in outcomes:
+        outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
+    for setting in settings:
+        load_scenario(
+            setting.file, resolve_overrides(load_scenario(setting.file), setting.overrides)
+        )
+
+
+def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:
+    """One setting's study in ``folder`` (resumed if started); refuses a finished one of another n."""
+    scenario = load_scenario(setting.file)
+    overrides = resolve_overrides(scenario, setting.overrides)
+    started = (folder / "manifest.json").exists()
+    results = run_study(
+        setting.file, n=n, out=folder, seed=seed, overrides=overrides, resume=started, **options
+    )
+    if len(results.runs) != n:
+        raise ResultsError(
+            f"{folder}: holds {len(results.runs)} replications, not {n}; use another --out"
+        )
+    return results
+
+
 def compare(
-    settings: Sequence[Setting],
+    settings: str | Path | Sequence[Setting | str | Path],
+    variants: Sequence[str] | Mapping[str, Any] = (),
     *,
-    n: int,
-    out: str | Path,
+    n: int = 1000,
+    out: str | Path | None = None,
     outcomes: Sequence[str] = DEFAULT_OUTCOMES,
     seed: int | None = None,
+    overrides: Sequence[str] = (),
     on_setting: Callable[[Setting], Any] | None = None,
+    kind: str = "comparison",
     **study_options: Any,
 ) -> pd.DataFrame:
     """Run every setting with common random numbers; one row per setting and outcome.
 
-    The first setting is the baseline; each row gives the setting's probability with a Wilson CI
-    and its paired difference from the baseline with a t CI and the variance ratio the pairing won.
+    ``settings``: a scenario file, or a list of files and ``Setting``s; ``variants``: settings of
+    the first file, as ``"NAME: PATH=VALUE, ..."`` strings or ``{NAME: {PATH: VALUE}}``;
+    ``overrides`` apply to every setting. The first setting is the baseline: each row gives the
+    setting's probability (Wilson 95% CI) and its paired difference from the baseline (t 95% CI)
+    with the variance pairing saved. ``study_options`` go to ``run_study`` (workers, executor ...).
     """
-    if len(settings) < 2 or len({s.name for s in settings}) != len(settings):
-        raise ResultsError("compare needs two or more settings with distinct names")
-    folder = Path(out)
-    common_seed = seed if seed is not None else load_scenario(settings[0].file).seed
-    indicators = {}
-    for setting in settings:
+    chosen = _settings(settings, variants, overrides)
+    folder = Path(out) if out is not None else default_folder(f"compare-{chosen[0].file.stem}")
+    common_seed = seed if seed is not None else load_scenario(chosen[0].file).seed
+    _check(chosen, outcomes)
+    indicators, hashes = {}, {}
+    for setting in chosen:
         if on_setting:
             on_setting(setting)
-        target = folder / setting.name
-        results = run_study(
-            setting.file,
-            n=n,
-            out=target,
-            seed=common_seed,
-            overrides=setting.overrides,
-            resume=(target / "manifest.json").exists(),
-            **study_options,
-        )
+        results = _run_setting(setting, folder / setting.name, n, common_seed, study_options)
         indicators[setting.name] = {o: outcome_indicator(results.runs, o) for o in outcomes}
-    baseline = settings[0].name
+        hashes[setting.name] = results.manifest["scenario_sha256"]
+    table = _table(chosen, outcomes, indicators)
+    write_table(table, folder, "comparison")
+    _write_manifest(folder, kind, chosen, hashes, n, common_seed, outcomes)
+    return table
+
+
+def _table(
+    settings: Sequence[Setting], outcomes: Sequence[str], indicators: Mapping[str, Mapping]
+) -> pd.DataFrame:
+    """One row per setting and outcome: probability and paired difference from the first."""
+    baseline = indicators[settings[0].name]
     rows = []
     for setting in settings:
         for outcome in outcomes:
             values = indicators[setting.name][outcome]
-            row = {
-                "setting": setting.name,
-                "outcome": outcome,
-                "overrides": " ".join(setting.overrides),
-                **_probability_rows(values),
-            }
-            row |= paired_difference(indicators[baseline][outcome], values)
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    write_table(table, folder, "comparison")
-    return table
+            rows.append(
+                {
+                    "setting": setting.name,
+                    "outcome": outcome,
+                    "label": outcome_label(outcome),
+                    "overrides": " ".join(setting.overrides),
+                    **_probability(values),
+                    **paired_difference(baseline[outcome], values),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True)
-class Lever:
-    """A scenario value swept over a grid: ``path`` from ``start`` to ``stop`` in ``steps``."""
-
-    path: str
-    values: tuple[float, ...]
-
-    @classmethod
-    def parse(cls, text: str, named: Mapping[str, LeverSpec] | None = None) -> Lever:
-        """``PATH=START:STOP:STEPS`` (e.g. ``relations.4.pressure=0:1:5``); PATH may be the name
-        of a lever the scenario declares, and ``NAME`` alone sweeps its range in five steps."""
-        named = named or {}
-        if text in named:
-            spec = named[text]
-            return cls(spec.path, tuple(np.linspace(spec.low, spec.high, 5).round(12).tolist()))
-        path, sep, grid = text.partition("=")
-        path = named[path.strip()].path if path.strip() in named else path
-        parts = grid.split(":")
-        try:
-            start, stop, steps = float(parts[0]), float(parts[1]), int(parts[2])
-        except (ValueError, IndexError):
-            raise ResultsError(f"lever {text!r}: expected PATH=START:STOP:STEPS") from None
-        if not sep or steps < 1 or len(parts) != 3:
-            raise ResultsError(f"lever {text!r}: expected PATH=START:STOP:STEPS, STEPS >= 1")
-        return cls(path.strip(), tuple(np.linspace(start, stop, steps).round(12).tolist()))
+def _write_manifest(
+    folder: Path,
+    kind: str,
+    settings: Sequence[Setting],
+    hashes: Mapping[str, str],
+    n: int,
+    seed: int,
+    outcomes: Sequence[str],
+) -> None:
+    """What was compared, how, with which versions (the settings' own manifests say more)."""
+    write_manifest(
+        folder,
+        {
+            "kind": kind,
+            "status": "complete",
+            "n_per_setting": n,
+            "seed": seed,
+            "common_random_numbers": True,
+            "outcomes": list(outcomes),
+            "baseline": settings[0].name,
+            "settings": [
+                {
+                    "name": s.name,
+                    "file": str(s.file),
+                    "overrides": list(s.overrides),
+                    "scenario_sha256": hashes[s.name],
+                    "folder": s.name,
+                }
+                for s in settings
+            ],
+            "package_version": sim.__version__,
+            "finished_utc": datetime.now(UTC).isoformat(),
+        },
+    )
 
 
 def sweep(
     file: str | Path,
-    levers: Sequence[Lever],
+    levers: Sequence[Lever | str],
     *,
-    n: int,
-    out: str | Path,
+    n: int = 1000,
+    out: str | Path | None = None,
     outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    overrides: Sequence[str] = (),
     **options: Any,
 ) -> pd.DataFrame:
     """Every grid point of one or two levers, with common random numbers across points.
 
-    One row per point and outcome: the lever values, the probability with a Wilson CI, and the
-    paired difference from the first grid point with its CI.
+    ``levers``: ``Lever``s or ``"PATH=START:STOP:STEPS"`` strings (declared lever names allowed).
+    One row per point and outcome: the lever values (one column per lever, named by its path),
+    the probability with a Wilson CI, and the paired difference from the first grid point.
     """
-    if not 1 <= len(levers) <= 2:
+    scenario = load_scenario(file)
+    parsed = [
+        (lever if isinstance(lever, Lever) else Lever.parse(lever, scenario.levers)).resolved(
+            scenario
+        )
+        for lever in levers
+    ]
+    if not 1 <= len(parsed) <= 2:
         raise ResultsError("sweep takes one or two levers")
-    points = list(itertools.product(*(lever.values for lever in levers)))
+    points = list(itertools.product(*(lever.values for lever in parsed)))
     settings = [
         Setting(
             f"point-{i:03d}",
             Path(file),
-            tuple(f"{lever.path}={value}" for lever, value in zip(levers, point, strict=True)),
+            tuple(f"{lever.path}={value}" for lever, value in zip(parsed, point, strict=True)),
         )
         for i, point in enumerate(points)
     ]
-    table = compare(settings, n=n, out=out, outcomes=outcomes, **options)
-    for index, lever in enumerate(levers):
+    folder = Path(out) if out is not None else default_folder(f"sweep-{Path(file).stem}")
+    table = compare(
+        settings, n=n, out=folder, outcomes=outcomes, overrides=overrides, kind="sweep", **options
+    )
+    for index, lever in enumerate(parsed):
         by_setting = {s.name: point[index] for s, point in zip(settings, points, strict=True)}
         table.insert(index, lever.path, table["setting"].map(by_setting))
-    write_table(table, Path(out), "sweep")
+    write_table(table, folder, "sweep")
     return table

@@ -1,15 +1,20 @@
-"""Global sensitivity: which uncertain parameter drives an outcome (Sobol indices with CIs).
+"""Global sensitivity: which uncertain value drives an outcome (Sobol indices with bootstrap CIs).
 
-Each evaluation of the model at a parameter point is the mean of an outcome indicator over the same
-``replications`` replication indices (common random numbers), so differences between points are
-not swamped by chance. Indices and their bootstrap 95% intervals come from
-``scipy.stats.sobol_indices`` (Saltelli sampling with the Jansen estimators).
+Points come from a scrambled Sobol' sequence (Saltelli's A, B and A_B matrices) and the indices
+from ``scipy.stats.sobol_indices`` (Saltelli 2010 first order, Jansen total order). One evaluation
+of the model at a point is the mean of each outcome's indicator over replications ``0..R-1`` of
+the study seed: common random numbers, so two points differ by their parameters, not by chance.
+Bootstrap 95% intervals (percentile, resampling the base sample's rows) use a generator from
+``sim.rng`` so that they are reproducible; points are evaluated on any executor.
+
+    >>> from sim.sensitivity import sobol
+    >>> sobol("scenarios/april-2024.yaml", outcomes=["rung>=6"], n=64, replications=48)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,98 +22,251 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.compare import outcome_indicator
+import sim
+from sim.compare import outcome_indicator, outcome_label, write_table
+from sim.executors import make_executor
+from sim.levers import Uncertain, check_value, declared_levers, resolve_overrides, resolve_path
 from sim.outcomes import run_row
 from sim.parameters import scenario_with
-from sim.results import ResultsError
+from sim.results import ResultsError, write_manifest
+from sim.rng import Streams
 from sim.scenario import load_scenario
-from sim.schema import LeverSpec
+from sim.schema import Scenario
 from sim.world import run_replication
 
+__all__ = ["DEFAULT_OUTCOMES", "Uncertain", "function_sobol", "sobol"]
 
-@dataclass(frozen=True)
-class Uncertain:
-    """A scenario value by path, uncertain over a uniform range."""
+DEFAULT_OUTCOMES = ("rung>=3", "rung>=5", "rung>=6", "strike:israel>iran>=3")
+DEFAULT_BASE_SAMPLES = 64
+DEFAULT_REPLICATIONS = 48
+POINTS_PER_TASK = 8
+BOOTSTRAP_RESAMPLES = 999
 
-    path: str
-    low: float
-    high: float
 
-    @classmethod
-    def parse(cls, text: str, named: Mapping[str, LeverSpec] | None = None) -> Uncertain:
-        """``PATH=LOW:HIGH``, or the name of a lever the scenario declares (its range)."""
-        named = named or {}
-        if text in named:
-            return cls(named[text].path, named[text].low, named[text].high)
-        path, sep, bounds = text.partition("=")
-        try:
-            low, high = (float(v) for v in bounds.split(":"))
-        except ValueError:
-            raise ResultsError(f"{text!r}: expected PATH=LOW:HIGH") from None
-        if not sep or not low < high:
-            raise ResultsError(f"{text!r}: expected PATH=LOW:HIGH with LOW < HIGH")
-        return cls(path.strip(), low, high)
+def saltelli_points(
+    bounds: Sequence[tuple[float, float]], n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """All points to evaluate, shape (d, n * (d + 2)): A, then B, then each A_B^(i) (A with
+    column i from B); and the (2, d, n) array of A and B."""
+    d = len(bounds)
+    if n < 2 or n & (n - 1):
+        raise ResultsError(f"the Sobol base sample size must be a power of two, got {n}")
+    unit = stats.qmc.Sobol(d=2 * d, rng=rng, bits=64).random(n).T.reshape(2, d, n)
+    low, high = np.array(bounds, dtype=float).T
+    a_b = low[None, :, None] + unit * (high - low)[None, :, None]
+    a, b = a_b
+    mixed = [np.where(np.arange(d)[:, None] == i, b, a) for i in range(d)]
+    return np.concatenate([a, b, *mixed], axis=1), a_b
+
+
+def _split(values: np.ndarray, n: int, d: int) -> dict[str, np.ndarray]:
+    """Model outputs (s, n * (d + 2)) -> scipy's ``f_A`` (s, n), ``f_B`` (s, n), ``f_AB`` (d, s, n)."""
+    s = values.shape[0]
+    f_ab = values[:, 2 * n :].reshape(s, d, n).transpose(1, 0, 2)
+    return {"f_A": values[:, :n], "f_B": values[:, n : 2 * n], "f_AB": f_ab}
+
+
+def _indices(f: Mapping[str, np.ndarray], idx: np.ndarray | None = None) -> np.ndarray:
+    """First and total indices, shape (2, s, d), of the evaluations (rows ``idx`` of the sample)."""
+    if idx is not None:
+        f = {"f_A": f["f_A"][:, idx], "f_B": f["f_B"][:, idx], "f_AB": f["f_AB"][..., idx]}
+    result = stats.sobol_indices(func=dict(f), n=f["f_A"].shape[1])
+    s, d = f["f_A"].shape[0], f["f_AB"].shape[0]
+    return np.stack([result.first_order.reshape(s, d), result.total_order.reshape(s, d)])
+
+
+def indices_table(
+    values: np.ndarray, n: int, names: Sequence[str], outputs: Sequence[str], seed: int
+) -> pd.DataFrame:
+    """Sobol indices with bootstrap 95% CIs from evaluations ordered as ``saltelli_points``;
+    one row per output and input."""
+    f = _split(np.atleast_2d(values), n, len(names))
+    estimate = _indices(f)
+    rng = Streams(seed, 0).get("sobol", "bootstrap")
+    resampled = np.stack([_indices(f, rng.integers(0, n, n)) for _ in range(BOOTSTRAP_RESAMPLES)])
+    low, high = np.percentile(resampled, [2.5, 97.5], axis=0)
+    rows = []
+    for k, output in enumerate(outputs):
+        for j, name in enumerate(names):
+            rows.append(
+                {
+                    "outcome": output,
+                    "parameter": name,
+                    "first_order": estimate[0, k, j],
+                    "first_order_low": low[0, k, j],
+                    "first_order_high": high[0, k, j],
+                    "total": estimate[1, k, j],
+                    "total_low": low[1, k, j],
+                    "total_high": high[1, k, j],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def function_sobol(
+    func: Callable[[np.ndarray], np.ndarray],
+    bounds: Sequence[tuple[float, float]],
+    *,
+    n: int,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Sobol indices of ``func`` (points (d, m) -> values (m,) or (s, m)) over independent uniform
+    inputs in ``bounds``; ``n`` base samples (a power of two), ``n * (d + 2)`` evaluations."""
+    points, _ = saltelli_points(bounds, n, Streams(seed, 0).get("sobol", "points"))
+    values = np.atleast_2d(np.asarray(func(points), dtype=float))
+    names = list(names or [f"x{i + 1}" for i in range(len(bounds))])
+    outputs = list(outputs or [f"y{k + 1}" for k in range(values.shape[0])])
+    return indices_table(values, n, names, outputs, seed)
+
+
+def evaluate_points(
+    scenario: Scenario,
+    seed: int,
+    replications: int,
+    paths: Sequence[str],
+    points: np.ndarray,
+    outcomes: Sequence[str],
+    start: int,
+) -> tuple[int, np.ndarray]:
+    """Mean of each outcome over replications ``0..replications-1`` at each point (rows of
+    ``points``); returns ``start`` (where the rows belong) and values of shape (rows, outcomes)."""
+    actors = list(scenario.actors)
+    values = np.empty((len(points), len(outcomes)))
+    for row, point in enumerate(points):
+        setting = scenario_with(scenario, dict(zip(paths, map(float, point), strict=True)))
+        runs = pd.DataFrame(
+            [run_row(run_replication(setting, r, seed), r, actors) for r in range(replications)]
+        )
+        values[row] = [outcome_indicator(runs, o).mean() for o in outcomes]
+    return start, values
+
+
+def _uncertain(
+    file: str | Path, uncertain: Sequence[Uncertain | str] | None, lever_file: str | Path | None
+) -> list[Uncertain]:
+    """The uncertain values: given, or every declared lever; aliases resolved, ranges checked."""
+    named = declared_levers(file, lever_file)
+    chosen = [Uncertain.parse(u, named) if isinstance(u, str) else u for u in uncertain or named]
+    if not chosen:
+        raise ResultsError(f"{file}: declares no levers; give --uncertain PATH=LOW:HIGH")
+    scenario = load_scenario(file)
+    resolved = []
+    for u in chosen:
+        path = resolve_path(scenario, u.path, f"--uncertain {u.path}")
+        for value in (u.low, u.high):
+            check_value(file, path, value, f"--uncertain {u.path}={u.low:g}:{u.high:g}")
+        resolved.append(Uncertain(path, u.low, u.high, u.name or u.path))
+    return resolved
 
 
 def sobol(
-    func: Callable[[np.ndarray], np.ndarray],
-    bounds: Sequence[tuple[float, float]],
-    n: int,
-    seed: int,
-    names: Sequence[str],
-) -> pd.DataFrame:
-    """First-order and total Sobol indices of ``func`` (columns of points -> one value each)
-    over independent uniform inputs, with bootstrap 95% intervals; one row per input."""
-    dists = [stats.uniform(loc=low, scale=high - low) for low, high in bounds]
-    result = stats.sobol_indices(func=func, n=n, dists=dists, rng=np.random.default_rng(seed))
-    ci = result.bootstrap(confidence_level=0.95, n_resamples=500)
-    return pd.DataFrame(
-        {
-            "parameter": list(names),
-            "first_order": result.first_order.ravel(),
-            "first_order_low": ci.first_order.confidence_interval.low.ravel(),
-            "first_order_high": ci.first_order.confidence_interval.high.ravel(),
-            "total": result.total_order.ravel(),
-            "total_low": ci.total_order.confidence_interval.low.ravel(),
-            "total_high": ci.total_order.confidence_interval.high.ravel(),
-        }
-    )
-
-
-def scenario_sensitivity(
-    file: str | Path,
-    uncertain: Sequence[Uncertain],
-    outcome: str,
+    model: str | Path | Callable[[np.ndarray], np.ndarray],
+    uncertain: Sequence[Any] | None = None,
     *,
-    n: int = 64,
-    replications: int = 20,
-    seed: int = 0,
+    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    n: int = DEFAULT_BASE_SAMPLES,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int | None = None,
+    names: Sequence[str] | None = None,
+    out: str | Path | None = None,
+    lever_file: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    workers: int = 1,
+    executor: str = "process",
+    scheduler: str | None = None,
     progress: Any = None,
 ) -> pd.DataFrame:
-    """Sobol indices of P(``outcome``) over the uncertain scenario values."""
-    for bound in ("low", "high"):
-        base = load_scenario(file, {u.path: getattr(u, bound) for u in uncertain})
-    actors = list(base.actors)
-    total = n * (len(uncertain) + 2)
-    if progress:
-        progress.start(total * replications, 0)
+    """Sobol indices, first order and total with bootstrap 95% CIs; one row per outcome and input.
 
-    def probability(points: np.ndarray) -> np.ndarray:
-        values = []
-        for point in points.T:
-            scenario = scenario_with(
-                base, {u.path: float(v) for u, v in zip(uncertain, point, strict=True)}
-            )
-            rows = pd.DataFrame(
-                [run_row(run_replication(scenario, r), r, actors) for r in range(replications)]
-            )
-            values.append(outcome_indicator(rows, outcome).mean())
-            if progress:
-                progress.advance(replications)
-        return np.array(values)
-
-    table = sobol(
-        probability, [(u.low, u.high) for u in uncertain], n, seed, [u.path for u in uncertain]
+    ``model`` is a scenario file (``uncertain``: ``PATH=LOW:HIGH`` strings, ``Uncertain``s or
+    declared lever names; default every declared lever) or a function of points (d, m) -> values
+    (``uncertain``: its (low, high) bounds). A scenario costs ``n * (d + 2) * replications`` runs.
+    """
+    if callable(model):
+        return function_sobol(model, uncertain or [], n=n, seed=seed or 0, names=names)
+    chosen = _uncertain(model, uncertain, lever_file)
+    base = load_scenario(model, resolve_overrides(load_scenario(model), overrides))
+    for outcome in outcomes:
+        outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
+    study_seed = base.seed if seed is None else seed
+    points, _ = saltelli_points(
+        [(u.low, u.high) for u in chosen], n, Streams(study_seed, 0).get("sobol", "points")
     )
-    table.insert(1, "outcome", outcome)
+    values = _evaluate(
+        base,
+        study_seed,
+        replications,
+        chosen,
+        points.T,
+        outcomes,
+        progress,
+        (workers, executor, scheduler),
+    )
+    table = indices_table(values.T, n, [u.label for u in chosen], list(outcomes), study_seed)
+    table.insert(1, "label", table["outcome"].map(outcome_label))
+    table.insert(3, "path", table["parameter"].map({u.label: u.path for u in chosen}))
+    if out is not None:
+        _save(
+            Path(out),
+            table,
+            points.T,
+            values,
+            chosen,
+            outcomes,
+            model,
+            overrides,
+            n=n,
+            replications=replications,
+            seed=study_seed,
+        )
     return table
+
+
+def _evaluate(base, seed, replications, chosen, points, outcomes, progress, where) -> np.ndarray:
+    """Every point's outcome means, shape (points, outcomes), computed on an executor."""
+    paths = [u.path for u in chosen]
+    tasks = [
+        (base, seed, replications, paths, points[i : i + POINTS_PER_TASK], list(outcomes), i)
+        for i in range(0, len(points), POINTS_PER_TASK)
+    ]
+    if progress:
+        progress.start(len(points) * replications, 0)
+    values = np.empty((len(points), len(outcomes)))
+    with make_executor(where[1], where[0], where[2]) as pool:
+        for start, block in pool.imap(evaluate_points, tasks):
+            values[start : start + len(block)] = block
+            if progress:
+                progress.advance(len(block) * replications)
+    return values
+
+
+def _save(folder, table, points, values, chosen, outcomes, model, overrides, **settings) -> None:
+    """sobol.parquet/.csv, every evaluation (evaluations.parquet/.csv) and manifest.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_table(table, folder, "sobol")
+    evaluations = pd.DataFrame(points, columns=[u.path for u in chosen])
+    for k, outcome in enumerate(outcomes):
+        evaluations[outcome] = values[:, k]
+    write_table(evaluations, folder, "evaluations")
+    write_manifest(
+        folder,
+        {
+            "kind": "sensitivity",
+            "status": "complete",
+            "scenario_file": str(model),
+            "overrides": list(overrides),
+            "uncertain": [
+                {"name": u.label, "path": u.path, "low": u.low, "high": u.high} for u in chosen
+            ],
+            "outcomes": list(outcomes),
+            "base_samples": settings["n"],
+            "replications_per_point": settings["replications"],
+            "seed": settings["seed"],
+            "common_random_numbers": True,
+            "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+            "package_version": sim.__version__,
+            "finished_utc": datetime.now(UTC).isoformat(),
+        },
+    )

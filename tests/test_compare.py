@@ -1,5 +1,6 @@
 """Comparisons with common random numbers, sweeps, and overrides by path."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,12 @@ def test_identical_settings_differ_by_exactly_zero(tmp_path):
     table = compare(settings, n=120, out=tmp_path, **FAST)
     assert (table["difference"] == 0).all()
     assert (table["diff_ci_low"] == 0).all() and (table["diff_ci_high"] == 0).all()
+    assert (table["paired_variance"] == 0).all() and (table["independent_variance"] > 0).all()
     assert (tmp_path / "comparison.parquet").exists() and (tmp_path / "comparison.csv").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["settings"]] == ["a", "b", "c"]
+    assert manifest["settings"][2]["overrides"] == ["description=x"]
+    assert manifest["n_per_setting"] == 120 and manifest["common_random_numbers"]
 
 
 def test_common_random_numbers_give_a_narrower_interval_than_independent_streams(tmp_path):
@@ -46,6 +52,8 @@ def test_common_random_numbers_give_a_narrower_interval_than_independent_streams
     independent_width = independent["diff_ci_high"] - independent["diff_ci_low"]
     assert paired_width < independent_width
     assert paired.variance_ratio > 1.5
+    assert paired.paired_variance < paired.independent_variance
+    assert 0.3 < paired.variance_saved < 1
 
 
 def test_a_lever_that_cannot_matter_shows_no_effect(tmp_path):
@@ -59,6 +67,40 @@ def test_a_lever_that_cannot_matter_shows_no_effect(tmp_path):
     assert set(table["weapons.drone.unit_cost_usd"]) == {1000.0, 50500.0, 100000.0}
     assert ((table["diff_ci_low"] <= 0) & (table["diff_ci_high"] >= 0)).all()
     assert (table["difference"] == 0).all()
+    for _, rows in table.groupby("outcome"):
+        spread = rows["probability"].max() - rows["probability"].min()
+        assert spread <= (rows["ci_high"] - rows["ci_low"]).min()
+    assert (tmp_path / "sweep.parquet").exists() and (tmp_path / "sweep.csv").exists()
+
+
+def test_the_notebook_api_takes_a_file_and_variants_with_aliases(tmp_path):
+    table = compare(
+        APRIL,
+        ["strong: restrains[us>israel].pressure=1.0"],
+        n=100,
+        out=tmp_path / "strings",
+        outcomes=["strike:israel>iran>=3"],
+        **FAST,
+    )
+    assert table.setting.tolist() == ["april-2024", "strong"]
+    assert table.overrides.tolist() == ["", "restrains[us>israel].pressure=1.0"]
+    assert table.label.iloc[0] == "P(israel strikes iran at rung >= 3)"
+    same = compare(
+        APRIL,
+        {"strong": {"relations.4.pressure": 1.0}},
+        n=100,
+        out=tmp_path / "mapping",
+        outcomes=["strike:israel>iran>=3"],
+        **FAST,
+    )
+    pd.testing.assert_series_equal(table.probability, same.probability)
+
+
+def test_a_finished_setting_of_another_n_is_not_mixed_in(tmp_path):
+    settings = [Setting("a", APRIL), Setting("b", APRIL, ("description=x",))]
+    compare(settings, n=100, out=tmp_path, outcomes=["rung>=3"], **FAST)
+    with pytest.raises(ResultsError, match="holds 100 replications, not 200"):
+        compare(settings, n=200, out=tmp_path, outcomes=["rung>=3"], **FAST)
 
 
 def test_us_pressure_lowers_israeli_strikes_on_iran(tmp_path):
@@ -102,12 +144,6 @@ def test_bad_override_gets_the_file_style_error(tmp_path):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("text", ["path", "path=0:1", "path=a:b:c", "path=0:1:0"])
-def test_malformed_levers_are_refused(text):
-    with pytest.raises(ResultsError, match="PATH=START:STOP:STEPS"):
-        Lever.parse(text)
-
-
 def test_outcome_indicators():
     runs = pd.DataFrame(
         {
@@ -128,3 +164,6 @@ def test_paired_difference_of_known_vectors():
     result = paired_difference(a, b)
     assert result["difference"] == pytest.approx(0.2)
     assert result["diff_ci_low"] < 0.2 < result["diff_ci_high"]
+    assert result["independent_variance"] == pytest.approx((0.6 * 0.4 + 0.8 * 0.2) / 5)
+    assert result["paired_variance"] == pytest.approx(0.2 / 5)
+    assert result["variance_saved"] == pytest.approx(1 - 0.2 / 0.4)

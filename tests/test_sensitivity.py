@@ -1,14 +1,21 @@
-"""Sobol indices: the known indices of the Ishigami function, and a scenario study's shape."""
+"""Sobol indices: the known indices of the Ishigami function, and scenario studies."""
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from sim.results import ResultsError
-from sim.sensitivity import Uncertain, scenario_sensitivity, sobol
+from sim.cli import main
+from sim.scenario import ScenarioError
+from sim.sensitivity import saltelli_points, sobol
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
+FIRST = [0.3139, 0.4424, 0.0]
+TOTAL = [0.5576, 0.4424, 0.2437]
+UNCERTAIN = ["restrains[us>israel].pressure=0:1", "weapons.drone.unit_cost_usd=1000:100000"]
 
 
 def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
@@ -17,29 +24,70 @@ def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
 
 def test_recovers_the_ishigami_indices():
     table = sobol(ishigami, [(-np.pi, np.pi)] * 3, n=2048, seed=1, names=["x1", "x2", "x3"])
-    assert np.allclose(table.first_order, [0.3139, 0.4424, 0.0], atol=0.04)
-    assert np.allclose(table.total, [0.5576, 0.4424, 0.2437], atol=0.04)
-    assert (table.first_order_low <= table.first_order).all()
-    assert (table.total <= table.total_high).all()
+    assert table.parameter.tolist() == ["x1", "x2", "x3"]
+    assert np.allclose(table.first_order, FIRST, atol=0.04)
+    assert np.allclose(table.total, TOTAL, atol=0.04)
+    assert ((table.first_order_low <= FIRST) & (np.array(FIRST) <= table.first_order_high)).all()
+    assert ((table.total_low <= TOTAL) & (np.array(TOTAL) <= table.total_high)).all()
+    assert (table.total_high - table.total_low < 0.15).all()
 
 
-def test_scenario_sensitivity_ranks_a_lever_that_matters_above_one_that_cannot():
-    table = scenario_sensitivity(
+def test_several_outputs_at_once_and_the_same_seed_gives_the_same_table():
+    def two(x):
+        return np.stack([ishigami(x), x[0]])
+
+    table = sobol(two, [(-np.pi, np.pi)] * 3, n=256, seed=3)
+    assert table.outcome.tolist() == ["y1"] * 3 + ["y2"] * 3
+    linear = table[table.outcome == "y2"]
+    assert np.allclose(linear.first_order, [1, 0, 0], atol=1e-3)  # estimator bias O(1/n)
+    assert np.allclose(linear.total, [1, 0, 0], atol=1e-3)
+    assert (linear.first_order.iloc[1:] == 0).all() and (linear.total.iloc[1:] == 0).all()
+    pd.testing.assert_frame_equal(table, sobol(two, [(-np.pi, np.pi)] * 3, n=256, seed=3))
+
+
+def test_saltelli_points_mix_a_and_b_one_column_at_a_time():
+    points, (a, b) = saltelli_points([(0, 1), (10, 20)], 8, np.random.default_rng(0))
+    assert points.shape == (2, 8 * 4)
+    assert (a[1] >= 10).all() and (a[1] <= 20).all()
+    np.testing.assert_array_equal(points[:, 16:24], np.stack([b[0], a[1]]))
+    np.testing.assert_array_equal(points[:, 24:32], np.stack([a[0], b[1]]))
+
+
+def test_scenario_sensitivity_ranks_a_lever_that_matters_above_one_that_cannot(tmp_path):
+    table = sobol(
         APRIL,
-        [
-            Uncertain.parse("relations.4.pressure=0:1"),
-            Uncertain.parse("weapons.drone.unit_cost_usd=1000:100000"),
-        ],
-        "strike:israel>iran>=3",
+        UNCERTAIN,
+        outcomes=["strike:israel>iran>=3", "rung>=3"],
         n=16,
         replications=8,
         seed=2,
-    ).set_index("parameter")
-    assert table.loc["relations.4.pressure", "total"] > 0.2
-    assert table.loc["weapons.drone.unit_cost_usd", "total"] == pytest.approx(0.0, abs=1e-9)
+        executor="serial",
+        out=tmp_path,
+    )
+    israel = table[table.outcome == "strike:israel>iran>=3"].set_index("path")
+    assert israel.loc["relations.4.pressure", "total"] > 0.2
+    assert israel.loc["weapons.drone.unit_cost_usd", "total"] == pytest.approx(0.0, abs=1e-9)
+    assert israel.loc["weapons.drone.unit_cost_usd", "first_order"] == pytest.approx(0, abs=1e-9)
+    assert (tmp_path / "sobol.parquet").exists() and (tmp_path / "sobol.csv").exists()
+    assert len(pd.read_parquet(tmp_path / "evaluations.parquet")) == 16 * 4
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["replications_per_point"] == 8 and manifest["base_samples"] == 16
 
 
-@pytest.mark.parametrize("text", ["a", "a=1", "a=2:1", "a=x:y"])
-def test_malformed_uncertain_values_are_refused(text):
-    with pytest.raises(ResultsError, match="PATH=LOW:HIGH"):
-        Uncertain.parse(text)
+def test_the_same_indices_on_every_executor():
+    options = {"outcomes": ["rung>=4"], "n": 8, "replications": 6, "seed": 5}
+    serial = sobol(APRIL, UNCERTAIN, executor="serial", **options)
+    pooled = sobol(APRIL, UNCERTAIN, executor="process", workers=2, **options)
+    pd.testing.assert_frame_equal(serial, pooled)
+
+
+def test_a_range_outside_the_schema_gets_the_file_style_error(tmp_path):
+    with pytest.raises(ScenarioError, match=r"--uncertain .*: relations\[4\].pressure: must be <="):
+        sobol(APRIL, ["restrains[us>israel].pressure=0:2"], n=8, replications=1)
+    result = CliRunner().invoke(
+        main,
+        ["sensitivity", str(APRIL), "-o", str(tmp_path), "--uncertain", "nope=0:1"],
+    )
+    assert result.exit_code == 2
+    assert "--uncertain nope=0:1: nope: unknown key" in result.output
+    assert "Traceback" not in result.output

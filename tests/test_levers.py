@@ -1,0 +1,154 @@
+"""Levers: relation aliases, lever files, grids and ranges, and their errors."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sim.cli import main
+from sim.levers import (
+    Lever,
+    Uncertain,
+    declared_levers,
+    load_lever_file,
+    relation_aliases,
+    resolve_override,
+    resolve_path,
+)
+from sim.results import ResultsError
+from sim.scenario import ScenarioError, load_scenario
+
+APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
+SCENARIO = load_scenario(APRIL)
+
+
+@pytest.mark.parametrize(
+    ("alias", "path"),
+    [
+        ("restrains[us>israel].pressure", "relations.4.pressure"),
+        ("restrains[iran>hezbollah].pressure", "relations.6.pressure"),
+        ("defends[us>israel].joins_combat_at_rung", "relations.3.joins_combat_at_rung"),
+        ("proxy[hezbollah>iran].obey_probability", "relations.5.obey_probability"),
+        ("adversaries[iran,israel]", "relations.0"),
+        ("adversaries[israel>iran]", "relations.0"),
+        ("actors.iran.policy.self_restraint", "actors.iran.policy.self_restraint"),
+    ],
+)
+def test_aliases_resolve_to_the_relation_index(alias, path):
+    assert resolve_path(SCENARIO, alias) == path
+
+
+def test_every_relation_has_an_alias_that_resolves_back_to_it():
+    aliases = relation_aliases(SCENARIO)
+    assert len(aliases) == len(SCENARIO.relations)
+    for alias, index in aliases.items():
+        assert resolve_path(SCENARIO, alias) == f"relations.{index}"
+
+
+def test_an_alias_with_no_relation_names_the_known_ones():
+    with pytest.raises(ScenarioError) as caught:
+        resolve_override(SCENARIO, "restrains[us>iran].pressure=1")
+    message = str(caught.value)
+    assert message.startswith("--set restrains[us>iran].pressure=1: restrains[us>iran].pressure")
+    assert "known: restrains[us>israel], restrains[iran>hezbollah]" in message
+
+
+def test_a_resolved_override_keeps_the_value_as_typed_and_validates_like_the_file():
+    text = resolve_override(SCENARIO, "restrains[us>israel].pressure=1.5")
+    assert text == "relations.4.pressure=1.5"
+    with pytest.raises(ScenarioError, match=r"relations\[4\].pressure: must be <= 1.0, got 1.5"):
+        load_scenario(APRIL, [text])
+
+
+def test_declared_levers_are_checked_at_both_ends(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "levers:\n  us_push:\n    path: restrains[us>israel].pressure\n    low: 0.2\n"
+        "    high: 0.9\n    meaning: US pressure\n"
+    )
+    levers = declared_levers(APRIL, good)
+    assert levers["us_push"].path == "relations.4.pressure"
+    assert levers["us_pressure"].path == "relations.4.pressure"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "levers:\n  iran_max:\n    path: actors.iran.policy.self_restraint\n    low: 0\n"
+        "    high: 3\n    meaning: too far\n"
+    )
+    with pytest.raises(ScenarioError, match=r"lever iran_max \(.*=3\): actors.iran.policy"):
+        declared_levers(APRIL, bad)
+
+
+def test_a_lever_file_reports_file_line_and_field(tmp_path):
+    path = tmp_path / "levers.yaml"
+    path.write_text("levers:\n  x:\n    path: seed\n    low: 2\n    high: 1\n    meaning: m\n")
+    with pytest.raises(ScenarioError, match=r"levers.yaml:2: levers.x: need low < high"):
+        load_lever_file(path)
+    path.write_text("levers:\n  x:\n    path: seed\n    low: 0\n    high: 1\n    color: red\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_lever_file(path)
+    assert {str(p).split(": ", 1)[1] for p in caught.value.problems} == {
+        "levers.x.meaning: required field is missing",
+        "levers.x.color: unknown key (a lever has path, low, high, meaning)",
+    }
+    path.write_text("levers:\n  x: {path: seed, low: 0, high: 1, meaning: m}\n  x: {}\n")
+    with pytest.raises(ScenarioError, match="duplicate key"):
+        load_lever_file(path)
+
+
+def test_grids_ranges_and_declared_names():
+    named = SCENARIO.levers
+    assert Lever.parse("a.b=0:1:3").values == (0.0, 0.5, 1.0)
+    assert Lever.parse("us_pressure", named) == Lever(
+        "relations.4.pressure", (0.0, 0.25, 0.5, 0.75, 1.0), "us_pressure"
+    )
+    assert Lever.parse("us_pressure=0:1:2", named).path == "relations.4.pressure"
+    alias = Lever.parse("restrains[us>israel].pressure=0:1:2").resolved(SCENARIO)
+    assert (alias.path, alias.label) == ("relations.4.pressure", "restrains[us>israel].pressure")
+    assert Uncertain.parse("iran_aversion", named) == Uncertain(
+        "actors.iran.policy.escalation_aversion", 0.0, 2.0, "iran_aversion"
+    )
+
+
+@pytest.mark.parametrize("text", ["path", "path=0:1", "path=a:b:c", "path=0:1:0", "=0:1:2"])
+def test_malformed_grids_are_refused(text):
+    with pytest.raises(ResultsError, match="PATH=START:STOP:STEPS"):
+        Lever.parse(text)
+
+
+@pytest.mark.parametrize("text", ["a", "a=1", "a=2:1", "a=x:y", "=0:1"])
+def test_malformed_ranges_are_refused(text):
+    with pytest.raises(ResultsError, match="PATH=LOW:HIGH"):
+        Uncertain.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--set", "actors.iran.policy.self_restrain=0.5"], "actors.iran.policy.self_restrain"),
+        (["--set", "actors.iran.policy.self_restraint=high"], "must be a valid number"),
+        (["--set", "restrains[us>iran].pressure=1"], "no restrains relation us>iran"),
+        (["--set", "nonsense"], "expected PATH=VALUE"),
+        (["--variant", "x: restrains[us>israel].pressure=2"], "must be <= 1.0, got 2"),
+    ],
+)
+def test_cli_override_mistakes_exit_2_with_the_file_style_message(tmp_path, args, expected):
+    result = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            str(APRIL),
+            "--variant",
+            "same: description=x",
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path),
+            "--executor",
+            "serial",
+            *args,
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert not any(tmp_path.iterdir()), "nothing runs before every override is valid"
