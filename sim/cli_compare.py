@@ -24,6 +24,7 @@ from sim.cli_support import (
 )
 from sim.compare import DEFAULT_OUTCOMES, Setting, compare, parse_variant, sweep
 from sim.levers import Lever, declared_levers
+from sim.sensitivity import DEFAULT_BASE_SAMPLES, DEFAULT_REPLICATIONS
 
 OUTCOME_HELP = (
     "Outcome to report (repeatable): rung>=R (3 direct strike on a homeland, 5 strategic strikes, "
@@ -128,8 +129,8 @@ def _pairing_note(table: pd.DataFrame) -> str:
         return "pairing: no setting differs from the baseline in any replication"
     saved = rows.variance_saved
     return (
-        f"common random numbers removed {100 * saved.median():.0f}% (median; range "
-        f"{100 * saved.min():.0f}-{100 * saved.max():.0f}%) of the variance the differences "
+        f"common random numbers removed {100 * saved.median():.0f}% (median; from "
+        f"{100 * saved.min():.0f}% to {100 * saved.max():.0f}%) of the variance the differences "
         "would have with independent streams"
     )
 
@@ -270,7 +271,7 @@ def sweep_command(
     "--base-samples",
     "n",
     type=click.IntRange(min=2),
-    default=64,
+    default=DEFAULT_BASE_SAMPLES,
     show_default=True,
     help="Sobol base sample size N (a power of two); the model runs at N x (inputs + 2) points.",
 )
@@ -278,7 +279,7 @@ def sweep_command(
     "--replications",
     "-r",
     type=click.IntRange(min=1),
-    default=48,
+    default=DEFAULT_REPLICATIONS,
     show_default=True,
     help="Replications per point (the same ones at every point: common random numbers).",
 )
@@ -309,8 +310,8 @@ def sensitivity_command(
 
     \b
     First order: the share of the outcome's variance a value explains alone; total: alone and
-    in interaction with the others. The defaults (5 declared levers, 64 base samples, 48
-    replications: about 21,500 runs) take about a minute on 2 cores; raise --base-samples for
+    in interaction with the others. The defaults (5 declared levers, 128 base samples, 48
+    replications: about 43,000 runs) take about a minute on 2 cores; raise --base-samples for
     narrower intervals and --replications for less noise per point.
       sim sensitivity scenarios/april-2024.yaml -o results/sobol
       sim sensitivity scenarios/april-2024.yaml -o results/sobol --outcome rung>=6 \\

@@ -37,7 +37,7 @@ from sim.world import run_replication
 __all__ = ["DEFAULT_OUTCOMES", "Uncertain", "function_sobol", "sobol"]
 
 DEFAULT_OUTCOMES = ("rung>=3", "rung>=5", "rung>=6", "strike:israel>iran>=3")
-DEFAULT_BASE_SAMPLES = 64
+DEFAULT_BASE_SAMPLES = 128
 DEFAULT_REPLICATIONS = 48
 POINTS_PER_TASK = 8
 BOOTSTRAP_RESAMPLES = 999
