@@ -1,315 +1,346 @@
 """Figures for papers, drawn from results tables only: one function per figure, one paper style.
 
-Every figure function takes tables (a ``Results`` or DataFrames), returns ``(figure, data)`` where
-``data`` is the DataFrame of exactly the numbers drawn, and shows a confidence band or interval on
-every estimate. ``save_figure`` writes the figure as PDF, SVG and/or PNG (300 dpi) beside a CSV of
-``data``, with the scenario, seed, n, package version and git commit in the files' metadata.
+Every function takes tables (a ``Results``, or the DataFrames named in its docstring) and returns
+a ``PaperFigure``: a matplotlib ``Figure`` whose ``data`` attribute is a DataFrame of exactly the
+numbers drawn and whose ``caption`` says what they are. Every estimate is shown with its 95%
+interval or band. ``save_figure(figure, stem, formats, manifest)`` writes PDF/SVG (vector, TrueType
+fonts) and/or 300-dpi PNG beside ``stem.csv``, with the scenario, seed, n, package version and git
+commit in each file's metadata. Figures of study tables (sweeps, comparisons, Sobol indices,
+calibration) are in ``sim.plot_studies`` and re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from sim.ladder import RUNGS, Rung
-from sim.outcomes import first_day_column
+from sim.outcomes import HOURS_PER_DAY, first_day_column
+from sim.plot_paths import path_tree
+from sim.plot_studies import (
+    paired_differences,
+    predictive_check,
+    prior_posterior,
+    sobol_indices,
+    sweep_probabilities,
+)
+from sim.plot_style import (
+    BAND_ALPHA,
+    OKABE_ITO,
+    ONE_COLUMN_INCHES,
+    TWO_COLUMNS_INCHES,
+    PaperFigure,
+    mean_interval,
+    paper_style,
+    ratio_interval,
+    save_figure,
+)
 from sim.results import Results, wilson_interval
 
-ONE_COLUMN_INCHES = 3.5
-TWO_COLUMNS_INCHES = 7.2
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-"""Colour-blind-safe palette (Okabe and Ito, 2008)."""
-
-PAPER_STYLE = {
-    "font.family": "serif",
-    "font.serif": ["DejaVu Serif", "Times New Roman", "Times"],
-    "mathtext.fontset": "cm",
-    "font.size": 8,
-    "axes.labelsize": 8,
-    "axes.titlesize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
-    "legend.frameon": False,
-    "pdf.fonttype": 42,
-    "ps.fonttype": 42,
-    "svg.fonttype": "none",
-    "savefig.bbox": "tight",
-    "savefig.dpi": 300,
-}
-
-
-@contextmanager
-def paper_style() -> Iterator[None]:
-    """The paper style for the figures made inside the block (global settings untouched)."""
-    with matplotlib.rc_context(PAPER_STYLE):
-        yield
-
-
-def _figure(width: float = ONE_COLUMN_INCHES, height: float = 2.4) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.add_subplot()
+__all__ = [
+    "OKABE_ITO",
+    "ONE_COLUMN_INCHES",
+    "RESULTS_FIGURES",
+    "TWO_COLUMNS_INCHES",
+    "PaperFigure",
+    "cumulative_rung_probability",
+    "interception_outcomes",
+    "max_rung_distribution",
+    "paired_differences",
+    "paper_style",
+    "path_tree",
+    "predictive_check",
+    "prior_posterior",
+    "run_timeline",
+    "save_figure",
+    "sobol_indices",
+    "sweep_probabilities",
+]
 
 
 def _runs(results: Results | pd.DataFrame) -> pd.DataFrame:
     return results.runs if isinstance(results, Results) else results
 
 
+def _events(results: Results | pd.DataFrame) -> pd.DataFrame:
+    return results.events if isinstance(results, Results) else results
+
+
+def _errorbars(axes: Axes, x, y, low, high, horizontal: bool = False, **style) -> None:
+    """Black 95% interval whiskers around ``y`` (or around ``x`` when ``horizontal``)."""
+    style = {"fmt": "none", "ecolor": "black", "capsize": 2, "lw": 0.7, **style}
+    if horizontal:
+        axes.errorbar(x, y, xerr=[x - low, high - x], **style)
+    else:
+        axes.errorbar(x, y, yerr=[y - low, high - y], **style)
+
+
 def cumulative_rung_probability(
     results: Results | pd.DataFrame, rungs: Sequence[int] = (3, 4, 5, 6), horizon_days: float = 90
-) -> tuple[Figure, pd.DataFrame]:
-    """P(a run has reached each rung by day t), with pointwise 95% Wilson bands."""
+) -> PaperFigure:
+    """P(a run has reached each rung by day t): the empirical CDF of ``first_day_rung_R`` (runs
+    table) at every day a run first reached the rung, with pointwise 95% Wilson bands."""
     runs = _runs(results)
-    days = np.linspace(0, horizon_days, 181)
-    rows = []
+    n = len(runs)
+    parts = []
     for rung in rungs:
-        first = runs[first_day_column(rung)].to_numpy()
-        reached = np.array([(first <= day).sum() for day in days])
-        low, high = wilson_interval(reached, np.full(len(days), len(runs)))
-        rows.append(
+        first = np.sort(runs[first_day_column(rung)].dropna().to_numpy())
+        days = np.unique(np.concatenate([[0.0], first[first <= horizon_days], [horizon_days]]))
+        reached = np.searchsorted(first, days, side="right")
+        low, high = wilson_interval(reached, np.full(len(days), n))
+        parts.append(
             pd.DataFrame(
-                {
-                    "rung": rung,
-                    "day": days,
-                    "probability": reached / len(runs),
-                    "ci_low": low,
-                    "ci_high": high,
-                }
+                {"rung": rung, "day": days, "runs_reached": reached, "n": n}
+                | {"probability": reached / n, "ci_low": low, "ci_high": high}
             )
         )
-    data = pd.concat(rows, ignore_index=True)
+    data = pd.concat(parts, ignore_index=True)
     with paper_style():
-        figure, axes = _figure()
+        figure = PaperFigure(ONE_COLUMN_INCHES, 2.5)
+        axes = figure.add_subplot()
         for color, (rung, part) in zip(OKABE_ITO, data.groupby("rung"), strict=False):
-            axes.fill_between(part.day, part.ci_low, part.ci_high, color=color, alpha=0.25, lw=0)
-            axes.plot(part.day, part.probability, color=color, label=f"{rung}: {Rung(rung).label}")
-        axes.set(
-            xlabel="days since the opening strike",
-            ylabel="P(rung reached)",
-            ylim=(0, 1),
-            xlim=(0, horizon_days),
-        )
-        axes.legend(loc="upper left", title="rung")
-    return figure, data
+            axes.fill_between(
+                part.day,
+                part.ci_low,
+                part.ci_high,
+                step="post",
+                color=color,
+                alpha=BAND_ALPHA,
+                lw=0,
+            )
+            axes.step(
+                part.day,
+                part.probability,
+                where="post",
+                color=color,
+                label=f"{rung} {Rung(rung).label}",
+            )
+        axes.set(xlabel="days since the opening strike", ylabel="P(rung reached by day)")
+        axes.set(ylim=(0, 1), xlim=(0, horizon_days))
+        axes.legend(loc="center right", bbox_to_anchor=(1.0, 0.6), title="rung", handlelength=1.2)
+    caption = (
+        "Probability that a run has reached each rung by each day (empirical distribution of "
+        f"the first day at the rung, n = {n} runs), with pointwise 95% Wilson bands."
+    )
+    return figure.finish(data, caption)
 
 
-def max_rung_distribution(results: Results | pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Distribution of the highest rung a run reaches, with 95% Wilson intervals."""
+def max_rung_distribution(results: Results | pd.DataFrame) -> PaperFigure:
+    """Distribution of the highest rung a run reaches (``max_rung`` of the runs table), with 95%
+    Wilson intervals."""
     runs = _runs(results)
+    n = len(runs)
     counts = np.array([(runs["max_rung"] == int(r)).sum() for r in RUNGS])
-    low, high = wilson_interval(counts, np.full(len(counts), len(runs)))
+    low, high = wilson_interval(counts, np.full(len(counts), n))
     data = pd.DataFrame(
         {
             "rung": [int(r) for r in RUNGS],
             "label": [r.label for r in RUNGS],
             "runs": counts,
-            "probability": counts / len(runs),
+            "n": n,
+            "probability": counts / n,
             "ci_low": low,
             "ci_high": high,
         }
     )
     with paper_style():
-        figure, axes = _figure()
+        figure = PaperFigure(ONE_COLUMN_INCHES, 2.5)
+        axes = figure.add_subplot()
         axes.bar(data.rung, data.probability, color=OKABE_ITO[0], width=0.7)
-        axes.errorbar(
+        _errorbars(axes, data.rung, data.probability, data.ci_low, data.ci_high)
+        axes.set(xlabel="highest rung reached", ylabel="share of runs", ylim=(0, 1))
+        axes.set_xticks(
             data.rung,
-            data.probability,
-            yerr=[data.probability - data.ci_low, data.ci_high - data.probability],
-            fmt="none",
-            ecolor="black",
-            capsize=2,
-            lw=0.8,
+            [f"{r}\n{Rung(r).label.replace(' ', chr(10))}" for r in data.rung],
+            fontsize=6,
         )
-        axes.set(
-            xlabel="highest rung reached", ylabel="share of runs", ylim=(0, 1), xticks=data.rung
-        )
-    return figure, data
+    caption = f"Highest rung reached in a run (n = {n} runs), with 95% Wilson intervals."
+    return figure.finish(data, caption)
 
 
-def path_shares(
-    results: Results | pd.DataFrame, top: int = 8, column: str = "path"
-) -> tuple[Figure, pd.DataFrame]:
-    """The most frequent escalation paths (who struck whom at which rung), with 95% intervals."""
-    runs = _runs(results)
-    counts = runs[column].value_counts().head(top)
-    low, high = wilson_interval(counts.to_numpy(), np.full(len(counts), len(runs)))
-    data = pd.DataFrame(
-        {
-            "path": counts.index.astype(str),
-            "runs": counts.to_numpy(),
-            "share": counts.to_numpy() / len(runs),
-            "ci_low": low,
-            "ci_high": high,
-        }
-    )
-    labels = [p.replace(" ", "\n") if column == "path" else p for p in data.path]
-    with paper_style():
-        figure, axes = _figure(TWO_COLUMNS_INCHES, 0.45 * top + 1.0)
-        positions = np.arange(len(data))[::-1]
-        axes.barh(positions, data.share, color=OKABE_ITO[0], height=0.7)
-        axes.errorbar(
-            data.share,
-            positions,
-            xerr=[data.share - data.ci_low, data.ci_high - data.share],
-            fmt="none",
-            ecolor="black",
-            capsize=2,
-            lw=0.8,
-        )
-        axes.set_yticks(positions, labels, fontsize=6)
-        axes.set(xlabel="share of runs", ylabel="path (strikes in order)")
-    return figure, data
-
-
-def interception_outcomes(results: Results, top: int = 8) -> tuple[Figure, pd.DataFrame]:
-    """Leakers and interceptor cost per strike that met defences, for the ``top`` most frequent
-    kinds of strike: means with 95% normal intervals across strikes, clipped at zero."""
-    events = results.events
+def _strike_table(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per strike that carried projectiles: its kind, leakers and interceptor cost."""
     keys = ["replication", "strike_id"]
-    spent = (
-        events[events.kind == "interception"]
-        .groupby(keys)["interceptor_cost_usd"]
-        .sum()
-        .rename("interceptor_cost_usd")
+    interceptions = events[events.kind == "interception"]
+    spent = interceptions.groupby(keys)["interceptor_cost_usd"].sum()
+    strikes = events[(events.kind == "outcome") & (events.launched > 0)]
+    strikes = strikes[["replication", "strike_id", "attacker", "target", "rung", "leaked"]]
+    strikes = strikes.join(spent, on=keys).fillna({"interceptor_cost_usd": 0.0})
+    strikes["label"] = (
+        strikes.attacker
+        + " on "
+        + strikes.target
+        + ", rung "
+        + strikes.rung.astype(int).astype(str)
     )
-    outcomes = events[events.kind == "outcome"].drop(columns="interceptor_cost_usd")
-    strikes = outcomes.join(spent, on=keys, how="inner")
-    strikes["strike"] = (
-        strikes.attacker + ">" + strikes.target + " rung " + strikes.rung.astype(int).astype(str)
-    )
+    return strikes
+
+
+def _per_strike_rows(strikes: pd.DataFrame, n: int, top: int) -> list[dict]:
+    """Leakers and interceptor cost per strike, by kind of strike: ratios of per-run sums."""
     rows = []
-    for name in strikes["strike"].value_counts().head(top).index:
-        group = strikes[strikes["strike"] == name]
-        for measure, values in (
-            ("leakers", group.leaked),
-            ("interceptor cost (US$ M)", group.interceptor_cost_usd / 1e6),
+    for label in strikes["label"].value_counts().head(top).index:
+        group = strikes[strikes["label"] == label].groupby("replication")
+        count = group.size().reindex(range(n), fill_value=0).to_numpy()
+        for measure, column, scale in (
+            ("leakers per strike", "leaked", 1.0),
+            ("interceptor cost per strike (US$ M)", "interceptor_cost_usd", 1e-6),
         ):
-            mean = float(values.mean())
-            half = float(1.96 * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0
+            total = group[column].sum().reindex(range(n), fill_value=0).to_numpy() * scale
+            estimate, low, high = ratio_interval(total[count > 0], count[count > 0])
             rows.append(
-                {
-                    "strike": name,
-                    "measure": measure,
-                    "strikes": len(values),
-                    "mean": mean,
-                    "ci_low": max(0.0, mean - half),
-                    "ci_high": mean + half,
-                }
+                {"measure": measure, "label": label, "strikes": int(count.sum())}
+                | {"estimate": estimate, "ci_low": max(low, 0.0), "ci_high": high}
             )
-    data = pd.DataFrame(rows)
-    with paper_style():
-        figure = Figure(figsize=(TWO_COLUMNS_INCHES, 2.6), layout="constrained")
-        for axes, (measure, part) in zip(
-            figure.subplots(1, 2), data.groupby("measure", sort=False), strict=False
-        ):
-            positions = np.arange(len(part))
-            axes.barh(positions, part["mean"], color=OKABE_ITO[2], height=0.7)
-            axes.errorbar(
-                part["mean"],
-                positions,
-                xerr=[part["mean"] - part.ci_low, part.ci_high - part["mean"]],
-                fmt="none",
-                ecolor="black",
-                capsize=2,
-                lw=0.8,
-            )
-            axes.set_yticks(positions, part.strike, fontsize=6)
-            axes.set(xlabel=f"{measure} per strike", ylabel="strike")
-    return figure, data
+    return rows
 
 
-def sweep_probabilities(table: pd.DataFrame, lever: str) -> tuple[Figure, pd.DataFrame]:
-    """Outcome probabilities against one lever (a ``sim sweep`` table), with 95% bands.
-
-    ``table`` columns: ``lever``, outcome, probability, ci_low, ci_high.
-    """
-    data = table[[lever, "outcome", "probability", "ci_low", "ci_high"]].sort_values(
-        ["outcome", lever]
-    )
-    with paper_style():
-        figure, axes = _figure()
-        for color, (outcome, part) in zip(OKABE_ITO, data.groupby("outcome"), strict=False):
-            axes.fill_between(part[lever], part.ci_low, part.ci_high, color=color, alpha=0.25, lw=0)
-            axes.plot(part[lever], part.probability, color=color, marker="o", ms=3, label=outcome)
-        axes.set(xlabel=lever, ylabel="probability within the horizon", ylim=(0, 1))
-        axes.legend(loc="best")
-    return figure, data
-
-
-def paired_differences(table: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Paired differences from the baseline (a ``sim compare`` table), as 95% intervals.
-
-    ``table`` columns: setting, outcome, difference, diff_ci_low, diff_ci_high; the baseline's
-    rows (all differences zero) are left out.
-    """
-    baseline = table.setting.iloc[0]
-    data = table[table.setting != baseline][
-        ["setting", "outcome", "difference", "diff_ci_low", "diff_ci_high"]
-    ].reset_index(drop=True)
-    labels = data.setting + ": " + data.outcome
-    with paper_style():
-        figure, axes = _figure(ONE_COLUMN_INCHES, 0.3 * len(data) + 1.0)
-        positions = np.arange(len(data))[::-1]
-        axes.errorbar(
-            data.difference,
-            positions,
-            xerr=[data.difference - data.diff_ci_low, data.diff_ci_high - data.difference],
-            fmt="o",
-            ms=3,
-            color=OKABE_ITO[0],
-            ecolor=OKABE_ITO[0],
-            capsize=2,
-            lw=0.8,
+def _per_run_rows(events: pd.DataFrame, n: int) -> list[dict]:
+    """Interceptors fired per run by each layer, means over all runs."""
+    fired = events[events.kind == "interception"].groupby(["layer", "replication"])
+    fired = fired["interceptors_fired"].sum()
+    rows = []
+    for layer in fired.index.get_level_values("layer").unique():
+        values = fired[layer].reindex(range(n), fill_value=0).to_numpy()
+        estimate, low, high = mean_interval(values)
+        rows.append(
+            {"measure": "interceptors fired per run", "label": layer, "strikes": np.nan}
+            | {"estimate": estimate, "ci_low": max(low, 0.0), "ci_high": high}
         )
-        axes.axvline(0, color="black", lw=0.6)
-        axes.set_yticks(positions, labels, fontsize=6)
-        axes.set(xlabel=f"difference in probability from {baseline}", ylabel="setting: outcome")
-    return figure, data
+    return sorted(rows, key=lambda row: -row["estimate"])
 
 
-def save_figure(
-    figure: Figure,
-    data: pd.DataFrame,
-    stem: Path,
-    formats: Sequence[str],
-    manifest: dict | None = None,
-) -> list[Path]:
-    """Write the figure in each format and its numbers as ``stem.csv``; return the paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    m = manifest or {}
-    trace = (
-        f"scenario {m.get('scenario_name')} (sha256 {str(m.get('scenario_sha256'))[:12]}), "
-        f"seed {m.get('seed')}, n {m.get('n')}, escalation-sim {m.get('package_version')}, "
-        f"commit {m.get('git_commit')}"
+def interception_outcomes(results: Results, top: int = 6) -> PaperFigure:
+    """Interceptors fired per run by layer, and leakers and interceptor cost per strike for the
+    ``top`` most frequent kinds of strike, from the events table (kinds ``interception`` and
+    ``outcome``). Intervals are 95% and treat runs, not strikes, as independent: Student-t over
+    runs for per-run means, cluster-robust (delta method) for per-strike ratios."""
+    events, n = results.events, len(results.runs)
+    rows = _per_run_rows(events, n) + _per_strike_rows(_strike_table(events), n, top)
+    data = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(dict.fromkeys(data.measure))}
+    data = data.sort_values("measure", key=lambda m: m.map(order), kind="stable")
+    with paper_style():
+        figure = PaperFigure(TWO_COLUMNS_INCHES, 2.6)
+        panels = figure.subplots(1, 3)
+        for axes, color, (measure, part) in zip(
+            panels, OKABE_ITO[2:5], data.groupby("measure", sort=False), strict=True
+        ):
+            positions = np.arange(len(part))[::-1]
+            axes.barh(positions, part.estimate, color=color, height=0.65)
+            _errorbars(axes, part.estimate, positions, part.ci_low, part.ci_high, horizontal=True)
+            axes.set_yticks(positions, part.label, fontsize=6)
+            axes.set(xlabel=measure.replace(" per ", "\nper "), xlim=(0, None))
+            axes.set_ylabel("defence layer" if "run" in measure else "strike")
+        panels[2].sharey(panels[1])
+        panels[2].tick_params(labelleft=False)
+        panels[2].set_ylabel("")
+    caption = (
+        f"Interception over n = {n} runs: interceptors fired per run by each layer, and leakers "
+        "and interceptor cost per strike for the most frequent kinds of strike, with 95% "
+        "intervals over runs."
     )
-    metadata = {
-        "pdf": {"Subject": trace, "Creator": "escalation-sim"},
-        "svg": {"Description": trace},
-        "png": {"Description": trace},
-    }
-    written = [stem.with_suffix(".csv")]
-    data.to_csv(written[0], index=False)
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        figure.savefig(path, format=fmt, metadata=metadata[fmt])
-        written.append(path)
-    return written
+    return figure.finish(data, caption)
+
+
+def _typical_replication(runs: pd.DataFrame) -> int:
+    """The lowest-numbered run that reached the median highest rung with the median strikes."""
+    rung = runs.max_rung.median()
+    candidates = runs[runs.max_rung == np.floor(rung)]
+    strikes = candidates.strikes.median()
+    chosen = candidates[candidates.strikes >= strikes]
+    return int(chosen.replication.min())
+
+
+def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> None:
+    """Strikes (filled, labelled with target, rung and projectiles) and decisions (open circle:
+    answer, cross: no answer) in one row per actor."""
+    strikes = (
+        log[log.kind == "strike"]
+        .drop(columns="launched")
+        .merge(log[log.kind == "outcome"][["strike_id", "launched"]], on="strike_id", how="left")
+    )
+    days = strikes.time_hours / HOURS_PER_DAY
+    rows = strikes.attacker.map(actors.index)
+    axes.plot(days, rows, "o", ms=4, color="black", label="strike: target, rung (projectiles)")
+    for day, row, strike in zip(days, rows, strikes.itertuples(), strict=True):
+        text = f"{strike.target}, {int(strike.rung)} ({int(strike.launched or 0)})"
+        axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=5.5)
+    decisions = log[log.kind == "decision"]
+    for respond, marker, name in ((True, "o", "answer"), (False, "x", "no answer")):
+        chosen = decisions[decisions.respond == respond]
+        axes.plot(
+            chosen.time_hours / HOURS_PER_DAY,
+            chosen.actor.map(actors.index),
+            marker,
+            ms=5,
+            mfc="none",
+            color=OKABE_ITO[0],
+            label=f"decision: {name}",
+        )
+    axes.set_yticks(range(len(actors)), actors)
+    axes.set_ylim(-0.6, len(actors) - 0.2)
+    axes.set(ylabel="actor", xlabel="days since the opening strike")
+    axes.legend(loc="upper left", bbox_to_anchor=(0, 1.25), ncols=3, fontsize=6)
+
+
+LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
+"""Colours of defence layers in a timeline; vermillion (``OKABE_ITO[3]``) is kept for leakers."""
+
+
+def _timeline_interceptions(axes: Axes, log: pd.DataFrame) -> pd.DataFrame:
+    """Stacked bars per strike: projectiles intercepted by each layer, then leakers on top."""
+    caught = log[log.kind == "interception"].pivot_table(
+        index="strike_id", columns="layer", values="intercepted", aggfunc="sum", sort=False
+    )
+    outcome = log[log.kind == "outcome"].set_index("strike_id")
+    table = caught.reindex(outcome.index).fillna(0)
+    table = table.loc[:, table.sum() > 0].assign(leakers=outcome.leaked)
+    days = outcome.time_hours / HOURS_PER_DAY
+    bottom = np.zeros(len(table))
+    colours = [*LAYER_COLOURS[: len(table.columns) - 1], OKABE_ITO[3]]
+    for colour, column in zip(colours, table.columns, strict=True):
+        axes.bar(days, table[column], bottom=bottom, width=0.8, color=colour, label=column)
+        bottom += table[column].to_numpy()
+    axes.set(ylabel="projectiles", xlabel="days since the opening strike")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=5.5, handlelength=1)
+    return table.assign(day=days).reset_index()
+
+
+def run_timeline(results: Results | pd.DataFrame, replication: int | None = None) -> PaperFigure:
+    """One run as a timeline, from the events table: strikes by attacker (label: target and rung),
+    decisions (open circle: answer, cross: no answer), and for each strike the projectiles each
+    layer intercepted and the leakers. ``replication`` defaults to a typical run (median highest
+    rung, at least the median number of strikes). A single run has no estimates to bound."""
+    events = _events(results)
+    if replication is None:
+        replication = _typical_replication(results.runs) if isinstance(results, Results) else 0
+    log = events[events.replication == replication].sort_values("time_hours", kind="stable")
+    actors = list(dict.fromkeys([*log.attacker.dropna(), *log.actor.dropna()]))
+    with paper_style():
+        figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
+        _timeline_strikes(top, log, actors)
+        table = _timeline_interceptions(bottom, log)
+        top.set_xlabel("")
+        top.tick_params(labelbottom=False)
+        bottom.set_xlim(left=-1)
+    data = log[log.kind.isin(["strike", "decision"])][
+        ["kind", "time_hours", "strike_id", "attacker", "actor", "target", "rung", "respond"]
+    ]
+    data = pd.concat([data, table.assign(kind="interception")], ignore_index=True)
+    caption = f"Replication {replication}: strikes, decisions, interceptions by layer and leakers."
+    return figure.finish(data.assign(replication=replication), caption)
 
 
 RESULTS_FIGURES = {
     "cumulative": cumulative_rung_probability,
     "max-rung": max_rung_distribution,
-    "paths": path_shares,
+    "path-tree": path_tree,
     "interception": interception_outcomes,
+    "timeline": run_timeline,
 }
-"""Figures drawn from a ``sim run`` results folder, by name."""
+"""Figures drawn from a ``sim run`` results folder, by the name ``sim plot --kind`` takes."""

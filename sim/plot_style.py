@@ -1,0 +1,175 @@
+"""The paper style shared by every figure, the figure type that carries its numbers, and saving.
+
+Nothing here changes matplotlib's global settings: the style applies inside ``paper_style()``
+blocks only (``matplotlib.rc_context``), and figures are made without pyplot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+ONE_COLUMN_INCHES = 3.5
+"""Width of one column of a two-column journal page."""
+TWO_COLUMNS_INCHES = 7.2
+"""Width of a full two-column page."""
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+"""Colour-blind-safe palette (Okabe and Ito, 2008): blue, orange, green, vermillion, purple,
+sky blue, yellow, black."""
+BAND_ALPHA = 0.25
+FORMATS = ("pdf", "svg", "png")
+
+FONTS = {
+    "stix": {"font.serif": ["STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "stix"},
+    "cm": {"font.serif": ["CMU Serif", "STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "cm"},
+}
+"""Text and mathematics fonts. ``stix`` (the default) ships with matplotlib, covers Unicode and
+matches Times-based journal templates; ``cm`` uses Computer Modern (CMU Serif for text when it is
+installed, STIX otherwise; Computer Modern for mathematics) to match LaTeX's default fonts. No
+LaTeX is needed for either."""
+
+PAPER_STYLE = {
+    "font.family": "serif",
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "lines.linewidth": 1.2,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
+    "legend.frameon": False,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "escalation-sim",
+    "savefig.dpi": 300,
+}
+"""One style for every figure: 8-point serif text, no top or right spines, no legend frames,
+TrueType (type 42) fonts in PDF, text kept as text in SVG, PNG at 300 dpi."""
+
+
+@contextmanager
+def paper_style(font: str = "stix") -> Iterator[None]:
+    """The paper style inside the block; matplotlib's global settings are left untouched."""
+    with matplotlib.rc_context({**PAPER_STYLE, **FONTS[font]}):
+        yield
+
+
+class PaperFigure(Figure):
+    """A matplotlib ``Figure`` that carries the numbers it draws (``data``) and its ``caption``."""
+
+    def __init__(self, width: float = ONE_COLUMN_INCHES, height: float = 2.4) -> None:
+        super().__init__(figsize=(width, height), layout="constrained")
+        self.data = pd.DataFrame()
+        self.caption = ""
+
+    def finish(self, data: pd.DataFrame, caption: str) -> PaperFigure:
+        """Attach the numbers drawn and the caption; return the figure."""
+        self.data = data.reset_index(drop=True)
+        self.caption = caption
+        return self
+
+
+def traceability(manifest: Mapping[str, Any] | None) -> dict[str, str]:
+    """Scenario, seed, n, package version and git commit from any kind of manifest."""
+    m = dict(manifest or {})
+    scenario = m.get("scenario_name") or m.get("scenario_file")
+    if not scenario and m.get("settings"):
+        scenario = ", ".join(str(s.get("file")) for s in m["settings"])
+    n = m.get("n") or m.get("n_per_setting") or m.get("base_samples")
+    return {
+        "scenario": str(scenario),
+        "scenario_sha256": str(m.get("scenario_sha256", "")),
+        "seed": str(m.get("seed")),
+        "n": str(n),
+        "version": f"escalation-sim {m.get('package_version')}",
+        "commit": str(m.get("git_commit")),
+    }
+
+
+def trace_text(manifest: Mapping[str, Any] | None) -> str:
+    """The traceability record as one line, for file metadata and captions."""
+    t = traceability(manifest)
+    sha = f" (sha256 {t['scenario_sha256'][:12]})" if t["scenario_sha256"] else ""
+    return (
+        f"scenario {t['scenario']}{sha}, seed {t['seed']}, n {t['n']}, {t['version']}, "
+        f"commit {t['commit']}"
+    )
+
+
+def _metadata(fmt: str, caption: str, manifest: Mapping[str, Any] | None) -> dict[str, Any]:
+    """File metadata: the trace line everywhere; fixed dates so vector files are reproducible."""
+    trace = trace_text(manifest)
+    if fmt == "pdf":
+        return {
+            "Title": caption,
+            "Subject": trace,
+            "Creator": "escalation-sim",
+            "CreationDate": None,
+        }
+    if fmt == "svg":
+        return {"Title": caption, "Description": trace, "Date": None}
+    return {"Title": caption, "Description": trace, **traceability(manifest)}
+
+
+def save_figure(
+    figure: PaperFigure,
+    stem: str | Path,
+    formats: Sequence[str] = ("pdf", "png"),
+    manifest: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write ``stem.csv`` (the numbers drawn) and the figure in each format; return the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = [stem.with_suffix(".csv")]
+    figure.data.to_csv(written[0], index=False)
+    with paper_style():
+        for fmt in formats:
+            path = stem.with_suffix(f".{fmt}")
+            figure.savefig(path, format=fmt, metadata=_metadata(fmt, figure.caption, manifest))
+            written.append(path)
+    return written
+
+
+def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of independent values with a Student-t interval (the interval is the mean if n < 2)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1)
+    half = float(half / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def ratio_interval(
+    numerators: np.ndarray, denominators: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Ratio of sums (say leakers per strike) over independent replications, with a
+    cluster-robust (delta-method) Student-t interval: strikes within a run are not independent,
+    runs are."""
+    y = np.asarray(numerators, dtype=float)
+    x = np.asarray(denominators, dtype=float)
+    ratio = float(y.sum() / x.sum())
+    n = len(x)
+    if n < 2:
+        return ratio, ratio, ratio
+    residuals = y - ratio * x
+    se = np.sqrt((residuals**2).sum() / (n * (n - 1))) / x.mean()
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * se)
+    return ratio, ratio - half, ratio + half
