@@ -1,39 +1,71 @@
-"""``sim plot``: paper figures, with the numbers they show, from a results, sweep or compare folder."""
+"""``sim plot`` and ``sim report``: paper figures with the numbers they show, and a one-page
+report, from a results, sweep, compare, sensitivity or calibration folder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pandas as pd
 
 from sim.cli_support import user_errors
-from sim.results import Results, ResultsError
+from sim.results import Results, ResultsError, read_manifest
 
 
-def _figures(folder: Path, kinds: tuple[str, ...]):
-    """(name, figure, data, manifest) for each figure the folder can give."""
+def _read_manifest(folder: Path) -> dict:
+    try:
+        return read_manifest(folder)
+    except ResultsError:
+        return {}
+
+
+def _study_figures(folder: Path) -> dict[str, Callable] | None:
+    """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is one."""
     from sim import plots
 
     if (folder / "sweep.parquet").exists():
-        table = pd.read_parquet(folder / "sweep.parquet")
-        lever = table.columns[0]
-        figure, data = plots.sweep_probabilities(table, lever)
-        return [("sweep", figure, data, {})]
+        return {
+            "sweep": lambda: plots.sweep_probabilities(pd.read_parquet(folder / "sweep.parquet"))
+        }
     if (folder / "comparison.parquet").exists():
-        figure, data = plots.paired_differences(pd.read_parquet(folder / "comparison.parquet"))
-        return [("compare", figure, data, {})]
-    results = Results(folder)
-    unknown = set(kinds) - set(plots.RESULTS_FIGURES)
+        table = folder / "comparison.parquet"
+        return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}
+    if (folder / "sobol.parquet").exists():
+        return {"sobol": lambda: plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"))}
+    if (folder / "posterior.parquet").exists() and (folder / "summary.csv").exists():
+        figures = {
+            "calibration": lambda: plots.prior_posterior(
+                pd.read_parquet(folder / "posterior.parquet"), pd.read_csv(folder / "summary.csv")
+            )
+        }
+        if (folder / "predictive_sample.parquet").exists():
+            sample = folder / "predictive_sample.parquet"
+            figures["predictive"] = lambda: plots.predictive_check(pd.read_parquet(sample))
+        return figures
+    return None
+
+
+def figures_of(folder: Path, kinds: tuple[str, ...] = (), replication: int | None = None):
+    """(name, figure, manifest) for each figure asked of ``folder`` (all it can give by default)."""
+    from sim import plots
+
+    makers = _study_figures(folder)
+    manifest = _read_manifest(folder)
+    if makers is None:
+        results = Results(folder)
+        manifest = results.manifest
+        makers = {
+            name: (lambda draw=draw: draw(results)) for name, draw in plots.RESULTS_FIGURES.items()
+        }
+        makers["timeline"] = lambda: plots.run_timeline(results, replication)
+    unknown = set(kinds) - set(makers)
     if unknown:
         raise ResultsError(
-            f"unknown --kind {', '.join(sorted(unknown))}; choose from "
-            f"{', '.join(plots.RESULTS_FIGURES)}"
+            f"{folder}: unknown --kind {', '.join(sorted(unknown))}; this folder gives "
+            f"{', '.join(makers)}"
         )
-    return [
-        (kind, *plots.RESULTS_FIGURES[kind](results), results.manifest)
-        for kind in kinds or plots.RESULTS_FIGURES
-    ]
+    return [(name, makers[name](), manifest) for name in kinds or makers]
 
 
 @click.command("plot")
@@ -42,34 +74,50 @@ def _figures(folder: Path, kinds: tuple[str, ...]):
     "--kind",
     "kinds",
     multiple=True,
-    help="Figure(s) from a results folder: cumulative, max-rung, paths, interception "
-    "(default: all). Sweep and compare folders give their own figure.",
+    help="Figure(s) to draw (repeatable; default: all the folder gives). A `sim run` folder: "
+    "cumulative, max-rung, path-tree, interception, timeline. A sweep, compare or sensitivity "
+    "folder: sweep, compare or sobol. A calibration folder: calibration (and predictive when it "
+    "holds predictive_sample.parquet).",
 )
 @click.option(
     "--format",
     "formats",
     multiple=True,
     type=click.Choice(["pdf", "svg", "png"]),
-    help="Output format(s) (default: pdf and png).",
+    help="Output format(s), repeatable (default: pdf and png). PDF and SVG are vector with "
+    "embedded TrueType fonts; PNG is 300 dpi.",
 )
 @click.option(
     "--out", "-o", type=click.Path(path_type=Path), help="Where to write (default: FOLDER/figures)."
 )
+@click.option(
+    "--replication", "-r", type=int, help="The run the timeline shows (default: a typical one)."
+)
 @user_errors
 def plot_command(
-    folder: Path, kinds: tuple[str, ...], formats: tuple[str, ...], out: Path | None
+    folder: Path,
+    kinds: tuple[str, ...],
+    formats: tuple[str, ...],
+    out: Path | None,
+    replication: int | None,
 ) -> None:
-    """Draw paper figures from FOLDER (a `sim run`, `sim sweep` or `sim compare` output).
+    """Draw paper figures from FOLDER: a `sim run`, `sim sweep`, `sim compare`,
+    `sim sensitivity` or `sim calibrate` output.
 
-    Each figure is written as vector PDF/SVG or 300-dpi PNG in a one- or two-column journal size,
-    with a CSV of the exact numbers drawn beside it, and the scenario, seed, n, version and git
-    commit in the file metadata.
+    Each figure is sized for one (3.5 in) or two (7.2 in) journal columns, in a colour-blind-safe
+    palette, with a 95% interval or band on every estimate. Beside FIGURE.pdf/.svg/.png it writes
+    FIGURE.csv, the exact numbers drawn, for captions; the scenario, seed, n, version and git
+    commit are in each file's metadata.
+
+    \b
+    Example:
+      sim plot results/april --kind cumulative --format pdf --format png
     """
     from sim.plots import save_figure
 
     target = out or folder / "figures"
-    for name, figure, data, manifest in _figures(folder, kinds):
-        for path in save_figure(figure, data, target / name, formats or ("pdf", "png"), manifest):
+    for name, figure, manifest in figures_of(folder, kinds, replication):
+        for path in save_figure(figure, target / name, formats or ("pdf", "png"), manifest):
             click.echo(str(path))
 
 
@@ -83,9 +131,10 @@ def plot_command(
 )
 @user_errors
 def report_command(folder: Path, out: Path | None) -> None:
-    """One self-contained HTML page for a results FOLDER: figures, tables, manifest, scenario.
+    """One self-contained HTML page for a `sim run` FOLDER: figures, tables, manifest, scenario.
 
-    No scripts and no external resources: attach it to a paper's supplementary material as it is.
+    Figures are inline SVG; there are no scripts and no external resources, so the page can be
+    attached to a paper's supplementary material as it is.
     """
     from sim.report import write_report
 

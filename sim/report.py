@@ -1,6 +1,6 @@
 """One self-contained HTML page for a results folder: figures, tables, manifest and scenario.
 
-The page has no scripts and no external resources (figures are inline SVG), so it opens anywhere
+The page has no scripts and no external resources (figures are inline SVG, text as paths), so it opens anywhere
 and can be attached to a paper's supplementary material as it is.
 """
 
@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
 from sim import plots
@@ -26,22 +27,16 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 figure { margin: 1.5rem 0; } figcaption { font-size: 0.9rem; color: #444; }
 """
 
-CAPTIONS = {
-    "cumulative": "Probability of having reached each rung by each day, with pointwise 95% Wilson "
-    "bands.",
-    "max-rung": "Highest rung reached in a run, with 95% Wilson intervals.",
-    "paths": "Most frequent escalation paths (strikes in order), with 95% Wilson intervals.",
-    "interception": "Leakers and interceptor cost per kind of strike that met defences, means with "
-    "95% intervals.",
-}
-
 
 def _svg(figure) -> str:
+    """The figure as an inline SVG element, text drawn as paths so it looks the same anywhere."""
     buffer = io.StringIO()
-    with plots.paper_style():
-        figure.savefig(buffer, format="svg")
+    with plots.paper_style(), matplotlib.rc_context({"svg.fonttype": "path"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    width = figure.get_figwidth() * 1.5
+    style = f"<svg style='width:{width:.2f}in;max-width:100%;height:auto' "
+    return style + text[text.index("<svg") + len("<svg ") :]
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -54,11 +49,11 @@ def build_report(results: Results) -> str:
     summary = results.summary()
     figures = []
     for name, draw in plots.RESULTS_FIGURES.items():
-        figure, _ = draw(results)
+        figure = draw(results)
         figures.append(
-            f"<figure>{_svg(figure)}<figcaption>{html.escape(CAPTIONS[name])} "
-            f"Numbers: <code>figures/{name}.csv</code> via <code>sim plot</code>."
-            "</figcaption></figure>"
+            f"<figure id='{name}'>{_svg(figure)}<figcaption>{html.escape(figure.caption)} "
+            f"The numbers drawn: <code>sim plot {html.escape(str(results.folder))} --kind {name}"
+            f"</code> writes <code>figures/{name}.csv</code>.</figcaption></figure>"
         )
     title = html.escape(f"{m.get('scenario_name')} - {m.get('n')} replications")
     parts = [
