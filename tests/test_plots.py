@@ -1,109 +1,321 @@
-"""Figures render cleanly, label their axes, show an interval on every estimate, and their CSVs hold
-exactly the numbers they draw."""
+"""Figures render cleanly in every format, label their axes, show an interval on every estimate,
+write CSVs that hold exactly the numbers drawn, and carry the study's trace in their metadata."""
 
 import warnings
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import FillBetweenPolyCollection, PolyCollection
-from matplotlib.container import ErrorbarContainer
+from click.testing import CliRunner
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.container import BarContainer, ErrorbarContainer
 
+import sim
 from sim import plots
-from sim.compare import Lever, Setting, compare, sweep
-from sim.montecarlo import run_study
+from sim.cli import main
+from sim.plot_style import ratio_interval
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
-STRONG = ROOT / "scenarios" / "april-2024-strong-us-restraint.yaml"
-FAST = {"executor": "serial", "chunk_size": 100}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def results(tmp_path_factory):
-    return run_study(APRIL, n=80, out=tmp_path_factory.mktemp("plots") / "run", **FAST)
+    out = tmp_path_factory.mktemp("plots") / "run"
+    return sim.run(APRIL, n=60, workers=1, executor="serial", out=out)
 
 
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tables")
-    swept = sweep(
-        APRIL, [Lever.parse("relations.4.pressure=0:1:3")], n=40, out=folder / "sweep", **FAST
+def sweep_table(levers=("relations.4.pressure",)) -> pd.DataFrame:
+    """A ``sim sweep`` table: lever column(s), setting, outcome, label, probability with CI."""
+    grid = pd.MultiIndex.from_product([np.linspace(0, 1, 4)] * len(levers), names=levers)
+    rows = []
+    for outcome, base in (("rung>=4", 0.5), ("rung>=6", 0.1)):
+        for i, point in enumerate(grid):
+            p = base * (1 - 0.5 * np.mean(point))
+            rows.append(
+                dict(zip(levers, point, strict=True))
+                | {
+                    "setting": f"point-{i:03d}",
+                    "outcome": outcome,
+                    "label": f"P({outcome})",
+                    "probability": p,
+                    "ci_low": p - 0.05,
+                    "ci_high": p + 0.04,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def compare_table() -> pd.DataFrame:
+    """A ``sim compare`` table: the first setting is the baseline; diff_* bound the difference."""
+    rows = []
+    for setting, shift in (("base", 0.0), ("strong", -0.1), ("restrained", -0.2)):
+        for outcome in ("rung>=4", "rung>=6"):
+            rows.append(
+                {
+                    "setting": setting,
+                    "outcome": outcome,
+                    "probability": 0.4 + shift,
+                    "ci_low": 0.3 + shift,
+                    "ci_high": 0.5 + shift,
+                    "difference": shift,
+                    "diff_ci_low": shift - 0.03,
+                    "diff_ci_high": shift + 0.02,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def sobol_table() -> pd.DataFrame:
+    """A ``sim sensitivity`` table, one row per outcome and parameter."""
+    rows = []
+    for outcome in ("rung>=6", "rung>=4"):
+        for parameter, s in (
+            ("actors.iran.policy.self_restraint", 0.4),
+            ("relations.4.pressure", 0.1),
+        ):
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "parameter": parameter,
+                    "first_order": s,
+                    "first_order_low": s - 0.1,
+                    "first_order_high": s + 0.1,
+                    "total": s + 0.1,
+                    "total_low": s,
+                    "total_high": s + 0.2,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def calibration_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A posterior sample, uniform priors (parameter, low, high) and a predictive sample."""
+    rng = np.random.default_rng(7)
+    posterior = pd.DataFrame({"a.b": rng.uniform(0, 1, 200), "c.d": rng.normal(10, 2, 200)})
+    priors = pd.DataFrame({"parameter": ["a.b", "c.d"], "low": [0.0, 0.0], "high": [1.0, 20.0]})
+    predictive = pd.DataFrame(
+        {
+            "target": ["delay"] * 100 + ["projectiles"] * 100,
+            "observed": [12.9] * 100 + [300] * 100,
+            "simulated": np.r_[rng.normal(14, 4, 100), rng.normal(280, 50, 100)],
+        }
     )
-    compared = compare(
-        [Setting("base", APRIL), Setting("strong", STRONG)], n=40, out=folder / "compare", **FAST
-    )
-    return swept, compared
+    return posterior, priors, predictive
 
 
-def figures(results, tables):
-    swept, compared = tables
-    return {
-        "cumulative": plots.cumulative_rung_probability(results),
-        "max-rung": plots.max_rung_distribution(results),
-        "paths": plots.path_shares(results),
-        "interception": plots.interception_outcomes(results),
-        "sweep": plots.sweep_probabilities(swept, "relations.4.pressure"),
-        "compare": plots.paired_differences(compared),
+def make_figures(results) -> dict[str, plots.PaperFigure]:
+    posterior, priors, predictive = calibration_tables()
+    figures = {name: draw(results) for name, draw in plots.RESULTS_FIGURES.items()}
+    return figures | {
+        "sweep": plots.sweep_probabilities(sweep_table()),
+        "sweep-2": plots.sweep_probabilities(sweep_table(("a.x", "b.y"))),
+        "compare": plots.paired_differences(compare_table()),
+        "sobol": plots.sobol_indices(sobol_table()),
+        "calibration": plots.prior_posterior(posterior, priors),
+        "predictive": plots.predictive_check(predictive),
     }
 
 
+@pytest.fixture(scope="session")
+def figures(results):
+    return make_figures(results)
+
+
 def has_interval(axes) -> bool:
-    bands = [
-        c for c in axes.collections if isinstance(c, FillBetweenPolyCollection | PolyCollection)
+    bands = [c for c in axes.collections if isinstance(c, PolyCollection | LineCollection)]
+    return bool(bands or [c for c in axes.containers if isinstance(c, ErrorbarContainer)])
+
+
+def labelled(axis, shared) -> bool:
+    """An axis with tick labels has a label, its own or a shared sibling's."""
+    ticks = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+    return not ticks or bool(axis.get_label_text()) or any(s.get_label_text() for s in shared)
+
+
+def test_every_figure_renders_in_every_format_without_warnings(results, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, figure in make_figures(results).items():
+            written = plots.save_figure(figure, tmp_path / name, ["pdf", "svg", "png"])
+            assert [p.suffix for p in written] == [".csv", ".pdf", ".svg", ".png"]
+            assert all(path.stat().st_size > 0 for path in written), name
+            assert figure.caption, name
+
+
+def test_figures_are_sized_for_journal_columns(figures):
+    for name, figure in figures.items():
+        assert figure.get_figwidth() in (3.5, 7.2), name
+
+
+def test_axes_are_labelled(figures):
+    for name, figure in figures.items():
+        for axes in figure.axes:
+            if not axes.axison:
+                continue
+            xs = [a.xaxis for a in axes.get_shared_x_axes().get_siblings(axes) if a is not axes]
+            ys = [a.yaxis for a in axes.get_shared_y_axes().get_siblings(axes) if a is not axes]
+            assert labelled(axes.xaxis, xs) and labelled(axes.yaxis, ys), name
+
+
+def test_every_estimate_has_an_interval(figures):
+    for name, figure in figures.items():
+        if name in ("timeline", "path-tree"):
+            continue  # no estimates / intervals as text: see the two tests below
+        for axes in figure.axes:
+            if axes.axison:
+                assert has_interval(axes), name
+        data = figure.data
+        value = next(
+            c
+            for c in (
+                "probability",
+                "estimate",
+                "difference",
+                "first_order",
+                "median",
+                "scaled_median",
+            )
+            if c in data
+        )
+        low, high = ("q05", "q95") if value == "median" else ("ci_low", "ci_high")
+        if value == "scaled_median":
+            low, high = "scaled_q05", "scaled_q95"
+        if value == "first_order":
+            low, high = "first_order_low", "first_order_high"
+        assert (data[low] <= data[value] + 1e-12).all() and (data[value] <= data[high]).all(), name
+
+
+def test_path_tree_labels_every_branch_with_its_interval(figures):
+    figure = figures["path-tree"]
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    for row in figure.data.itertuples():
+        assert any(f"{row.share:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]" in t for t in texts)
+    assert (figure.data.share >= 0.02).all()
+    root = figure.data[figure.data.step == 1]
+    assert root.share.sum() == pytest.approx(1.0)
+
+
+def test_path_tree_shares_are_shares_of_runs(results, figures):
+    data = figures["path-tree"].data
+    for row in data[data.strike != "(no further strike)"].itertuples():
+        expected = results.runs.path.map(lambda p, b=row.branch: (p + " ").startswith(b + " "))
+        assert row.runs == expected.sum()
+
+
+def test_timeline_draws_one_run_from_the_events_table(results, figures):
+    figure = figures["timeline"]
+    replication = int(figure.data.replication.iloc[0])
+    log = results.events[results.events.replication == replication]
+    strikes, bars = figure.axes[0], figure.axes[1]
+    assert len(strikes.get_lines()[0].get_xdata()) == (log.kind == "strike").sum()
+    leakers = next(c for c in bars.containers if c.get_label() == "leakers")
+    outcomes = log[log.kind == "outcome"]
+    assert [p.get_height() for p in leakers] == list(outcomes.leaked)
+
+
+def test_csv_holds_the_numbers_drawn(figures, tmp_path):
+    for name in figures:
+        plots.save_figure(figures[name], tmp_path / name, [])
+    saved = {name: pd.read_csv(tmp_path / f"{name}.csv") for name in figures}
+    cumulative = figures["cumulative"].axes[0].get_lines()
+    for line, (rung, part) in zip(cumulative, saved["cumulative"].groupby("rung"), strict=True):
+        assert line.get_label().startswith(f"{rung} ")
+        assert np.allclose(line.get_xdata(), part.day) and np.allclose(
+            line.get_ydata(), part.probability
+        )
+    heights = [p.get_height() for p in figures["max-rung"].axes[0].patches]
+    assert np.allclose(heights, saved["max-rung"].probability) and np.isclose(sum(heights), 1)
+    drawn = [
+        p.get_width()
+        for a in figures["interception"].axes
+        for c in a.containers
+        if isinstance(c, BarContainer)
+        for p in c
     ]
-    bars = [c for c in axes.containers if isinstance(c, ErrorbarContainer)]
-    return bool(bands or bars)
+    assert np.allclose(drawn, saved["interception"].estimate)
+    sweep_lines = figures["sweep"].axes[0].get_lines()
+    for line, (_, part) in zip(sweep_lines, saved["sweep"].groupby("outcome"), strict=True):
+        assert np.allclose(line.get_ydata(), part.probability)
+    points = figures["compare"].axes[0].containers
+    drawn = np.concatenate([c.lines[0].get_xdata() for c in points])
+    assert np.allclose(np.sort(drawn), np.sort(saved["compare"].difference))
+    medians = np.concatenate(
+        [
+            c.lines[0].get_xdata()
+            for c in figures["calibration"].axes[0].containers
+            if c.lines[0] is not None
+        ]
+    )
+    assert np.allclose(np.sort(medians), np.sort(saved["calibration"].scaled_median))
+
+
+def test_csv_numbers_are_the_results_numbers(results, figures):
+    cumulative = figures["cumulative"].data
+    final = cumulative[cumulative.day == 90].set_index("rung").probability
+    for rung, probability in final.items():
+        assert probability == pytest.approx((results.runs.max_rung >= rung).mean())
+    max_rung = figures["max-rung"].data.set_index("rung").runs
+    assert max_rung.to_dict() == {r: (results.runs.max_rung == r).sum() for r in range(7)}
+    fired = figures["interception"].data.query("measure == 'interceptors fired per run'")
+    events = results.events[results.events.kind == "interception"]
+    total = events.interceptors_fired.sum() / len(results.runs)
+    assert fired.estimate.sum() == pytest.approx(total)
+
+
+def test_ratio_interval_treats_runs_as_the_independent_unit():
+    ratio, low, high = ratio_interval(np.array([2.0, 4.0, 6.0]), np.array([1.0, 2.0, 3.0]))
+    assert (ratio, low, high) == (2.0, 2.0, 2.0)  # every run has the same ratio
+    ratio, low, high = ratio_interval(np.array([0.0, 10.0, 0.0, 10.0]), np.ones(4))
+    assert ratio == 5.0 and low < 5.0 < high
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "svg", "png"])
-def test_every_figure_saves_in_every_format_without_warnings(results, tables, tmp_path, fmt):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for name, (figure, data) in figures(results, tables).items():
-            written = plots.save_figure(figure, data, tmp_path / name, [fmt], results.manifest)
-            assert all(path.stat().st_size > 0 for path in written)
-            assert written[0].suffix == ".csv"
+def test_metadata_traces_the_figure_to_scenario_seed_version_and_commit(
+    results, figures, tmp_path, fmt
+):
+    (path,) = plots.save_figure(figures["max-rung"], tmp_path / "m", [fmt], results.manifest)[1:]
+    raw = path.read_bytes()
+    if fmt == "png":
+        from PIL import Image
+
+        raw = repr(Image.open(path).text).encode()
+    m = results.manifest
+    for text in (
+        f"seed {m['seed']}",
+        f"escalation-sim {m['package_version']}",
+        m["git_commit"],
+        m["scenario_name"],
+    ):
+        assert str(text).encode() in raw or str(text).encode("utf-16-be") in raw, (fmt, text)
 
 
-def test_axes_are_labelled_and_every_estimate_has_an_interval(results, tables):
-    for name, (figure, _) in figures(results, tables).items():
-        for axes in figure.axes:
-            assert axes.get_xlabel() and axes.get_ylabel(), name
-            assert has_interval(axes), name
+def test_the_style_never_changes_global_settings(results):
+    before = dict(matplotlib.rcParams)
+    plots.max_rung_distribution(results)
+    assert dict(matplotlib.rcParams) == before
 
 
-def test_csv_holds_the_numbers_drawn(results, tables, tmp_path):
-    figure, data = plots.cumulative_rung_probability(results)
-    plots.save_figure(figure, data, tmp_path / "cumulative", [], results.manifest)
-    saved = pd.read_csv(tmp_path / "cumulative.csv")
-    lines = figure.axes[0].get_lines()
-    for line, (rung, part) in zip(lines, saved.groupby("rung"), strict=True):
-        assert line.get_label().startswith(f"{rung}:")
-        assert np.allclose(line.get_ydata(), part.probability)
-        assert np.allclose(line.get_xdata(), part.day)
-    figure, data = plots.max_rung_distribution(results)
-    plots.save_figure(figure, data, tmp_path / "max", [], results.manifest)
-    heights = [patch.get_height() for patch in figure.axes[0].patches]
-    assert np.allclose(heights, pd.read_csv(tmp_path / "max.csv").probability)
-    assert np.isclose(sum(heights), 1.0)
+def test_vector_files_embed_truetype_fonts(figures, tmp_path):
+    (pdf,) = plots.save_figure(figures["max-rung"], tmp_path / "m", ["pdf"])[1:]
+    assert b"/FontFile2" in pdf.read_bytes() and b"/Type3" not in pdf.read_bytes()
 
 
-def test_cumulative_probability_ends_at_the_reach_probability(results):
-    _, data = plots.cumulative_rung_probability(results, horizon_days=90)
-    final = data[data.day == 90].set_index("rung").probability
-    for rung, probability in final.items():
-        assert probability == pytest.approx((results.runs.max_rung >= rung).mean())
+def test_sim_plot_writes_every_figure_of_a_results_folder(results, tmp_path):
+    outcome = CliRunner().invoke(
+        main, ["plot", str(results.folder), "-o", str(tmp_path), "--format", "svg"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    for name in plots.RESULTS_FIGURES:
+        assert (tmp_path / f"{name}.svg").exists() and (tmp_path / f"{name}.csv").exists()
 
 
-def test_metadata_traces_the_figure_to_scenario_seed_and_version(results, tmp_path):
-    figure, data = plots.max_rung_distribution(results)
-    (svg,) = [
-        p
-        for p in plots.save_figure(figure, data, tmp_path / "m", ["svg"], results.manifest)
-        if p.suffix == ".svg"
-    ]
-    text = svg.read_text()
-    assert f"seed {results.manifest['seed']}" in text
-    assert f"escalation-sim {results.manifest['package_version']}" in text
+def test_sim_plot_reads_a_sweep_folder_and_refuses_an_unknown_kind(results, tmp_path):
+    sweep_table().to_parquet(tmp_path / "sweep.parquet")
+    outcome = CliRunner().invoke(main, ["plot", str(tmp_path), "--format", "png"])
+    assert outcome.exit_code == 0, outcome.output
+    assert (tmp_path / "figures" / "sweep.png").exists()
+    outcome = CliRunner().invoke(main, ["plot", str(results.folder), "--kind", "pie"])
+    assert outcome.exit_code == 2 and "unknown --kind pie" in outcome.output
