@@ -8,6 +8,9 @@ slow writer never lets results pile up in memory.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from itertools import islice
@@ -42,14 +45,37 @@ class SerialExecutor:
         return None
 
 
+def _exit_with_parent() -> None:
+    """In a pool worker: exit as soon as the process that made the pool is gone.
+
+    Without this, a driver killed with ``kill -9`` leaves its workers waiting forever for work
+    (they hold both ends of the task queue, so they never see it close). The parent's sentinel
+    becomes readable when the parent exits, however it exits.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ProcessExecutor:
-    """A local process pool (forkserver: workers start clean, whatever threads this one has)."""
+    """A local process pool (forkserver: workers start clean, whatever threads this one has).
+
+    Workers exit by themselves when this process dies, even by ``kill -9``.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.montecarlo"])
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_exit_with_parent
+        )
 
     def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]:
         pending: set[Future] = set()
