@@ -80,8 +80,9 @@ def simulate_chunk(scenario: Scenario, seed: int, chunk: Chunk) -> tuple[Chunk, 
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
+    """A table as Parquet bytes with page checksums, so that damage is detected on reading."""
     sink = io.BytesIO()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, write_page_checksum=True)
     return sink.getvalue()
 
 
@@ -89,23 +90,42 @@ def _chunk_path(folder: Path, kind: str, chunk: Chunk) -> Path:
     return folder / CHUNKS / f"{kind}-{chunk.name}.parquet"
 
 
-def _finished_chunks(folder: Path, size: int) -> dict[Chunk, Path]:
-    """Chunks already on disk (both tables present and readable)."""
-    done = {}
+def _read_chunk(
+    folder: Path, kind: str, chunk: Chunk, columns: list[str] | None = None
+) -> pa.Table:
+    """One chunk's table, every page checked against its checksum; damage names the file."""
+    path = _chunk_path(folder, kind, chunk)
+    try:
+        return pq.read_table(path, columns=columns, page_checksum_verification=True)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise ResultsError(
+            f"{path}: corrupted chunk ({' '.join(str(exc).split())}); delete it to recompute "
+            "that chunk, then resume"
+        ) from None
+
+
+def _finished_chunks(folder: Path, size: int) -> set[Chunk]:
+    """Chunks already on disk, each read in full to check it (both of its tables).
+
+    Reading every chunk costs one pass over the data already computed, at the start of a
+    resumed study only; it is what lets a damaged file be refused before any work is done.
+    """
+    done = set()
     for path in sorted((folder / CHUNKS).glob("runs-*.parquet")):
-        start, stop = (int(x) for x in path.stem.removeprefix("runs-").split("-"))
+        try:
+            start, stop = (int(x) for x in path.stem.removeprefix("runs-").split("-"))
+        except ValueError:
+            raise ResultsError(f"{path}: not a chunk of this study (unexpected name)") from None
         chunk = Chunk(start, stop)
-        for table_path in (path, _chunk_path(folder, "events", chunk)):
-            try:
-                pq.read_metadata(table_path)
-            except Exception as exc:  # pyarrow raises several types for damaged files
-                raise ResultsError(
-                    f"{table_path}: corrupted chunk ({exc}); delete it to "
-                    "recompute that chunk, then resume"
-                ) from None
-        if start % size or stop - start > size:
+        if start % size or not 0 < stop - start <= size:
             raise ResultsError(f"{path}: chunk does not match chunk size {size}")
-        done[chunk] = path
+        runs, events = _read_chunk(folder, "runs", chunk), _read_chunk(folder, "events", chunk)
+        replications = runs["replication"].to_pylist()
+        if replications != list(range(start, stop)) or not set(
+            events["replication"].to_pylist()
+        ) <= set(replications):
+            raise ResultsError(f"{path}: corrupted chunk (its replications are not {chunk.name})")
+        done.add(chunk)
     return done
 
 
@@ -149,6 +169,8 @@ def _resolve(
 def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[str, Any]:
     """Create a fresh study folder, or check that a resumed one is the same study."""
     if not resume:
+        if folder.exists() and not folder.is_dir():
+            raise ResultsError(f"{folder}: is a file, not a folder; choose another --out")
         if folder.exists() and any(folder.iterdir()):
             raise ResultsError(
                 f"{folder}: already exists and is not empty; choose another --out "
@@ -163,12 +185,23 @@ def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[s
         return manifest
     old = read_manifest(folder)
     manifest.pop("_text")
-    for key in ("scenario_sha256", "seed"):
-        if old.get(key) != manifest[key]:
-            raise ResultsError(
-                f"{folder}: was made with {key} {old.get(key)!r}, not "
-                f"{manifest[key]!r}; refusing to mix two studies"
-            )
+    missing = [k for k in ("scenario_sha256", "seed", "n", "chunk_size", "status") if k not in old]
+    if missing:
+        raise ResultsError(
+            f"{folder / 'manifest.json'}: corrupted manifest (no {', '.join(missing)})"
+        )
+    if old["scenario_sha256"] != manifest["scenario_sha256"]:
+        raise ResultsError(
+            f"{folder}: was made from another scenario (sha256 {old['scenario_sha256'][:12]}..., "
+            f"this one {manifest['scenario_sha256'][:12]}...; same file and --set options?); "
+            "refusing to mix two studies"
+        )
+    if old["seed"] != manifest["seed"]:
+        raise ResultsError(
+            f"{folder}: was made with seed {old['seed']}, not {manifest['seed']}; "
+            "refusing to mix two studies"
+        )
+    old.setdefault("resumed_utc", []).append(datetime.now(UTC).isoformat())
     return old
 
 
@@ -200,12 +233,7 @@ def _run_chunks(
 def _reached_counts(folder: Path, chunks: list[Chunk]) -> np.ndarray:
     """Runs reaching each rung, from the chunks' ``max_rung`` columns."""
     max_rungs = np.concatenate(
-        [
-            pq.read_table(_chunk_path(folder, "runs", c), columns=["max_rung"])[
-                "max_rung"
-            ].to_numpy()
-            for c in chunks
-        ]
+        [_read_chunk(folder, "runs", c, ["max_rung"])["max_rung"].to_numpy() for c in chunks]
     )
     return np.array([(max_rungs >= r).sum() for r in range(7)])
 
@@ -225,9 +253,9 @@ def _consolidate(folder: Path, chunks: list[Chunk]) -> None:
         tmp = folder / f".{name}.tmp"
         writer = None
         for chunk in chunks:
-            table = pq.read_table(_chunk_path(folder, kind, chunk))
+            table = _read_chunk(folder, kind, chunk)
             if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
+                writer = pq.ParquetWriter(tmp, table.schema, write_page_checksum=True)
             writer.write_table(table.cast(writer.schema))
         writer.close()
         tmp.replace(folder / name)
@@ -235,7 +263,7 @@ def _consolidate(folder: Path, chunks: list[Chunk]) -> None:
 
 def _write_csv(parquet: Path) -> None:
     """A CSV copy of a Parquet table beside it, streamed batch by batch, written atomically."""
-    source = pq.ParquetFile(parquet)
+    source = pq.ParquetFile(parquet, page_checksum_verification=True)
     target = parquet.with_suffix(".csv")
     tmp = target.with_name(f".{target.name}.tmp")
     with pa_csv.CSVWriter(tmp, source.schema_arrow) as writer:
@@ -267,7 +295,16 @@ def run_study(
     progress: StudyProgress | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
 ) -> Results:
-    """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``."""
+    """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``.
+
+    ``n`` replications (at least 1) in chunks of ``chunk_size``; with ``until_ci`` (a CI half-width,
+    as a probability) more are added until every rung's half-width is at most it, or ``max_n``.
+    """
+    for name, value in (("n", n), ("chunk_size", chunk_size), ("workers", workers)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if until_ci is not None and not until_ci > 0:
+        raise ValueError(f"until_ci must be a positive half-width, got {until_ci}")
     source, loaded = _resolve(scenario, overrides)
     text = canonical_text(loaded)
     folder = Path(out) if out is not None else default_folder(source)
@@ -309,7 +346,7 @@ def run_study(
         while target:
             todo = [c for c in plan_chunks(0, target, size) if c not in done]
             _run_chunks(pool, loaded, study_seed, todo, folder, progress)
-            done = _finished_chunks(folder, size)
+            done.update(todo)
             n_done, target = target, 0
             if manifest.get("until_ci"):
                 chunks = plan_chunks(0, n_done, size)

@@ -61,9 +61,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ResultsError(f"{folder}: not a results folder (no {MANIFEST})")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: corrupted manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path}: corrupted manifest (not a JSON object)")
+    return manifest
 
 
 def wilson_interval(
@@ -170,9 +173,10 @@ class Results:
 
     def _read(self, name: str) -> pd.DataFrame:
         try:
-            return pd.read_parquet(self.folder / name)
+            return pd.read_parquet(self.folder / name, page_checksum_verification=True)
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ResultsError(f"{self.folder / name}: cannot read ({exc})") from None
+            reason = " ".join(str(exc).split())
+            raise ResultsError(f"{self.folder / name}: cannot read ({reason})") from None
 
     def summary(self, top_paths: int = 10) -> Summary:
         """Rung probabilities with CIs and the most frequent paths."""
