@@ -81,7 +81,9 @@ def sweep_probabilities(table: pd.DataFrame, levers: Sequence[str] | None = None
             if panels > 1:
                 axes.set_title(part.outcome_label.iloc[0])
             axes.set(xlabel=levers[0], ylabel="probability", ylim=(0, 1))
-        axes_list[0].legend(loc="best")
+        figure.legend(
+            *axes_list[0].get_legend_handles_labels(), loc="outside lower center", ncols=2
+        )
     caption = "Outcome probabilities across the swept lever(s), with 95% Wilson bands."
     return figure.finish(data, caption)
 
@@ -99,17 +101,22 @@ def paired_differences(table: pd.DataFrame) -> PaperFigure:
     data = table[table.setting != baseline].assign(outcome_label=_outcome_names(table))
     data = data[["setting", "outcome", "outcome_label", "difference", low, high]]
     data = data.rename(columns={low: "ci_low", high: "ci_high"}).reset_index(drop=True)
+    outcomes = list(dict.fromkeys(data.outcome_label))
+    settings = list(dict.fromkeys(data.setting))
+    step = 0.7 / max(len(settings), 1)
     with paper_style():
-        figure = PaperFigure(ONE_COLUMN_INCHES, 0.22 * len(data) + 0.9)
+        figure = PaperFigure(ONE_COLUMN_INCHES, 0.12 * len(data) + 0.25 * len(outcomes) + 1.0)
         axes = figure.add_subplot()
-        positions = np.arange(len(data))[::-1]
-        for color, (_, part) in zip(OKABE_ITO, data.groupby("setting", sort=False), strict=False):
+        for k, (color, setting) in enumerate(zip(OKABE_ITO, settings, strict=False)):
+            part = data[data.setting == setting]
+            y = len(outcomes) - 1 - part.outcome_label.map(outcomes.index) + 0.35 - (k + 0.5) * step
             _interval(
-                axes, part.difference, positions[part.index], part.ci_low, part.ci_high, color=color
+                axes, part.difference, y, part.ci_low, part.ci_high, color=color, label=setting
             )
         axes.axvline(0, color="0.3", lw=0.6, ls="--")
-        axes.set_yticks(positions, data.setting + ": " + data.outcome_label, fontsize=6)
-        axes.set(xlabel=f"difference in probability from {baseline}", ylabel="setting: outcome")
+        axes.set_yticks(np.arange(len(outcomes))[::-1], outcomes, fontsize=6)
+        axes.set(xlabel=f"difference from {baseline}", ylabel="outcome")
+        figure.legend(loc="outside lower center", ncols=2, handlelength=1)
     caption = f"Paired differences from {baseline} (common random numbers), with 95% intervals."
     return figure.finish(data, caption)
 
