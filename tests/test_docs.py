@@ -28,3 +28,24 @@ def test_relative_links_in_docs_resolve():
     for page in DOCS.glob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_gallery_shows_every_results_figure_and_stays_small():
+    from sim.plots import RESULTS_FIGURES
+
+    text = (DOCS / "gallery.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
+    assert {Path(i).stem for i in images} >= set(RESULTS_FIGURES)
+    assert sum((DOCS / i).stat().st_size for i in images) < 2_000_000
+    for image in images:
+        assert (DOCS / image).with_suffix(".csv").exists(), f"{image} has no CSV of its numbers"
+
+
+def test_model_description_points_at_modules_that_exist():
+    text = (DOCS / "model-odd.md").read_text()
+    modules = set(re.findall(r"`(sim/[a-z_]+\.py)", text))
+    assert modules, "the ODD description names no module"
+    for module in modules:
+        assert (DOCS.parent / module).exists(), module
+    for heading in ("## Overview", "## Design concepts", "## Details"):
+        assert heading in text
