@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,23 +58,44 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _key_value(key_node: yaml.Node) -> Any:
+    """A mapping key as ``yaml.load`` builds it (``0x10`` -> 16, ``yes`` -> True), so that paths
+    in the line map match the keys of the data."""
+    if key_node.tag == "tag:yaml.org,2002:str" or not isinstance(key_node, yaml.ScalarNode):
+        return key_node.value
+    try:
+        return _Loader("").construct_object(key_node, deep=True)
+    except yaml.YAMLError:  # the merge key ``<<`` has no constructor of its own
+        return key_node.value
+
+
 def _line_map(node: yaml.Node, path: Path_, lines: dict[Path_, int], dupes: list[Path_]) -> None:
-    """Record the 1-based line of every key and item below ``node``; note duplicate keys."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key_node.tag == "tag:yaml.org,2002:int":
-                key = int(key)
-            if key in seen:
-                dupes.append((*path, key))
-            seen.add(key)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*path, key), lines, dupes)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _line_map(item, (*path, index), lines, dupes)
+    """Record the 1-based line of every key and item below ``node``; note duplicate keys.
+
+    A node reached again through an alias is not walked again: an alias bomb (each level ten
+    aliases of the one below) would otherwise take exponential time.
+    """
+    visited: set[int] = set()
+
+    def walk(node: yaml.Node, path: Path_) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in visited:
+            return
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = _key_value(key_node)
+                if key in seen:
+                    dupes.append((*path, key))
+                seen.add(key)
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    walk(node, path)
 
 
 def _dotted(path: Path_) -> str:
@@ -83,25 +105,31 @@ def _dotted(path: Path_) -> str:
     return out
 
 
-_UNION_TAGS = {"adversaries", "defends", "restrains", "proxy", "[key]"}
-
-
 def _data_path(data: Any, loc: tuple) -> Path_:
-    """Map a pydantic error location onto the document's keys, dropping union tags."""
+    """Map a pydantic error location onto the document's keys, dropping union tags.
+
+    Pydantic puts the tag of a tagged union (a relation's ``kind``) into the location right after
+    the relation, and ``[key]`` after a bad mapping key; neither is a key of the document. The tag
+    is recognised as the ``kind`` of the mapping it follows, so that a field named like its tag
+    (``proxy`` in a ``kind: proxy`` relation) keeps its place in the path.
+    """
     path: list[str | int] = []
-    node = data
+    node, tag_seen = data, False
     for part in loc:
+        if isinstance(node, Mapping) and not tag_seen and node.get("kind") == part:
+            tag_seen = True
+            continue
         if isinstance(node, Mapping):
             key = part if part in node else str(part) if str(part) in node else None
             if key is not None:
                 path.append(key)
-                node = node[key]
+                node, tag_seen = node[key], False
                 continue
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
-            node = node[part]
+            node, tag_seen = node[part], False
             continue
-        if part in _UNION_TAGS:
+        if part == "[key]":
             continue
         path.append(part)
         node = None
@@ -116,26 +144,41 @@ _COMPARISONS = {
 }
 
 
+_SHORT = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 60
+_KINDS = "adversaries, defends, restrains, proxy"
+
+
 def _message(error: Mapping[str, Any]) -> str:
-    """A short, plain message for one pydantic error."""
-    kind, given = error["type"], error.get("input")
+    """A short, plain message for one pydantic error (the value shown is cut to a short repr)."""
+    kind, given = error["type"], _SHORT.repr(error.get("input"))
+    ctx = error.get("ctx", {})
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see `sim schema`)"
     if kind in _COMPARISONS:
-        bound = next(iter(error.get("ctx", {}).values()), "?")
-        return f"must be {_COMPARISONS[kind]} {bound}, got {given!r}"
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
     if kind == "union_tag_invalid":
-        return (
-            f"kind must be one of adversaries, defends, restrains, proxy; got {given.get('kind')!r}"
-        )
+        return f"kind must be one of {_KINDS}; got {_SHORT.repr(ctx.get('tag'))}"
+    if kind == "union_tag_not_found":
+        return f"needs a kind: one of {_KINDS}"
+    if kind == "string_pattern_mismatch":
+        return f"must be a lowercase name (a-z, 0-9 and _, starting with a letter), got {given}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s), got {given}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s), got {given}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {given}"
+    if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1:] == ("[key]",)):
+        return f"keys must be names (text), got {given}"
     text = error["msg"].removeprefix("Value error, ")
     text = text.replace("Input should be", "must be").replace("Input should", "must")
-    if kind.endswith(
-        ("_type", "_parsing", "literal_error", "string_pattern_mismatch", "too_short")
-    ):
-        text += f", got {given!r}"
+    if kind.endswith(("_type", "_parsing", "literal_error")):
+        text += f", got {given}"
     return text
 
 
@@ -214,15 +257,33 @@ def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
+    except yaml.constructor.ConstructorError as exc:
+        mark, reason = exc.problem_mark, str(exc.problem)
+        if reason.startswith("could not determine a constructor"):
+            reason = f"YAML tags that build objects are not allowed in a scenario: {reason}"
+        else:
+            reason = f"malformed YAML: {reason}"
+        raise fail(reason, mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:
+        line = len(re.findall(r"\r\n|[\r\n\x85\u2028\u2029]", text[: exc.position])) + 1
+        raise fail(
+            f"malformed YAML: {exc.reason} (character #x{exc.character:04x})", line
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
+        context, problem = getattr(exc, "context", None), getattr(exc, "problem", None)
+        reason = "; ".join(filter(None, [context, problem])) or str(exc)
         raise fail(f"malformed YAML: {reason}", mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise fail("malformed YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise fail(f"the top level must be a mapping of keys, got {type(data).__name__}", 1)
     lines: dict[Path_, int] = {}
     dupes: list[Path_] = []
-    _line_map(node, (), lines, dupes)
+    try:
+        _line_map(node, (), lines, dupes)
+    except RecursionError:
+        raise fail("malformed YAML: nested too deeply") from None
     if dupes:
         raise ScenarioError(
             [Problem(source, lines.get(p), _dotted(p), "duplicate key") for p in dupes]
@@ -260,7 +321,7 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
         raise ScenarioError([Problem(*here, "extends", f"{base_name} extends itself in a cycle")])
     try:
         base_text = base.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             [Problem(*here, "extends", f"cannot read {base_name}: {exc}")]
         ) from None
@@ -324,7 +385,7 @@ def _has(node: Any, key: str | int) -> bool:
 
 
 def _keys(dotted: str) -> Path_:
-    return tuple(int(k) if k.isdigit() else k for k in dotted.split("."))
+    return tuple(int(k) if k.isascii() and k.isdigit() else k for k in dotted.split("."))
 
 
 def _set_path(data: dict, dotted: str, value: Any, origin: Where) -> dict[Path_, Where]:

@@ -24,9 +24,9 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class StrictModel(BaseModel):
-    """Base: frozen, strict types, unknown keys rejected."""
+    """Base: frozen, strict types, unknown keys rejected, numbers finite (no .inf or .nan)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class FlightTime(StrictModel):
