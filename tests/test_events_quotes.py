@@ -1,16 +1,23 @@
-"""Every calibration event is supported by words that stand verbatim in the seed text."""
+"""Every calibration event is supported by words that stand verbatim in the seed text; records
+name real actors and rungs; figures from outside the text cite rows that exist in sources.md."""
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sim.ladder import HIGHEST, LOWEST
+from sim.scenario import load_scenario
 
 ROOT = Path(__file__).parents[1]
 EVENTS = yaml.safe_load((ROOT / "calibration" / "events.yaml").read_text())
 SEED = (ROOT / EVENTS["seed_file"]).read_text()
-ACTORS = {"israel", "iran", "us", "hezbollah"}
+ACTORS = set(load_scenario(ROOT / "scenarios" / "april-2024.yaml").actors)
+SOURCES = (ROOT / "calibration" / "sources.md").read_text()
+ROWS = set(re.findall(r"^\| (S\d+) \|", SOURCES, flags=re.MULTILINE))
+CALIBRATE = yaml.safe_load((ROOT / "calibration" / "calibrate.yaml").read_text())
+IDS = [e["id"] for e in EVENTS["events"]]
 
 
 def test_the_project_keeps_the_shared_seed_text():
@@ -19,25 +26,63 @@ def test_the_project_keeps_the_shared_seed_text():
         assert shared.read_text() == SEED
 
 
-@pytest.mark.parametrize("event", EVENTS["events"], ids=[e["id"] for e in EVENTS["events"]])
+@pytest.mark.parametrize("event", EVENTS["events"], ids=IDS)
 def test_event_quotes_stand_in_the_seed(event):
     assert event["quotes"], "an event needs at least one quote"
     for quote in event["quotes"]:
         assert quote in SEED, f"not in the seed text: {quote!r}"
 
 
-@pytest.mark.parametrize("event", EVENTS["events"], ids=[e["id"] for e in EVENTS["events"]])
+@pytest.mark.parametrize("event", EVENTS["events"], ids=IDS)
 def test_event_records_are_complete(event):
     for field in ("id", "when", "actor", "what", "calibrates", "quotes"):
-        assert field in event
+        assert event.get(field), f"missing {field}"
     assert event["actor"] in ACTORS
-    assert event.get("target", "israel") in ACTORS
+    if "target" in event:
+        assert event["target"] in ACTORS
     if "rung" in event:
         assert LOWEST <= event["rung"] <= HIGHEST
+        assert "target" in event, "a strike needs a target"
     if "outside_text" in event:
-        assert event["outside_text"]["source"].startswith("S")
+        assert event["outside_text"]["source"] in ROWS
+
+
+def test_strikes_of_the_episode_are_recorded_with_what_was_used():
+    strikes = {e["id"]: e for e in EVENTS["events"] if "rung" in e}
+    assert strikes["damascus-strike"]["rung"] == 2 and strikes["iran-direct-strike"]["rung"] == 3
+    assert strikes["iran-direct-strike"]["used"]["total"] == 300
+    assert strikes["iran-direct-strike"]["outside_text"]["source"] == "S2"
 
 
 def test_event_ids_are_unique():
-    ids = [e["id"] for e in EVENTS["events"]]
-    assert len(ids) == len(set(ids))
+    assert len(IDS) == len(set(IDS))
+
+
+def test_sources_has_every_row_the_scenario_and_the_targets_cite():
+    assert {f"S{i}" for i in range(1, 14)} <= ROWS
+    cited = set(re.findall(r"\[(S\d+)\]", (ROOT / "scenarios" / "april-2024.yaml").read_text()))
+    cited |= set(re.findall(r"\[(S\d+)\]", (ROOT / "calibration" / "calibrate.yaml").read_text()))
+    assert cited and cited <= ROWS, cited - ROWS
+
+
+def _quoted(reasons: list[str]) -> list[str]:
+    pieces = []
+    for reason in reasons:
+        for quote in re.findall(r'"([^"]+)"', reason):
+            pieces += [p.strip() for p in quote.split("...") if p.strip()]
+    return pieces
+
+
+QUOTED = _quoted(
+    [t["reason"] for t in CALIBRATE["targets"].values()]
+    + [p["reason"] for p in CALIBRATE["priors"].values()]
+)
+
+
+@pytest.mark.parametrize("quote", QUOTED)
+def test_quotes_in_calibration_reasons_stand_in_the_seed(quote):
+    assert quote in SEED, f"not in the seed text: {quote!r}"
+
+
+def test_reasons_quote_the_seed():
+    assert len(QUOTED) >= 15
