@@ -1,20 +1,18 @@
-"""Calibration on the seed text's events: targets from one run's log, rejection ABC, posterior.
+"""Calibration on the seed text's events: priors, targets, statistics of a run, posterior samples.
 
 A calibration config (``calibration/calibrate.yaml``) declares uniform priors over scenario values
-by path, each with a reason, and targets: statistics of one simulated run with the observed value
-and a tolerance. Approximate Bayesian computation by rejection draws parameter sets from the
-priors, simulates one run for each, and keeps the draws whose statistics lie closest to the
-observations. Rejection ABC rather than ABC-SMC: with a handful of parameters and a run costing a
-few milliseconds, twenty thousand prior draws are cheap, every accepted draw has equal weight (the
-effective sample size is the number accepted), and nothing depends on a tuning schedule.
-Draw ``i`` uses only ``Streams(seed, i)``, so the result does not depend on how draws are split
-among workers.
+by dotted path, each with a reason, and targets: statistics of one simulated run, each with the
+observed value, a tolerance and a reason. ``sim.abc`` fits the priors to the targets by ABC-SMC;
+this module holds what the fit and its users share: reading the config, the statistics of a run's
+event log, the distance of a run from the observations, applying a parameter set to a validated
+scenario (``scenario_with``) and drawing parameter sets from a posterior (``PosteriorSample``).
+It imports no SimPy, so ``sim.parameters`` (and through it ``sim.world``) may import it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,340 +20,380 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel
 
-from sim.events import DecisionMade, Event, StrikeLaunched, StrikeOutcome
-from sim.parameters import PosteriorSample, scenario_with
-from sim.rng import Streams
+from sim.events import DecisionMade, Event, Interception, StrikeLaunched, StrikeOutcome
 from sim.scenario import load_scenario
 from sim.schema import Scenario
-from sim.world import run_replication
 
 HOURS_PER_DAY = 24.0
+MISMATCH = 2.0  # distance of a binary target that is missed (a tolerance is 1)
+UNDEFINED = 3.0  # distance of a statistic the run does not define (Iran never answered)
 
 
-def target_statistics(events: list[Event]) -> dict[str, float]:
-    """The calibration statistics of one run (NaN where a statistic is undefined)."""
-    strikes = [e for e in events if isinstance(e, StrikeLaunched)]
-    iran = [s for s in strikes if s.attacker == "iran" and s.target == "israel"]
-    first = iran[0] if iran else None
-    outcome = next(
-        (
-            e
-            for e in events
-            if isinstance(e, StrikeOutcome) and first and e.strike_id == first.strike_id
-        ),
-        None,
-    )
-    flying = outcome.launched - outcome.failed if outcome else 0
-    return {
-        "iran_responds": float(first is not None),
-        "response_delay_days": first.time_hours / HOURS_PER_DAY if first else math.nan,
-        "response_rung": float(first.rung) if first else math.nan,
-        "telegraphed": float(first.telegraphed) if first else math.nan,
-        "response_projectiles": float(sum(n for _, n in first.projectiles)) if first else math.nan,
-        "intercepted_share": outcome.intercepted / flying if flying else math.nan,
-        "hezbollah_all_out": float(any(s.attacker == "hezbollah" and s.rung >= 4 for s in strikes)),
-        "us_pressure_on_israel": float(
-            any(
-                isinstance(e, DecisionMade) and e.actor == "israel" and e.ally_pressure > 0
-                for e in events
-            )
-        ),
-    }
+def scenario_with(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """``scenario`` with values set by dotted path (``actors.iran.policy.delay.median_days``).
+
+    No YAML is read and nothing is re-validated: microseconds instead of the ~40 ms of
+    ``parse_scenario``. Use it for values already known to be valid (prior draws inside ranges
+    whose corners were validated when the config was loaded).
+    """
+    for path, value in values.items():
+        scenario = _replace(scenario, path.split("."), value)
+    return scenario
+
+
+def _replace(node: Any, keys: list[str], value: Any) -> Any:
+    if not keys:
+        return value
+    head, rest = keys[0], keys[1:]
+    if isinstance(node, BaseModel):
+        return node.model_copy(update={head: _replace(getattr(node, head), rest, value)})
+    if isinstance(node, dict):
+        key = int(head) if head not in node and head.isdigit() else head
+        return {**node, key: _replace(node[key], rest, value)}
+    copy = list(node)
+    copy[int(head)] = _replace(node[int(head)], rest, value)
+    return copy
+
+
+@dataclass(frozen=True)
+class PosteriorSample:
+    """Parameter sets (one column per dotted path) with optional importance weights."""
+
+    values: pd.DataFrame
+    weights: np.ndarray | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> PosteriorSample:
+        """Read a sample written by ``sim calibrate``: columns with a dot are parameters; a
+        ``weight`` column, if present, holds importance weights (absent: equal weights)."""
+        frame = pd.read_parquet(path)
+        weights = frame["weight"].to_numpy(float) if "weight" in frame else None
+        return cls(frame[[c for c in frame.columns if "." in c]].reset_index(drop=True), weights)
+
+    def draw(self, rng: np.random.Generator) -> dict[str, float]:
+        """One parameter set, chosen with probability proportional to its weight."""
+        if self.weights is None:
+            row = int(rng.integers(len(self.values)))
+        else:
+            row = int(rng.choice(len(self.values), p=self.weights / self.weights.sum()))
+        return {path: float(v) for path, v in self.values.iloc[row].items()}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A uniform prior over one scenario value, with the reason for its range."""
+
+    path: str
+    low: float
+    high: float
+    reason: str
 
 
 @dataclass(frozen=True)
 class Target:
-    """An observed statistic and when a simulated one matches it."""
+    """An observed statistic and the range of simulated values that count as reproducing it.
+
+    ``low``/``high`` bound the accepted range; a binary target (``binary``) must match exactly.
+    """
 
     name: str
     observed: float
-    tolerance: float
+    low: float
+    high: float
     reason: str
+    binary: bool = False
 
     def distance(self, simulated: float) -> float:
-        """0 for a perfect match, 1 at the tolerance, 2 (the most) when undefined."""
+        """0 at the observed value, 1 at the edge of the accepted range, capped at 2.
+
+        A missed binary target is 2; a statistic the run does not define is 3.
+        """
         if math.isnan(simulated):
-            return 2.0
-        if self.tolerance == 0:
-            return 0.0 if simulated == self.observed else 2.0
-        return min(2.0, abs(simulated - self.observed) / self.tolerance)
+            return UNDEFINED
+        if self.binary:
+            return 0.0 if simulated == self.observed else MISMATCH
+        edge = self.high if simulated > self.observed else self.low
+        span = abs(edge - self.observed)
+        if span == 0:
+            return 0.0 if simulated == self.observed else MISMATCH
+        return min(MISMATCH, abs(simulated - self.observed) / span)
+
+    def matches(self, simulated: float) -> bool:
+        """Whether a simulated value reproduces the observation within the tolerance."""
+        return self.distance(simulated) <= 1.0
+
+    @classmethod
+    def from_yaml(cls, name: str, raw: Mapping[str, Any]) -> Target:
+        """``observed`` with ``match: equal``, ``tolerance: T`` or ``interval: [LOW, HIGH]``."""
+        observed = float(raw["observed"])
+        if raw.get("match") == "equal":
+            return cls(name, observed, observed, observed, raw["reason"], binary=True)
+        if "interval" in raw:
+            low, high = (float(v) for v in raw["interval"])
+        else:
+            low, high = observed - float(raw["tolerance"]), observed + float(raw["tolerance"])
+        if not low <= observed <= high:
+            raise ValueError(f"target {name}: observed {observed} outside [{low}, {high}]")
+        return cls(name, observed, low, high, raw["reason"])
 
 
 @dataclass(frozen=True)
 class Config:
-    """A calibration: the scenario, priors (path -> (low, high, reason)), targets, budget."""
+    """A calibration: scenario (short horizon), priors, targets, seed, ABC and check budgets."""
 
     scenario: Scenario
-    priors: dict[str, tuple[float, float, str]]
-    targets: list[Target]
+    full_scenario: Scenario
+    priors: tuple[Prior, ...]
+    targets: tuple[Target, ...]
     seed: int
-    draws: int
-    accept: float
+    smc: Mapping[str, float]
+    checks: Mapping[str, Any]
     source: Path
-    plausible_share: float = 0.10
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
-        """Read a calibration config; prior bounds are checked by validating the scenario at each."""
+        """Read a config; each prior range is checked by validating the scenario at its corners."""
         path = Path(path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        horizon = {"horizon_days": raw["horizon_days"]} if "horizon_days" in raw else {}
         scenario_path = path.parent / raw["scenario"]
-        priors = {
-            p: (float(v["low"]), float(v["high"]), v["reason"]) for p, v in raw["priors"].items()
-        }
-        for bound in (0, 1):
-            load_scenario(scenario_path, {**horizon, **{p: b[bound] for p, b in priors.items()}})
-        targets = [
-            Target(name, float(t["observed"]), float(t.get("tolerance", 0)), t["reason"])
-            for name, t in raw["targets"].items()
-        ]
-        return cls(
-            load_scenario(scenario_path, horizon),
-            priors,
-            targets,
-            int(raw["seed"]),
-            int(raw["draws"]),
-            float(raw["accept"]),
-            path,
-            float(raw.get("plausible_share", 0.10)),
+        horizon = {"horizon_days": raw["horizon_days"]}
+        priors = tuple(
+            Prior(p, float(v["low"]), float(v["high"]), v["reason"])
+            for p, v in raw["priors"].items()
         )
-
-
-def draw_prior(config: Config, index: int) -> dict[str, float]:
-    """Prior draw ``index``: one uniform value per parameter from its own stream."""
-    rng = Streams(config.seed, index).get("prior")
-    return {p: float(rng.uniform(low, high)) for p, (low, high, _) in config.priors.items()}
-
-
-def simulate_draws(config: Config, start: int, stop: int) -> pd.DataFrame:
-    """Draws ``start`` to ``stop``: parameters, statistics of one run each, and distance."""
-    rows = []
-    for index in range(start, stop):
-        values = draw_prior(config, index)
-        stats = target_statistics(
-            run_replication(scenario_with(config.scenario, values), index, config.seed)
-        )
-        distance = sum(t.distance(stats[t.name]) for t in config.targets)
-        rows.append({"draw": index, **values, **stats, "distance": distance})
-    return pd.DataFrame(rows)
-
-
-def predictive_check(
-    config: Config, scenario: Scenario, n: int, seed: int, posterior: PosteriorSample | None = None
-) -> pd.DataFrame:
-    """For each target: observed value, simulated share matching it, and simulated quantiles.
-
-    With a posterior, run ``r`` first draws its parameters from it on its own stream (a posterior
-    predictive check); without, every run uses the scenario as it is (a prior predictive check).
-    """
-
-    def run(r: int) -> list[Event]:
-        drawn = scenario
-        if posterior is not None:
-            drawn = scenario_with(scenario, posterior.draw(Streams(seed, r).get("parameters")))
-        return run_replication(drawn, r, seed)
-
-    stats = pd.DataFrame([target_statistics(run(r)) for r in range(n)])
-    rows = []
-    for target in config.targets:
-        values = stats[target.name]
-        matches = values.map(lambda v, t=target: t.distance(v) <= 1.0)
-        defined = values.dropna()
-        rows.append(
-            {
-                "target": target.name,
-                "observed": target.observed,
-                "tolerance": target.tolerance,
-                "share_matching": float(matches.mean()),
-                "simulated_median": float(defined.median()) if len(defined) else math.nan,
-                "simulated_q05": float(defined.quantile(0.05)) if len(defined) else math.nan,
-                "simulated_q95": float(defined.quantile(0.95)) if len(defined) else math.nan,
-                "passes": bool(matches.mean() >= config.plausible_share),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def posterior_summary(config: Config, posterior: pd.DataFrame) -> pd.DataFrame:
-    """Per parameter: the prior's mean and range beside the posterior's mean and 5-95% range."""
-    rows = []
-    for path, (low, high, reason) in config.priors.items():
-        values = posterior[path]
-        rows.append(
-            {
-                "parameter": path,
-                "prior_low": low,
-                "prior_high": high,
-                "prior_mean": (low + high) / 2,
-                "posterior_mean": float(values.mean()),
-                "posterior_q05": float(values.quantile(0.05)),
-                "posterior_q95": float(values.quantile(0.95)),
-                "width_ratio": float(
-                    (values.quantile(0.95) - values.quantile(0.05)) / (0.9 * (high - low))
-                ),
-                "reason": reason,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def variance_decomposition(
-    scenario: Scenario,
-    posterior: PosteriorSample,
-    outcomes: dict[str, int],
-    parameter_sets: int,
-    replications: int,
-    seed: int,
-) -> pd.DataFrame:
-    """How much of the spread in each headline probability comes from parameters, how much chance.
-
-    Law of total variance over ``parameter_sets`` posterior draws with ``replications`` runs each:
-    Var(Y) = E[Var(Y | theta)] + Var(E[Y | theta]), for Y the indicator of reaching a rung.
-    """
-    reached = {name: np.zeros((parameter_sets, replications)) for name in outcomes}
-    for m in range(parameter_sets):
-        drawn = scenario_with(scenario, posterior.draw(Streams(seed, m).get("parameters")))
-        for r in range(replications):
-            top = max(
-                (e.rung for e in run_replication(drawn, r, seed) if isinstance(e, StrikeLaunched)),
-                default=-1,
+        for corner in ("low", "high"):
+            load_scenario(
+                scenario_path, {**horizon, **{p.path: getattr(p, corner) for p in priors}}
             )
-            for name, rung in outcomes.items():
-                reached[name][m, r] = top >= rung
-    rows = []
-    for name, values in reached.items():
-        chance = float(values.var(axis=1, ddof=1).mean())
-        parameters = max(0.0, float(values.mean(axis=1).var(ddof=1)) - chance / replications)
-        total = chance + parameters
-        rows.append(
-            {
-                "outcome": name,
-                "probability": float(values.mean()),
-                "share_from_parameters": parameters / total if total else 0.0,
-                "share_from_chance": chance / total if total else 0.0,
-            }
+        targets = tuple(Target.from_yaml(n, t) for n, t in raw["targets"].items())
+        return cls(
+            scenario=load_scenario(scenario_path, horizon),
+            full_scenario=load_scenario(scenario_path),
+            priors=priors,
+            targets=targets,
+            seed=int(raw["seed"]),
+            smc=dict(raw["smc"]),
+            checks=dict(raw["checks"]),
+            source=path,
         )
+
+    @property
+    def paths(self) -> list[str]:
+        """The calibrated values' dotted paths, in config order."""
+        return [p.path for p in self.priors]
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper prior bounds as arrays (config order)."""
+        return np.array([p.low for p in self.priors]), np.array([p.high for p in self.priors])
+
+    def draw_prior(self, rng: np.random.Generator) -> np.ndarray:
+        """One parameter vector from the uniform priors."""
+        low, high = self.bounds()
+        return rng.uniform(low, high)
+
+    def distance(self, stats: Mapping[str, float]) -> float:
+        """How far a run is from the observations: the largest target distance (1 = tolerance).
+
+        The maximum, not a sum, so that a distance of at most 1 means every target is reproduced
+        within its tolerance: the final ABC tolerance has a meaning a reader can check.
+        """
+        return max(t.distance(stats[t.name]) for t in self.targets)
+
+
+def _first(events: list[Event], kind: type, test) -> Any:
+    return next((e for e in events if isinstance(e, kind) and test(e)), None)
+
+
+def target_statistics(events: list[Event], window_hours: float = 24.0) -> dict[str, float]:
+    """The calibration statistics of one run's log (NaN where a statistic is undefined).
+
+    Iran's answer is its first strike on Israel. What the text reports as not having happened
+    (Hezbollah all-out) is checked up to ``window_hours`` after that answer's launch, when the text
+    was written (up to day 14 if Iran never answered). Delays are in days from the opening strike.
+    """
+    answer = _first(events, StrikeLaunched, lambda e: e.attacker == "iran" and e.target == "israel")
+    end = (answer.time_hours if answer else 14 * HOURS_PER_DAY - window_hours) + window_hours
+    stats = {"iran_responds": float(answer is not None)}
+    stats.update(_answer_statistics(events, answer))
+    stats["hezbollah_all_out"] = float(
+        any(
+            isinstance(e, StrikeLaunched)
+            and e.attacker == "hezbollah"
+            and e.rung >= 4
+            and e.time_hours <= end
+            for e in events
+        )
+    )
+    stats["iran_unprovoked_repeat"] = _unprovoked_repeats(events, answer)
+    return stats
+
+
+def _answer_statistics(events: list[Event], answer: StrikeLaunched | None) -> dict[str, float]:
+    """Statistics of Iran's answer: when, how high, signalled, how big, the mix, the defence."""
+    nan = math.nan
+    if answer is None:
+        names = ("response_delay_days", "response_rung", "telegraphed", "response_projectiles")
+        names += ("drone_share", "ballistic_intercepted_share", "salvo_stopped_share")
+        return {n: nan for n in names} | {"us_pressure_on_israel": 0.0}
+    sid = answer.strike_id
+    counts = dict(answer.projectiles)
+    total = sum(counts.values())
+    outcome = _first(events, StrikeOutcome, lambda e: e.strike_id == sid)
+    ballistic = [e for e in events if isinstance(e, Interception) and e.strike_id == sid
+                 and e.weapon == "ballistic"]  # fmt: skip
+    flying = max((e.entered for e in ballistic), default=0)
+    decision = _first(
+        events, DecisionMade, lambda e: e.actor == "israel" and e.trigger_strike_id == sid
+    )
+    return {
+        "response_delay_days": answer.time_hours / HOURS_PER_DAY,
+        "response_rung": float(answer.rung),
+        "telegraphed": float(answer.telegraphed),
+        "response_projectiles": float(total),
+        "drone_share": counts.get("drone", 0) / total if total else nan,
+        "ballistic_intercepted_share": (
+            sum(e.intercepted for e in ballistic) / flying if flying else nan
+        ),
+        "salvo_stopped_share": (
+            1 - outcome.leaked / outcome.launched if outcome and outcome.launched else nan
+        ),
+        "us_pressure_on_israel": float(decision is not None and decision.ally_pressure > 0),
+    }
+
+
+def _unprovoked_repeats(events: list[Event], answer: StrikeLaunched | None) -> float:
+    """Iran's strikes on Israel after its answer with no strike on Iran between: the text's
+    "it will onli escal further if it is attack again" says there are none."""
+    if answer is None:
+        return 0.0
+    later = [e for e in events if isinstance(e, StrikeLaunched) and e.strike_id > answer.strike_id]
+    provoked, repeats = False, 0
+    for strike in sorted(later, key=lambda e: e.strike_id):
+        if strike.target == "iran":
+            provoked = True
+        elif strike.attacker == "iran" and strike.target == "israel" and not provoked:
+            repeats += 1
+    return float(repeats)
+
+
+def simulate_statistics(
+    config: Config, n: int, seed: int, source: str, posterior: PosteriorSample | None = None
+) -> pd.DataFrame:
+    """Statistics of ``n`` runs of the calibration scenario, one row per run.
+
+    ``source``: ``"posterior"`` (run ``r`` draws its parameters from ``posterior`` on the stream
+    ``Streams(seed, r).get("parameters")``), ``"prior"`` (from the priors, same stream) or
+    ``"scenario"`` (the shipped scenario's own values).
+    """
+    from sim.rng import Streams
+    from sim.world import run_replication
+
+    rows = []
+    for r in range(n):
+        rng = Streams(seed, r).get("parameters")
+        values: dict[str, float] = {}
+        if source == "posterior":
+            values = posterior.draw(rng)
+        elif source == "prior":
+            values = dict(zip(config.paths, map(float, config.draw_prior(rng)), strict=True))
+        events = run_replication(scenario_with(config.scenario, values), r, seed)
+        rows.append(target_statistics(events))
+    return pd.DataFrame(rows)
+
+
+def predictive_check(config: Config, stats: pd.DataFrame) -> pd.DataFrame:
+    """For each target: the observed value beside the simulated distribution, and a verdict.
+
+    A target passes when at least ``checks.plausible_share`` of the runs reproduce it within its
+    tolerance and the observed value lies inside the simulated 5-95% range widened by the
+    tolerance. One episode is one draw from the model: the check asks that the episode be an
+    ordinary outcome of the calibrated model, not that it be certain.
+    """
+    threshold = float(config.checks["plausible_share"])
+    rows = []
+    for t in config.targets:
+        values = stats[t.name]
+        share = float(values.map(t.matches).mean())
+        defined = values.dropna()
+        q05, q50, q95 = defined.quantile([0.05, 0.5, 0.95]) if len(defined) else [math.nan] * 3
+        inside = bool(q05 - (t.observed - t.low) <= t.observed <= q95 + (t.high - t.observed))
+        rows.append({
+            "target": t.name, "observed": t.observed, "low": t.low, "high": t.high,
+            "share_matching": share, "simulated_q05": float(q05),
+            "simulated_median": float(q50), "simulated_q95": float(q95),
+            "share_defined": len(defined) / len(values),
+            "passes": bool(share >= threshold and inside),
+        })  # fmt: skip
+    joint = stats.apply(lambda row: config.distance(row) <= 1.0, axis=1).mean()
+    rows.append({"target": "all targets at once", "share_matching": float(joint)})
+    return pd.DataFrame(rows)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` under normalised ``weights`` (inverse of the weighted CDF)."""
+    order = np.argsort(values, kind="stable")
+    cdf = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cdf, q), len(values) - 1)])
+
+
+def posterior_summary(config: Config, particles: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: prior range and mean beside the weighted posterior mean and 5/50/95%.
+
+    ``width_ratio`` is the posterior 5-95% width over the prior's: near 1, one episode says
+    little about that parameter; ``shift`` is the posterior mean's move in prior-range units.
+    """
+    weights = particles["weight"].to_numpy(float)
+    rows = []
+    for p in config.priors:
+        values = particles[p.path].to_numpy(float)
+        q05, q50, q95 = (weighted_quantile(values, weights, q) for q in (0.05, 0.5, 0.95))
+        mean = float(np.average(values, weights=weights))
+        rows.append({
+            "parameter": p.path, "prior_low": p.low, "prior_high": p.high,
+            "prior_mean": (p.low + p.high) / 2, "posterior_mean": mean, "posterior_q05": q05,
+            "posterior_median": q50, "posterior_q95": q95,
+            "width_ratio": (q95 - q05) / (0.9 * (p.high - p.low)),
+            "shift": (mean - (p.low + p.high) / 2) / (p.high - p.low), "reason": p.reason,
+        })  # fmt: skip
     return pd.DataFrame(rows)
 
 
 HEADLINE = {"rung>=3": 3, "rung>=5": 5, "rung>=6": 6}
 
 
-def config_hash(config: Config) -> str:
-    """Identifies the draws a config produces: scenario, priors, targets, seed and chunking rule.
+def variance_decomposition(
+    scenario: Scenario, posterior: PosteriorSample, parameter_sets: int, replications: int,
+    seed: int,
+) -> pd.DataFrame:  # fmt: skip
+    """How much of the spread of each headline outcome comes from parameters, how much chance.
 
-    Saved draws are kept under this hash, so an interrupted calibration resumes with the draws it
-    has, and a changed config never reuses draws made under another.
+    ``parameter_sets`` posterior draws (draw ``m`` on ``Streams(seed, m).get("parameters")``) with
+    ``replications`` independent runs each (run ``m * replications + r``). For the indicator Y of
+    reaching a rung, Var(Y) = E[Var(Y | theta)] + Var(E[Y | theta]); the second term is estimated
+    without bias by the variance of the per-draw means minus the within-draw variance / R.
     """
-    from sim.montecarlo import canonical_text
+    from sim.rng import Streams
+    from sim.world import run_replication
 
-    identity = repr(
-        (
-            canonical_text(config.scenario),
-            sorted(config.priors.items()),
-            config.targets,
-            config.seed,
-        )
-    )
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
-
-
-def run_calibration(
-    config: Config,
-    out: str | Path,
-    *,
-    workers: int = 1,
-    executor: str = "process",
-    chunk_size: int = 500,
-    progress: Any = None,
-) -> dict[str, pd.DataFrame]:
-    """Run the ABC, then write the posterior and a report (Markdown and CSV tables) to ``out``.
-
-    Each chunk of draws is saved as it finishes (``out/draws/<config hash>/``); run again after an
-    interruption and only the missing chunks are simulated, with the same final result.
-    """
-    from sim.executors import make_executor
-    from sim.results import atomic_write_bytes
-
-    folder = Path(out)
-    saved = folder / "draws" / config_hash(config)
-    saved.mkdir(parents=True, exist_ok=True)
-    chunks = [
-        (config, a, min(a + chunk_size, config.draws)) for a in range(0, config.draws, chunk_size)
-    ]
-    todo = [c for c in chunks if not (saved / f"{c[1]:09d}-{c[2]:09d}.parquet").exists()]
-    if progress:
-        progress.start(config.draws, config.draws - sum(c[2] - c[1] for c in todo))
-    with make_executor(executor, workers) as pool:
-        for part in pool.imap(simulate_draws, todo):
-            first, last = int(part.draw.iloc[0]), int(part.draw.iloc[-1]) + 1
-            atomic_write_bytes(
-                saved / f"{first:09d}-{last:09d}.parquet", part.to_parquet(index=False)
-            )
-            if progress:
-                progress.advance(len(part))
-    parts = [pd.read_parquet(saved / f"{a:09d}-{b:09d}.parquet") for _, a, b in chunks]
-    draws = pd.concat(parts).sort_values("draw", kind="stable").reset_index(drop=True)
-    keep = max(1, round(config.accept * len(draws)))
-    posterior = draws.sort_values(["distance", "draw"], kind="stable").head(keep)
-    atomic_write_bytes(folder / "posterior.parquet", posterior.to_parquet(index=False))
-    sample = PosteriorSample(posterior[list(config.priors)])
-    full = load_scenario(
-        config.source.parent / yaml.safe_load(config.source.read_text())["scenario"]
-    )
-    tables = {
-        "summary": posterior_summary(config, posterior),
-        "predictive": predictive_check(config, config.scenario, 1000, config.seed, sample),
-        "prior_predictive": predictive_check(config, config.scenario, 1000, config.seed),
-        "variance": variance_decomposition(full, sample, HEADLINE, 40, 50, config.seed),
-    }
-    for name, table in tables.items():
-        atomic_write_bytes(folder / f"{name}.csv", table.to_csv(index=False).encode("utf-8"))
-    report = _report(config, draws, posterior, tables)
-    atomic_write_bytes(folder / "report.md", report.encode("utf-8"))
-    return tables
-
-
-def _report(
-    config: Config, draws: pd.DataFrame, posterior: pd.DataFrame, tables: dict[str, pd.DataFrame]
-) -> str:
-    acceptance = len(posterior) / len(draws)
-    lines = [
-        "# Calibration report",
-        "",
-        f"Config `{config.source}`; seed {config.seed}; {len(draws):,} prior draws, one run each; "
-        f"{len(posterior):,} accepted (acceptance rate {acceptance:.3f}); rejection ABC, so every "
-        f"accepted draw has equal weight and the effective sample size is {len(posterior):,}. "
-        f"Largest accepted distance {posterior.distance.max():.2f} (0 = every target matched "
-        "exactly; each target adds 1 at its tolerance).",
-        "",
-        "## Posterior against prior",
-        "",
-        "`width_ratio` is the posterior's 5-95% width over the prior's: near 1, the data say "
-        "little about that parameter.",
-        "",
-        tables["summary"].drop(columns="reason").to_markdown(index=False, floatfmt=".3f"),
-        "",
-        "## Posterior predictive check (each run draws its parameters from the posterior)",
-        "",
-        f"A target passes when at least {config.plausible_share:.0%} of the runs reproduce it "
-        "within its tolerance: one episode is one draw, so the check asks whether the observed "
-        "episode is a plausible outcome of the calibrated model, not whether it is the most "
-        "likely one. `share_matching` says how often the model reproduces it.",
-        "",
-        tables["predictive"].to_markdown(index=False, floatfmt=".3f"),
-        "",
-        "## Prior predictive check (the shipped scenario's own values)",
-        "",
-        tables["prior_predictive"].to_markdown(index=False, floatfmt=".3f"),
-        "",
-        "## Where the spread of the headline probabilities comes from",
-        "",
-        "40 posterior draws x 50 runs each, 90-day horizon; law of total variance.",
-        "",
-        tables["variance"].to_markdown(index=False, floatfmt=".3f"),
-        "",
-    ]
-    return "\n".join(lines)
+    reached = np.zeros((len(HEADLINE), parameter_sets, replications))
+    for m in range(parameter_sets):
+        drawn = scenario_with(scenario, posterior.draw(Streams(seed, m).get("parameters")))
+        for r in range(replications):
+            events = run_replication(drawn, m * replications + r, seed)
+            top = max((e.rung for e in events if isinstance(e, StrikeLaunched)), default=-1)
+            reached[:, m, r] = [top >= rung for rung in HEADLINE.values()]
+    rows = []
+    for name, values in zip(HEADLINE, reached, strict=True):
+        chance = float(values.var(axis=1, ddof=1).mean())
+        between = float(values.mean(axis=1).var(ddof=1))
+        parameters = max(0.0, between - chance / replications)
+        total = chance + parameters
+        rows.append({
+            "outcome": name, "probability": float(values.mean()),
+            "between_draws_sd": float(np.sqrt(parameters)),
+            "share_from_parameters": parameters / total if total else 0.0,
+            "share_from_chance": chance / total if total else 0.0,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
