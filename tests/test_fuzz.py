@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import ScenarioError, parse_scenario
+from sim.scenario import Problem, ScenarioError, parse_scenario
 from sim.schema import Scenario
 
 APRIL_TEXT = (Path(__file__).parents[1] / "scenarios" / "april-2024.yaml").read_text()
@@ -20,13 +20,28 @@ scalars = st.one_of(
     st.floats(allow_nan=True),
     st.text(max_size=12),
 )
+keys = st.text(max_size=8) | st.integers(-3, 10) | st.booleans() | st.sampled_from(list(APRIL))
 documents = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
     max_leaves=20,
 )
+# Documents shaped like a scenario at the top, so that validation goes deeper than the first key.
+scenario_like = st.dictionaries(st.sampled_from(list(APRIL)), documents, min_size=1)
+TOKENS = [
+    *"ab01.-:[]{},'\"!&*|>#?%@~\t\n\r ",
+    *[": ", "- ", "\n  ", "&a ", "*a", "<<: ", "? ", "---\n", "...\n", "1e3", ".nan", ".inf"],
+    *["0x1f", "0o17", "1:20", "1_000", "yes", "~", "2024-04-01", "!!binary aGk=", "!!set "],
+    *["!!python/object:os.system ", "!!python/name:os.system ", "[" * 400, "{a: " * 200],
+]
+YAML_KEYS = ["name", "seed", "a", "0x1f", "0o17", "1:20", "1_000", "yes", "~", "<<", "1.5", "? a"]
+YAML_VALUES = ["1", "-3", "1e3", ".nan", "x", "[1, 2]", "{a: 1}", "&a [1]", "*a", "", "!!str 3"]
+yaml_line = st.tuples(
+    st.sampled_from(["", "  ", "- "]), st.sampled_from(YAML_KEYS), st.sampled_from(YAML_VALUES)
+).map(lambda parts: f"{parts[0]}{parts[1]}: {parts[2]}\n")
+yaml_text = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join) | st.lists(
+    yaml_line, min_size=1, max_size=8
+).map("".join)
 
 
 def yaml_lines(text: str) -> int:
@@ -36,28 +51,40 @@ def yaml_lines(text: str) -> int:
 
 
 def check(text: str) -> None:
-    """Parsing either succeeds or raises ScenarioError whose problems are well formed."""
+    """Parsing either succeeds or raises ScenarioError whose problems are well formed.
+
+    Any other exception escapes and fails the test.
+    """
     lines = yaml_lines(text)
     try:
         assert isinstance(parse_scenario(text, "fuzz.yaml"), Scenario)
     except ScenarioError as exc:
         assert exc.problems
         for problem in exc.problems:
-            assert problem.message
+            assert isinstance(problem, Problem) and problem.source == "fuzz.yaml"
+            assert problem.field or problem.message
+            assert problem.message.strip()
             assert problem.line is None or 1 <= problem.line <= lines
             assert str(problem).startswith("fuzz.yaml")
 
 
 @settings(max_examples=150, deadline=None)
-@given(documents)
+@given(documents | scenario_like)
 def test_random_documents(document):
-    check(yaml.safe_dump(document))
+    check(yaml.safe_dump(document, allow_unicode=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200) | yaml_text)
+def test_random_text(text):
+    check(text)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.text(max_size=200))
-def test_random_text(text):
-    check(text)
+@given(st.integers(0, APRIL_TEXT.count("\n")), yaml_text)
+def test_random_text_spliced_into_the_shipped_scenario(line, text):
+    lines = APRIL_TEXT.splitlines(keepends=True)
+    check("".join([*lines[:line], text, *lines[line:]]))
 
 
 def paths(node, prefix=()):
@@ -82,15 +109,36 @@ def parent_of(document, path):
     return node
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(ALL_PATHS), st.sampled_from(["delete", "replace", "rename"]), documents)
-def test_mutations_of_the_shipped_scenario(path, action, value):
-    document = copy.deepcopy(APRIL)
-    parent, key = parent_of(document, path), path[-1]
+mutation = st.tuples(
+    st.sampled_from(ALL_PATHS),
+    st.sampled_from(["delete", "replace", "rename"]),
+    documents,
+    keys,
+)
+
+
+def apply(document, path, action, value, new_key) -> bool:
+    """Apply one mutation in place if ``path`` still exists; return whether it did."""
+    try:
+        parent, key = parent_of(document, path), path[-1]
+        parent[key]
+    except (KeyError, IndexError, TypeError):
+        return False
     if action == "delete":
         del parent[key]
     elif action == "replace":
         parent[key] = value
     elif isinstance(parent, dict):
-        parent[f"{key}_typo"] = parent.pop(key)
-    check(yaml.safe_dump(document, sort_keys=False))
+        parent[new_key if new_key not in parent else f"{key}_typo"] = parent.pop(key)
+    else:
+        parent[key] = {str(new_key): parent[key]}
+    return True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutation, min_size=1, max_size=3))
+def test_mutations_of_the_shipped_scenario(mutations):
+    document = copy.deepcopy(APRIL)
+    for path, action, value, new_key in mutations:
+        apply(document, path, action, value, new_key)
+    check(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
