@@ -87,24 +87,26 @@ def _interception_events(
     return events
 
 
+def launched_event(order: StrikeOrder, strike_id: int, now_hours: float) -> StrikeLaunched:
+    """The log entry for a strike leaving now; recorded before anything the strike sets off."""
+    return StrikeLaunched(
+        time_hours=now_hours,
+        strike_id=strike_id,
+        attacker=order.attacker,
+        target=order.target,
+        rung=order.rung,
+        telegraphed=order.telegraphed,
+        cause=order.cause,
+        projectiles=tuple(sorted(order.projectiles.items())),
+        description=order.description,
+    )
+
+
 def strike_process(
     world: World, order: StrikeOrder, strike_id: int, rng: np.random.Generator
 ) -> Generator:
-    """Launch, fly, intercept and land one strike; then tell the world what it achieved."""
+    """Fly, intercept and land one launched strike; then tell the world what it achieved."""
     env, weapons = world.env, world.scenario.weapons
-    world.record(
-        StrikeLaunched(
-            time_hours=env.now,
-            strike_id=strike_id,
-            attacker=order.attacker,
-            target=order.target,
-            rung=order.rung,
-            telegraphed=order.telegraphed,
-            cause=order.cause,
-            projectiles=tuple(sorted(order.projectiles.items())),
-            description=order.description,
-        )
-    )
     waves = coordinated_waves(order.projectiles, weapons, env.now)
     launched = failed = intercepted = leaked = 0
     interceptor_cost = 0.0

@@ -20,7 +20,7 @@ from sim.parameters import draw_parameters
 from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
 from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
-from sim.strikes import StrikeOrder, strike_process
+from sim.strikes import StrikeOrder, launched_event, strike_process
 
 HOURS_PER_DAY = 24.0
 
@@ -68,6 +68,7 @@ class World:
                 self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
             return
         self.strikes_launched += 1
+        self.record(launched_event(order, self.strikes_launched, self.env.now))
         self.env.process(strike_process(self, order, self.strikes_launched, self._strike_rng))
         if order.cause != "ordered by patron" and order.rung >= Rung.LIMITED_DIRECT_STRIKE:
             self._order_proxies(order)

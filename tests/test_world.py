@@ -336,11 +336,6 @@ def test_a_defending_ally_joins_from_its_rung(rung, joins):
     assert deciders == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in sim/world.py: World.launch orders proxies (logging their decision and strike) "
-    "before the patron's own strike process has logged its StrikeLaunched",
-)
 def test_no_decision_is_logged_before_the_strike_that_triggered_it():
     events = four()
     launched_at = {e.strike_id: i for i, e in enumerate(events) if isinstance(e, StrikeLaunched)}
