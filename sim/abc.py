@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from sim.calibration import Config, scenario_with, target_statistics
+from sim.calibration import Config, target_statistics
+from sim.parameters import scenario_with
 from sim.rng import Streams
 
 MAX_REDRAWS = 100_000
@@ -256,8 +257,9 @@ def run_calibration(
     equally weighted rows, resampled from it), ``generations.csv``, ``summary.csv`` and, with
     ``checks``, the predictive checks, the variance decomposition and ``report.md``.
     """
-    from sim.calibration import PosteriorSample, posterior_summary
+    from sim.calibration import posterior_summary
     from sim.executors import make_executor
+    from sim.parameters import PosteriorSample
     from sim.results import atomic_write_bytes
 
     folder = Path(out)
@@ -277,7 +279,7 @@ def run_calibration(
     atomic_write_bytes(folder / "particles.parquet", particles.to_parquet(index=False))
     atomic_write_bytes(folder / "posterior.parquet", posterior.to_parquet(index=False))
     if checks:
-        tables |= _checks(config, PosteriorSample(posterior[config.paths]), folder)
+        tables |= _checks(config, PosteriorSample.from_columns(posterior[config.paths]), folder)
     for name, table in tables.items():
         atomic_write_bytes(folder / f"{name}.csv", table.to_csv(index=False).encode("utf-8"))
     if checks:

@@ -4,9 +4,9 @@ A calibration config (``calibration/calibrate.yaml``) declares uniform priors ov
 by dotted path, each with a reason, and targets: statistics of one simulated run, each with the
 observed value, a tolerance and a reason. ``sim.abc`` fits the priors to the targets by ABC-SMC;
 this module holds what the fit and its users share: reading the config, the statistics of a run's
-event log, the distance of a run from the observations, applying a parameter set to a validated
-scenario (``scenario_with``) and drawing parameter sets from a posterior (``PosteriorSample``).
-It imports no SimPy, so ``sim.parameters`` (and through it ``sim.world``) may import it.
+event log, the distance of a run from the observations, predictive checks and the variance
+decomposition. Applying a parameter set to a scenario and drawing from a posterior belong to
+``sim.parameters``, which the world uses too.
 """
 
 from __future__ import annotations
@@ -20,65 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel
 
 from sim.events import DecisionMade, Event, Interception, StrikeLaunched, StrikeOutcome
+from sim.parameters import PosteriorSample, scenario_with
 from sim.scenario import load_scenario
 from sim.schema import Scenario
 
 HOURS_PER_DAY = 24.0
 MISMATCH = 2.0  # distance of a binary target that is missed (a tolerance is 1)
 UNDEFINED = 3.0  # distance of a statistic the run does not define (Iran never answered)
-
-
-def scenario_with(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
-    """``scenario`` with values set by dotted path (``actors.iran.policy.delay.median_days``).
-
-    No YAML is read and nothing is re-validated: microseconds instead of the ~40 ms of
-    ``parse_scenario``. Use it for values already known to be valid (prior draws inside ranges
-    whose corners were validated when the config was loaded).
-    """
-    for path, value in values.items():
-        scenario = _replace(scenario, path.split("."), value)
-    return scenario
-
-
-def _replace(node: Any, keys: list[str], value: Any) -> Any:
-    if not keys:
-        return value
-    head, rest = keys[0], keys[1:]
-    if isinstance(node, BaseModel):
-        return node.model_copy(update={head: _replace(getattr(node, head), rest, value)})
-    if isinstance(node, dict):
-        key = int(head) if head not in node and head.isdigit() else head
-        return {**node, key: _replace(node[key], rest, value)}
-    copy = list(node)
-    copy[int(head)] = _replace(node[int(head)], rest, value)
-    return copy
-
-
-@dataclass(frozen=True)
-class PosteriorSample:
-    """Parameter sets (one column per dotted path) with optional importance weights."""
-
-    values: pd.DataFrame
-    weights: np.ndarray | None = None
-
-    @classmethod
-    def load(cls, path: str | Path) -> PosteriorSample:
-        """Read a sample written by ``sim calibrate``: columns with a dot are parameters; a
-        ``weight`` column, if present, holds importance weights (absent: equal weights)."""
-        frame = pd.read_parquet(path)
-        weights = frame["weight"].to_numpy(float) if "weight" in frame else None
-        return cls(frame[[c for c in frame.columns if "." in c]].reset_index(drop=True), weights)
-
-    def draw(self, rng: np.random.Generator) -> dict[str, float]:
-        """One parameter set, chosen with probability proportional to its weight."""
-        if self.weights is None:
-            row = int(rng.integers(len(self.values)))
-        else:
-            row = int(rng.choice(len(self.values), p=self.weights / self.weights.sum()))
-        return {path: float(v) for path, v in self.values.iloc[row].items()}
 
 
 @dataclass(frozen=True)

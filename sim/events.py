@@ -7,10 +7,12 @@ Every record has a simulation time in hours since the scenario started. Records 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas only for a type: worker processes never import it
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)

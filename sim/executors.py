@@ -72,7 +72,7 @@ class ProcessExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["sim.montecarlo"])
+        context.set_forkserver_preload(["sim.chunks"])
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_exit_with_parent
         )
@@ -99,6 +99,22 @@ class ProcessExecutor:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+# Dask's defaults favour watching a cluster over simulating on it. Each of these, on a local
+# cluster's workers, costs this simulator speed (benchmarks/README.md, "Dask"):
+#   - MALLOC_TRIM_THRESHOLD_=65536 hands memory back to the system sooner, but any fixed value
+#     stops glibc from raising its mmap threshold, and the many short-lived small arrays of a
+#     replication then cost about 30% of the speed (a worker of a study holds a few MiB);
+#   - the statistical profiler samples the running task's stack every 10 ms (for a dashboard,
+#     which a local cluster here does not start), and the event-loop health check runs every
+#     20 ms; together about 10%.
+# docs/tutorial-dask.md says how to give workers started by hand the same settings.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+}
+
+
 class DaskExecutor:
     """Dask distributed: a LocalCluster by default, or an existing scheduler by address.
 
@@ -108,6 +124,7 @@ class DaskExecutor:
 
     def __init__(self, workers: int, scheduler: str | None) -> None:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise ExecutorError(
@@ -117,9 +134,10 @@ class DaskExecutor:
         self.workers = workers
         self.cluster = None
         if scheduler is None:
-            self.cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                self.cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                )
             self.client = Client(self.cluster)
         else:
             self.client = Client(scheduler)

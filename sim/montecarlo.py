@@ -10,7 +10,6 @@ stays bounded for any number of replications.
 
 from __future__ import annotations
 
-import io
 import math
 import platform
 import subprocess
@@ -28,9 +27,8 @@ import pyarrow.parquet as pq
 import yaml
 
 import sim
-from sim.events import events_arrow
+from sim.chunks import Chunk, plan_chunks, simulate_chunk
 from sim.executors import Executor, make_executor
-from sim.outcomes import run_row
 from sim.results import (
     EVENTS,
     RUNS,
@@ -44,46 +42,10 @@ from sim.results import (
 )
 from sim.scenario import load_scenario, parse_scenario, scenario_hash
 from sim.schema import Scenario
-from sim.world import run_replication
 
 CHUNKS = "chunks"
 SOURCE_COPY = "scenario-source.yaml"
 DEFAULT_CHUNK_SIZE = 100
-
-
-@dataclass(frozen=True, order=True)
-class Chunk:
-    """Replications ``start`` (inclusive) to ``stop`` (exclusive)."""
-
-    start: int
-    stop: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.start:09d}-{self.stop:09d}"
-
-
-def plan_chunks(start: int, stop: int, size: int) -> list[Chunk]:
-    """Chunks of ``size`` replications covering ``start`` to ``stop``, aligned to ``size``."""
-    return [Chunk(a, min(a + size, stop)) for a in range(start, stop, size)]
-
-
-def simulate_chunk(scenario: Scenario, seed: int, chunk: Chunk) -> tuple[Chunk, bytes, bytes]:
-    """Run one chunk; return it with its runs and events tables as Parquet bytes (picklable)."""
-    actors = list(scenario.actors)
-    logs, rows = [], []
-    for replication in range(chunk.start, chunk.stop):
-        events = run_replication(scenario, replication, seed)
-        logs.append((replication, events))
-        rows.append(run_row(events, replication, actors))
-    return chunk, _parquet_bytes(pa.Table.from_pylist(rows)), _parquet_bytes(events_arrow(logs))
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    """A table as Parquet bytes with page checksums, so that damage is detected on reading."""
-    sink = io.BytesIO()
-    pq.write_table(table, sink, write_page_checksum=True)
-    return sink.getvalue()
 
 
 def _chunk_path(folder: Path, kind: str, chunk: Chunk) -> Path:

@@ -14,12 +14,13 @@ import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from sim.errors import ResultsError
 from sim.ladder import RUNGS
 from sim.outcomes import first_day_column
 
@@ -27,10 +28,6 @@ MANIFEST = "manifest.json"
 RUNS = "runs.parquet"
 EVENTS = "events.parquet"
 SCENARIO_COPY = "scenario.yaml"
-
-
-class ResultsError(Exception):
-    """A results folder is missing, corrupted or does not match the requested study."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -75,7 +72,7 @@ def wilson_interval(
     """Wilson score interval for binomial proportions (vectorised); NaN where trials == 0."""
     k = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k / n
         denominator = 1 + z**2 / n

@@ -11,16 +11,15 @@ import pytest
 import sim.abc as abc
 from sim.calibration import (
     Config,
-    PosteriorSample,
     Prior,
     Target,
     predictive_check,
-    scenario_with,
     simulate_statistics,
     target_statistics,
 )
 from sim.events import DecisionMade, Interception, ParametersDrawn, StrikeLaunched, StrikeOutcome
 from sim.outcomes import run_row
+from sim.parameters import PosteriorSample, scenario_with
 from sim.scenario import load_scenario
 from sim.world import run_replication
 
@@ -98,7 +97,7 @@ def test_scenario_with_equals_validated_overrides():
 
 def test_posterior_sample_draws_by_weight():
     values = pd.DataFrame({DELAY: [5.0, 10.0, 20.0]})
-    sample = PosteriorSample(values, np.array([0.0, 0.75, 0.25]))
+    sample = PosteriorSample.from_columns(values, np.array([0.0, 0.75, 0.25]))
     rng = np.random.default_rng(1)
     drawn = [sample.draw(rng)[DELAY] for _ in range(2000)]
     assert 5.0 not in drawn
@@ -183,9 +182,10 @@ def test_shipped_posterior_passes_its_predictive_check():
     so more often than the priors: the joint share of runs matching every target rises."""
     config = Config.load(CONFIG)
     posterior = PosteriorSample.load(ROOT / "calibration" / "posterior.parquet")
-    assert list(posterior.values.columns) == config.paths
+    assert list(posterior.paths) == config.paths
     for prior in config.priors:
-        assert posterior.values[prior.path].between(prior.low, prior.high).all()
+        values = posterior.column(prior.path)
+        assert ((prior.low <= values) & (values <= prior.high)).all()
     check = predictive_check(config, simulate_statistics(config, 400, 99, "posterior", posterior))
     targets = check.iloc[:-1]
     assert targets.passes.all(), targets[~targets.passes].to_string()

@@ -1,0 +1,9 @@
+"""Errors a user can cause and fix, shared by modules that must not import each other.
+
+They live here, apart from the modules that raise them, so that the light modules a worker
+process imports (the world, parameter sets) need not import the heavy ones (results tables).
+"""
+
+
+class ResultsError(Exception):
+    """A results folder or data file is missing, corrupted or does not match the study."""
