@@ -12,8 +12,10 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+source"
 
 
-def run(scenario, n: int = 1000, *, seed: int | None = None, workers: int = 1, **options):
+def run(scenario, n: int | None = None, *, seed: int | None = None, workers: int = 1, **options):
     """Run a Monte Carlo study of ``scenario`` (a path or a ``Scenario``) and return its results.
+
+    ``n`` replications (default 1,000; when resuming, the study's own).
 
     ``options`` are those of ``sim.montecarlo.run_study`` (``out``, ``executor``, ``chunk_size``,
     ``until_ci``, ``resume`` ...). ``results.runs`` and ``results.events`` are pandas DataFrames and

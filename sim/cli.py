@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
@@ -149,7 +150,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     type=click.IntRange(min=1),
     default=2000,
     show_default=True,
-    help="Number of replications.",
+    help="Number of replications (with --resume: the study's own).",
 )
 @WORKERS_OPTION
 @click.option(
@@ -216,10 +217,11 @@ def run(
     from sim.montecarlo import default_folder, run_study
 
     folder = resume or out or default_folder(file)
+    n_given = click.get_current_context().get_parameter_source("n") is not ParameterSource.DEFAULT
     with progress_bar("replications") as progress, interrupt_hint(file, folder):
         results = run_study(
             file,
-            n=n,
+            n=n if n_given or resume is None else None,
             out=folder,
             seed=seed,
             workers=workers,
@@ -252,13 +254,14 @@ def _add_command_groups() -> None:
     """Commands that live beside the step they drive."""
     from sim.cli_calibrate import calibrate_command
     from sim.cli_compare import compare_command, sensitivity_command, sweep_command
-    from sim.cli_figures import plot_command, report_command
+    from sim.cli_figures import gallery_command, plot_command, report_command
 
     main.add_command(compare_command)
     main.add_command(sweep_command)
     main.add_command(sensitivity_command)
     main.add_command(plot_command)
     main.add_command(report_command)
+    main.add_command(gallery_command)
     main.add_command(calibrate_command)
 
 

@@ -46,6 +46,7 @@ from sim.schema import Scenario
 CHUNKS = "chunks"
 SOURCE_COPY = "scenario-source.yaml"
 DEFAULT_CHUNK_SIZE = 100
+DEFAULT_N = 1000
 
 
 def _chunk_path(folder: Path, kind: str, chunk: Chunk) -> Path:
@@ -163,6 +164,11 @@ def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[s
             f"{folder}: was made with seed {old['seed']}, not {manifest['seed']}; "
             "refusing to mix two studies"
         )
+    if manifest["n"] not in (None, old["n"]) and not old.get("until_ci"):
+        raise ResultsError(
+            f"{folder}: is a study of {old['n']} replications, not {manifest['n']}; resuming "
+            "finishes a study as it was planned (leave out -n, or start a new study)"
+        )
     old.setdefault("resumed_utc", []).append(datetime.now(UTC).isoformat())
     return old
 
@@ -243,7 +249,7 @@ def default_folder(source: str | Path) -> Path:
 def run_study(
     scenario: str | Path | Scenario,
     *,
-    n: int = 1000,
+    n: int | None = None,
     out: str | Path | None = None,
     seed: int | None = None,
     workers: int = 1,
@@ -259,10 +265,18 @@ def run_study(
 ) -> Results:
     """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``.
 
-    ``n`` replications (at least 1) in chunks of ``chunk_size``; with ``until_ci`` (a CI half-width,
-    as a probability) more are added until every rung's half-width is at most it, or ``max_n``.
+    ``n`` replications (at least 1; default 1,000, or a resumed study's own) in chunks of
+    ``chunk_size``; with ``until_ci`` (a CI half-width, as a probability) more are added until
+    every rung's half-width is at most it, or ``max_n``. A resumed study is finished as it was
+    planned: an ``n`` other than its own is refused, not silently ignored.
     """
-    for name, value in (("n", n), ("chunk_size", chunk_size), ("workers", workers)):
+    if n is None and not resume:
+        n = DEFAULT_N
+    for name, value in (
+        ("n", 1 if n is None else n),
+        ("chunk_size", chunk_size),
+        ("workers", workers),
+    ):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     if until_ci is not None and not until_ci > 0:

@@ -146,6 +146,12 @@ def test_another_scenario_or_seed_is_refused_without_touching_the_folder(
         assert message in result.output and "refusing to mix two studies" in result.output
         assert "Traceback" not in result.output
         assert snapshot(interrupted) == before
+    result = CliRunner().invoke(
+        main, ["run", str(APRIL), "-n", "500", "--resume", str(interrupted)]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"is a study of {N} replications, not 500" in result.output
+    assert snapshot(interrupted) == before
     same_model = tmp_path / "same.yaml"  # other text, same model: the same study
     same_model.write_text("# a comment changes the file, not the model\n" + APRIL.read_text())
     result = CliRunner().invoke(main, ["run", str(same_model), "--resume", str(interrupted)])

@@ -199,6 +199,21 @@ def test_a_folder_from_another_scenario_or_seed_is_refused(tmp_path, monkeypatch
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_resume_finishes_the_planned_study_and_refuses_another_n(tmp_path, reference):
+    finished = study(tmp_path / "finished", n=20)
+    with pytest.raises(ResultsError, match="is a study of 20 replications, not 40"):
+        study(finished.folder, resume=True, n=40)
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        interrupt_after(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            study(out)
+    with pytest.raises(ResultsError, match=f"is a study of {N} replications, not {N + 10}"):
+        study(out, resume=True, n=N + 10)
+    resumed = study(out, resume=True, n=None)
+    assert resumed.runs.equals(reference.runs)
+
+
 def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatch):
     out = tmp_path / "out"
     with monkeypatch.context() as patch:
