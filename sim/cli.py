@@ -103,10 +103,11 @@ def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, 
 
     The same scenario, seed and replication give the same text, byte for byte.
     """
+    from sim.levers import load_with_overrides
     from sim.trace import format_trace
     from sim.world import run_replication
 
-    scenario = load_scenario(file, overrides)
+    scenario = load_with_overrides(file, overrides)
     used_seed = scenario.seed if seed is None else seed
     title = f"{scenario.name} - seed {used_seed}, replication {replication}"
     click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from sim.levers import Lever, resolve_overrides
+from sim.levers import Lever, load_with_overrides, resolve_overrides
 from sim.montecarlo import default_folder, run_study
 from sim.results import ResultsError, atomic_write_bytes, wilson_interval, write_manifest
 from sim.scenario import load_scenario
@@ -159,9 +159,7 @@ def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
     for outcome in outcomes:
         outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
     for setting in settings:
-        load_scenario(
-            setting.file, resolve_overrides(load_scenario(setting.file), setting.overrides)
-        )
+        load_with_overrides(setting.file, setting.overrides)
 
 
 def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:

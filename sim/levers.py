@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -94,9 +95,22 @@ def resolve_override(scenario: Scenario, assignment: str) -> str:
     return f"{resolve_path(scenario, path, f'--set {assignment}')}={value}"
 
 
-def resolve_overrides(scenario: Scenario, overrides: Iterable[str]) -> tuple[str, ...]:
-    """Every ``PATH=VALUE`` with aliases resolved against ``scenario``."""
+def resolve_overrides(
+    scenario: Scenario, overrides: Iterable[str] | Mapping[str, Any]
+) -> tuple[str, ...] | dict[str, Any]:
+    """Every ``PATH=VALUE`` (or ``{PATH: VALUE}``) with aliases resolved against ``scenario``."""
+    if isinstance(overrides, Mapping):
+        return {resolve_path(scenario, p, f"--set {p}"): v for p, v in overrides.items()}
     return tuple(resolve_override(scenario, text) for text in overrides)
+
+
+def load_with_overrides(
+    file: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()
+) -> Scenario:
+    """``file`` with overrides applied, relation aliases (``restrains[us>israel].pressure``)
+    resolved against the file's own relations; every mistake as ``load_scenario`` reports it."""
+    base = load_scenario(file)
+    return load_scenario(file, resolve_overrides(base, overrides)) if overrides else base
 
 
 def load_lever_file(path: str | Path) -> dict[str, LeverSpec]:

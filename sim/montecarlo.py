@@ -29,6 +29,7 @@ import yaml
 import sim
 from sim.chunks import Chunk, plan_chunks, simulate_chunk
 from sim.executors import Executor, make_executor
+from sim.levers import load_with_overrides, resolve_overrides
 from sim.results import (
     EVENTS,
     RUNS,
@@ -40,7 +41,7 @@ from sim.results import (
     read_manifest,
     write_manifest,
 )
-from sim.scenario import load_scenario, parse_scenario, scenario_hash
+from sim.scenario import parse_scenario, scenario_hash
 from sim.schema import Scenario
 
 CHUNKS = "chunks"
@@ -122,11 +123,12 @@ def _resolve(
     """Where the scenario came from, and the validated scenario with overrides applied."""
     if isinstance(scenario, Scenario):
         if overrides:
+            resolved = resolve_overrides(scenario, overrides)
             return "<python object>", parse_scenario(
-                canonical_text(scenario), "<python object>", overrides
+                canonical_text(scenario), "<python object>", resolved
             )
         return "<python object>", scenario
-    return str(scenario), load_scenario(scenario, overrides)
+    return str(scenario), load_with_overrides(scenario, overrides)
 
 
 def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from sim.levers import (
     Uncertain,
     declared_levers,
     load_lever_file,
+    load_with_overrides,
     relation_aliases,
     resolve_override,
     resolve_path,
 )
+from sim.montecarlo import run_study
 from sim.results import ResultsError
 from sim.scenario import ScenarioError, load_scenario
 
@@ -152,3 +154,23 @@ def test_cli_override_mistakes_exit_2_with_the_file_style_message(tmp_path, args
     assert expected in result.output
     assert "Traceback" not in result.output
     assert not any(tmp_path.iterdir()), "nothing runs before every override is valid"
+
+
+def test_run_trace_and_the_api_take_aliases_like_paths(tmp_path):
+    alias, path = "restrains[us>israel].pressure=0.9", "relations.4.pressure=0.9"
+    assert load_with_overrides(APRIL, [alias]) == load_scenario(APRIL, [path])
+    assert load_with_overrides(APRIL, {"restrains[us>israel].pressure": 0.9}) == load_scenario(
+        APRIL, {"relations.4.pressure": 0.9}
+    )
+    traces = [
+        CliRunner().invoke(main, ["trace", str(APRIL), "-r", "3", "--set", text]).output
+        for text in (alias, path)
+    ]
+    assert traces[0] == traces[1] and "STRIKE #1" in traces[0]
+    by_alias = run_study(APRIL, n=20, out=tmp_path / "a", executor="serial", overrides=[alias])
+    by_path = run_study(APRIL, n=20, out=tmp_path / "p", executor="serial", overrides=[path])
+    assert by_alias.manifest["scenario_sha256"] == by_path.manifest["scenario_sha256"]
+    assert by_alias.runs.equals(by_path.runs)
+    with pytest.raises(ScenarioError, match=r"no restrains relation us>iran"):
+        run_study(APRIL, n=20, out=tmp_path / "x", overrides=["restrains[us>iran].pressure=1"])
+    assert not (tmp_path / "x").exists()
