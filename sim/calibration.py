@@ -118,9 +118,10 @@ class Config:
                 scenario_path, {**horizon, **{p.path: getattr(p, corner) for p in priors}}
             )
         targets = tuple(Target.from_yaml(n, t) for n, t in raw["targets"].items())
+        point = {"parameters_from": None}  # the fit sets the parameters; it never draws them
         return cls(
-            scenario=load_scenario(scenario_path, horizon),
-            full_scenario=load_scenario(scenario_path),
+            scenario=load_scenario(scenario_path, point | horizon),
+            full_scenario=load_scenario(scenario_path, point),
             priors=priors,
             targets=targets,
             seed=int(raw["seed"]),

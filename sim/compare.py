@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from sim.levers import Lever, load_with_overrides, resolve_overrides
+from sim.levers import Lever, load_with_overrides
 from sim.montecarlo import default_folder, run_study
 from sim.results import ResultsError, atomic_write_bytes, wilson_interval, write_manifest
 from sim.scenario import load_scenario
@@ -163,18 +163,17 @@ def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
 
 
 def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:
-    """One setting's study in ``folder`` (resumed if started); refuses a finished one of another n."""
-    scenario = load_scenario(setting.file)
-    overrides = resolve_overrides(scenario, setting.overrides)
+    """One setting's study in ``folder``, resumed if started (``run_study`` refuses another n)."""
     started = (folder / "manifest.json").exists()
-    results = run_study(
-        setting.file, n=n, out=folder, seed=seed, overrides=overrides, resume=started, **options
+    return run_study(
+        setting.file,
+        n=n,
+        out=folder,
+        seed=seed,
+        overrides=setting.overrides,
+        resume=started,
+        **options,
     )
-    if len(results.runs) != n:
-        raise ResultsError(
-            f"{folder}: holds {len(results.runs)} replications, not {n}; use another --out"
-        )
-    return results
 
 
 def compare(

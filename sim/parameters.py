@@ -7,7 +7,7 @@ stream, so Monte Carlo results carry parameter uncertainty as well as chance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -102,9 +102,25 @@ def load_posterior(path: str) -> PosteriorSample:
     return PosteriorSample.load(path)
 
 
+def with_fixed(scenario: Scenario, paths: Iterable[str]) -> Scenario:
+    """``scenario`` with ``paths`` added to ``parameters_fixed``: values a study sets itself
+    (``scenario_with``), which posterior draws must not replace."""
+    fixed = list(scenario.parameters_fixed)
+    fixed += [path for path in paths if path not in fixed]
+    return scenario.model_copy(update={"parameters_fixed": fixed})
+
+
 def draw_parameters(scenario: Scenario, rng: np.random.Generator) -> tuple[Scenario, dict]:
     """The scenario with one parameter set from its posterior (if it has one), and that set."""
     if scenario.parameters_from is None:
         return scenario, {}
-    values = load_posterior(scenario.parameters_from).draw(rng)
+    drawn = load_posterior(scenario.parameters_from).draw(rng)
+    fixed = tuple(scenario.parameters_fixed)
+    values = {p: v for p, v in drawn.items() if not any(_within(p, f) for f in fixed)}
     return scenario_with(scenario, values), values
+
+
+def _within(path: str, fixed: str) -> bool:
+    """Whether dotted ``path`` is ``fixed`` or lies below it (``relations.5`` holds
+    ``relations.5.obey_probability``)."""
+    return path == fixed or path.startswith(fixed + ".")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,7 +332,17 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     for dotted, value in changes.items():
         origin = (source, lines.get(("set", dotted), here[1]))
         _place(merged_where, _keys(str(dotted)), _set_path(merged, str(dotted), value, origin))
+    _fix_parameters(merged, map(str, changes))
     return merged, merged_where
+
+
+def _fix_parameters(data: dict, dotted_paths: Iterable[str]) -> None:
+    """Record values set explicitly (by a variant's ``set:`` or by ``--set``) in
+    ``parameters_fixed``, so that draws from ``parameters_from`` never replace them."""
+    paths = [path for path in dotted_paths if "." in path]
+    fixed = data.setdefault("parameters_fixed", []) if paths else None
+    if isinstance(fixed, list):  # anything else is reported by validation
+        fixed.extend(path for path in paths if path not in fixed)
 
 
 def parse_scenario(
@@ -344,8 +354,10 @@ def parse_scenario(
     the override (``--set actors.us.pressure=2``) instead of a file line.
     """
     data, where = _document(text, source)
-    for path, origin in apply_overrides(data, overrides).items():
+    origins = apply_overrides(data, overrides)
+    for path, origin in origins.items():
         _place(where, path, {path: origin})
+    _fix_parameters(data, (".".join(map(str, path)) for path in origins))
     return _locate_posterior(validate_data(data, where, source), where, source)
 
 

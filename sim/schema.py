@@ -290,6 +290,12 @@ class Scenario(StrictModel):
         description="A posterior sample (Parquet, from `sim calibrate`), relative to this file: "
         "each replication draws one parameter set from it on its own random stream.",
     )
+    parameters_fixed: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths that keep this scenario's value although `parameters_from` "
+        "draws them. Every `--set` and every variant's `set:` adds the paths it sets, so an "
+        "explicit value is never replaced by a draw.",
+    )
 
     def relations_of(self, kind: type[StrictModel]) -> list:
         """All relations of one kind, in file order."""

@@ -27,7 +27,7 @@ from sim.compare import outcome_indicator, outcome_label, write_table
 from sim.executors import make_executor
 from sim.levers import Uncertain, check_value, declared_levers, load_with_overrides, resolve_path
 from sim.outcomes import run_row
-from sim.parameters import scenario_with
+from sim.parameters import scenario_with, with_fixed
 from sim.results import ResultsError, write_manifest
 from sim.rng import Streams
 from sim.scenario import load_scenario
@@ -187,7 +187,7 @@ def sobol(
     if callable(model):
         return function_sobol(model, uncertain or [], n=n, seed=seed or 0, names=names)
     chosen = _uncertain(model, uncertain, lever_file)
-    base = load_with_overrides(model, overrides)
+    base = with_fixed(load_with_overrides(model, overrides), [u.path for u in chosen])
     for outcome in outcomes:
         outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
     study_seed = base.seed if seed is None else seed

@@ -19,7 +19,7 @@ from sim.calibration import (
 )
 from sim.events import DecisionMade, Interception, ParametersDrawn, StrikeLaunched, StrikeOutcome
 from sim.outcomes import run_row
-from sim.parameters import PosteriorSample, scenario_with
+from sim.parameters import PosteriorSample, scenario_with, with_fixed
 from sim.scenario import load_scenario
 from sim.world import run_replication
 
@@ -92,7 +92,9 @@ def test_target_distances():
 
 def test_scenario_with_equals_validated_overrides():
     values = {DELAY: 7.5, "relations.5.obey_probability": 0.25, "actors.israel.policy.restraint_weight": 1.0}  # fmt: skip
-    assert scenario_with(load_scenario(APRIL), values) == load_scenario(APRIL, values)
+    validated = load_scenario(APRIL, values)
+    assert validated.parameters_fixed == list(values)  # overrides are never replaced by draws
+    assert with_fixed(scenario_with(load_scenario(APRIL), values), values) == validated
 
 
 def test_posterior_sample_draws_by_weight():
@@ -198,14 +200,42 @@ def test_shipped_posterior_passes_its_predictive_check():
         assert section in report
 
 
-def test_calibrated_variant_draws_parameters_per_replication():
-    scenario = load_scenario(ROOT / "scenarios" / "april-2024-calibrated.yaml")
+def test_shipped_scenario_draws_parameters_per_replication():
+    scenario = load_scenario(APRIL)
     first, again, other = (run_replication(scenario, r) for r in (0, 0, 1))
     drawn = [e for e in first if isinstance(e, ParametersDrawn)]
     assert len(drawn) == 1 and first == again
     assert drawn[0].values != next(e for e in other if isinstance(e, ParametersDrawn)).values
+    assert {p for p, _ in drawn[0].values} == set(Config.load(CONFIG).paths)
     row = run_row(first, 0, list(scenario.actors))
     assert row[f"parameter:{DELAY}"] == dict(drawn[0].values)[DELAY]
+    point = load_scenario(ROOT / "scenarios" / "april-2024-point.yaml")
+    assert not any(isinstance(e, ParametersDrawn) for e in run_replication(point, 0))
+
+
+@pytest.mark.parametrize("how", ["override", "variant", "study"])
+def test_a_value_set_explicitly_is_never_replaced_by_a_draw(tmp_path, how):
+    restraint = "actors.iran.policy.self_restraint"
+    if how == "override":
+        scenario = load_scenario(APRIL, [f"{restraint}=0.123"])
+    elif how == "variant":
+        variant = tmp_path / "v.yaml"
+        variant.write_text(f"extends: {APRIL}\nset:\n  {restraint}: 0.123\n")
+        scenario = load_scenario(variant)
+    else:
+        scenario = with_fixed(scenario_with(load_scenario(APRIL), {restraint: 0.123}), [restraint])
+    assert restraint in scenario.parameters_fixed
+    for replication in range(5):
+        events = run_replication(scenario, replication)
+        drawn = dict(next(e for e in events if isinstance(e, ParametersDrawn)).values)
+        assert restraint not in drawn and DELAY in drawn
+        row = run_row(events, replication, list(scenario.actors))
+        assert f"parameter:{restraint}" not in row
+    unfixed = scenario.model_copy(update={"parameters_fixed": []})
+    drawn = dict(
+        next(e for e in run_replication(unfixed, 0) if isinstance(e, ParametersDrawn)).values
+    )
+    assert drawn[restraint] != 0.123
 
 
 def test_missing_posterior_file_is_a_clear_error(tmp_path):

@@ -23,6 +23,8 @@ from sim.world import run_replication
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
 N = 300
+POSTERIOR = "../calibration/posterior.parquet"
+ABSOLUTE_POSTERIOR = APRIL.read_text().replace(POSTERIOR, str((APRIL.parent / POSTERIOR).resolve()))
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def test_another_scenario_or_seed_is_refused_without_touching_the_folder(
 ):
     before = snapshot(interrupted)
     changed = tmp_path / "changed.yaml"
-    changed.write_text(APRIL.read_text().replace("horizon_days: 90", "horizon_days: 91", 1))
+    changed.write_text(ABSOLUTE_POSTERIOR.replace("horizon_days: 90", "horizon_days: 91", 1))
     assert load_scenario(changed) != load_scenario(APRIL)
     for args, message in (
         ([str(APRIL), "--set", "actors.iran.policy.self_restraint=0.5"], "another scenario"),
@@ -153,7 +155,7 @@ def test_another_scenario_or_seed_is_refused_without_touching_the_folder(
     assert f"is a study of {N} replications, not 500" in result.output
     assert snapshot(interrupted) == before
     same_model = tmp_path / "same.yaml"  # other text, same model: the same study
-    same_model.write_text("# a comment changes the file, not the model\n" + APRIL.read_text())
+    same_model.write_text("# a comment changes the file, not the model\n" + ABSOLUTE_POSTERIOR)
     result = CliRunner().invoke(main, ["run", str(same_model), "--resume", str(interrupted)])
     assert result.exit_code == 0, result.output
     assert_same_tables(Results(interrupted), whole)

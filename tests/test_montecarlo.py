@@ -222,7 +222,8 @@ def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatc
             study(out)
     damaged = sorted((out / "chunks").glob("events-*.parquet"))[1]
     data = bytearray(damaged.read_bytes())
-    data[len(data) // 2 : len(data) // 2 + 16] = bytes(16)  # footer intact, one page damaged
+    half = len(data) // 2  # footer intact, one page damaged (every bit flipped: surely changed)
+    data[half : half + 16] = bytes(b ^ 0xFF for b in data[half : half + 16])
     damaged.write_bytes(bytes(data))
     monkeypatch.setattr(montecarlo, "simulate_chunk", None)  # any work would fail differently
     with pytest.raises(ResultsError, match=f"{damaged.name}: corrupted chunk"):
@@ -232,8 +233,11 @@ def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatc
 def test_a_damaged_final_table_is_refused_by_name(tmp_path):
     results = study(tmp_path / "out", n=20)
     path = results.folder / "events.parquet"
+    column = pq.ParquetFile(path).metadata.row_group(0).column(2)  # time_hours
+    start = column.dictionary_page_offset or column.data_page_offset
+    end = start + column.total_compressed_size  # the last bytes of a page's body (under its CRC)
     data = bytearray(path.read_bytes())
-    data[len(data) // 3 : len(data) // 3 + 16] = bytes(16)
+    data[end - 8 : end] = bytes(b ^ 0xFF for b in data[end - 8 : end])
     path.write_bytes(bytes(data))
     with pytest.raises(ResultsError, match=r"events\.parquet: cannot read"):
         Results(results.folder).events  # noqa: B018

@@ -482,9 +482,11 @@ def test_an_alias_bomb_is_reported_quickly_and_briefly():
 
 @pytest.mark.parametrize("number", ["1e6", "1E6", "1.0e+6", "1000000.0", "1_000_000"])
 def test_exponent_numbers_are_numbers(number):
-    scenario = parse_scenario(TEXT.replace("unit_cost_usd: 15000000 ", f"unit_cost_usd: {number} "))
+    text = TEXT.replace("unit_cost_usd: 15000000 ", f"unit_cost_usd: {number} ")
+    scenario = parse_scenario(text, str(APRIL))
     assert scenario.actors["israel"].defence[1].unit_cost_usd == 1e6
-    assert parse_scenario(mutate("horizon_days: 90\n", "horizon_days: 9e1\n")).horizon_days == 90
+    text = mutate("horizon_days: 90\n", "horizon_days: 9e1\n")
+    assert parse_scenario(text, str(APRIL)).horizon_days == 90
 
 
 def test_a_quoted_exponent_is_a_string(tmp_path):
