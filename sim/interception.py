@@ -242,11 +242,15 @@ class _LayerRun:
             self.state.stock -= sum(engaged) * self.shots
             killed = self._kill_every_arrival(span)
             return killed, engaged, [n * self.shots for n in engaged]
-        self.engaged, self.fired = [0] * types, [0] * types
-        cohorts = self._walk(coarse)
-        killed = self._kill_salvos(cohorts, coarse)
+        dry = self._stock_runs_out_unhurried(coarse)
+        if dry is not None:
+            killed, engaged, fired = self._engage_until_dry(coarse, dry)
+        else:
+            self.engaged, self.fired = [0] * types, [0] * types
+            cohorts = self._walk(coarse)
+            killed, engaged, fired = self._kill_salvos(cohorts, coarse), self.engaged, self.fired
         self._return_to_fine(span, killed, coarse)
-        return killed.sum(axis=1).tolist(), self.engaged, self.fired
+        return killed.sum(axis=1).tolist(), engaged, fired
 
     def _coarse(self, span: np.ndarray) -> np.ndarray:
         """Arrivals per coarse bin (``factor`` fine bins each)."""
@@ -258,16 +262,18 @@ class _LayerRun:
         return padded.reshape(types, -1, self.factor).sum(axis=2)
 
     def _never_short(self, coarse: np.ndarray) -> bool:
-        """Whether every projectile finds a free channel and a full salvo on arrival.
-
-        True when no span of bins as long as an engagement (plus the bin a release may slip into)
-        holds more arrivals than there are channels, and the stock covers every salvo: then the walk
-        would engage each projectile as it arrives.
-        """
+        """Whether every projectile finds a free channel and a full salvo on arrival: the stock
+        covers every salvo and channels always suffice; then the walk would engage each
+        projectile as it arrives."""
         arrivals = coarse.sum(axis=0)
-        cumulative = np.cumsum(arrivals)
-        if int(cumulative[-1]) * self.shots > self.state.stock:
+        if int(arrivals.sum()) * self.shots > self.state.stock:
             return False
+        return self._channels_suffice(arrivals)
+
+    def _channels_suffice(self, arrivals: np.ndarray) -> bool:
+        """Whether no span of bins as long as an engagement (plus the bin a release may slip
+        into) holds more of ``arrivals`` than there are channels."""
+        cumulative = np.cumsum(arrivals)
         span = self.release_bins + 2
         if len(arrivals) <= span:
             return int(cumulative[-1]) <= self.channels
@@ -275,6 +281,52 @@ class _LayerRun:
             int(cumulative[span - 1]), int((cumulative[span:] - cumulative[:-span]).max())
         )
         return busiest <= self.channels
+
+    def _stock_runs_out_unhurried(self, coarse: np.ndarray) -> int | None:
+        """The coarse bin in which the stock runs out, if channels suffice for every arrival up
+        to it (a layer short of interceptors, never of channels); else None.
+
+        Then the walk would engage each arrival as it comes until that bin and nothing after it,
+        which ``_engage_until_dry`` does without stepping through the bins.
+        """
+        arrivals = coarse.sum(axis=0)
+        cumulative = np.cumsum(arrivals)
+        salvos = -(-self.state.stock // self.shots)
+        dry = int(np.searchsorted(cumulative, salvos))
+        if dry >= len(arrivals) or not self._channels_suffice(arrivals[: dry + 1]):
+            return None
+        return dry
+
+    def _engage_until_dry(
+        self, coarse: np.ndarray, dry: int
+    ) -> tuple[np.ndarray, list[int], list[int]]:
+        """Engage every arrival before bin ``dry`` and as many in it as the stock allows, as the
+        walk would (the last engagement may be a partial salvo); return killed per weapon and
+        coarse bin, and engaged and fired per weapon."""
+        stock, shots = self.state.stock, self.shots
+        salvos = coarse[:, : dry + 1].copy()
+        remaining = -(-stock // shots) - int(salvos[:, :dry].sum())
+        last = salvos[:, dry]
+        if remaining < last.sum():
+            if np.count_nonzero(last) > 1:
+                salvos[:, dry] = self.rng.multivariate_hypergeometric(last, remaining)
+            else:
+                salvos[:, dry] = np.minimum(last, remaining)
+        engaged = salvos.sum(axis=1)
+        fired = engaged * shots
+        partial = stock % shots
+        if partial:
+            t = int(
+                np.searchsorted(np.cumsum(salvos[:, dry]), self.rng.integers(remaining), "right")
+            )
+            salvos[t, dry] -= 1
+            fired[t] -= shots - partial
+        self.state.stock = 0
+        killed = np.zeros_like(coarse)
+        killed[:, : dry + 1] = self.rng.binomial(salvos, self.kill_salvo[:, None])
+        if partial:
+            killed[t, dry] += self.rng.random() < 1 - (1 - self.kill_once[t]) ** partial
+        return killed, engaged.tolist(), fired.tolist()
 
     def _kill_every_arrival(self, span: np.ndarray) -> list[int]:
         """Kills when every arrival gets a full salvo: a binomial per occupied fine bin."""

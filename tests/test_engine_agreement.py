@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.interception import LayerState, Wave, intercept
+from sim.interception import LayerState, Wave, _LayerRun, intercept
 from sim.scenario import load_scenario
 from sim.schema import DefenceLayer, FlightTime
 from sim.strikes import coordinated_waves
@@ -76,8 +76,37 @@ def assert_agree(fast: list[int], slow: list[int], what: str) -> None:
         assert p_value > 0.001, f"{what}: KS p = {p_value:.2g}"
 
 
-CASES = {
+STOCK_LIMITED = {
     "stock-limited": (one_wave(60), [layer(stock=30, shots_per_target=2)]),
+    "stock-limited, two weapons, the last salvo partial": (
+        [Wave("drone", 150, 0.0, DRONE, 0.05), Wave("cruise", 60, 4.0, CRUISE, 0.1)],
+        [
+            layer(
+                kill_probability={"drone": 0.8, "cruise": 0.5},
+                stock=61,
+                shots_per_target=2,
+                engagement_minutes=0.5,
+                engagement_window_minutes=1.0,
+            )
+        ],
+    ),
+    "stock runs out during hours of drones": (
+        [Wave("drone", 600, 0.0, DRONE, 0.05)],
+        [
+            layer(
+                kill_probability={"drone": 0.9},
+                stock=150,
+                fire_channels=40,
+                engagement_minutes=0.5,
+                engagement_window_minutes=1.0,
+            )
+        ],
+    ),
+}
+"""Layers short of interceptors but never of channels: the engine skips its walk for them."""
+
+CASES = {
+    **STOCK_LIMITED,
     "channel-limited": (
         one_wave(80, 0.0),
         [layer(fire_channels=3, engagement_window_minutes=3.0)],
@@ -150,6 +179,21 @@ def test_cases_exercise_what_they_claim():
         out = intercept(waves, states, telegraphed=True, rung=3, rng=np.random.default_rng(0))
         unengaged = sum(lay.entered[w] - lay.engaged[w] for lay in out.layers for w in lay.entered)
         assert unengaged > 0 or any(s.stock == 0 for s in states), case
+
+
+def test_stock_limited_cases_skip_the_walk_and_others_take_it(monkeypatch):
+    walks = []
+    real = _LayerRun._walk
+    monkeypatch.setattr(
+        _LayerRun, "_walk", lambda run, coarse: walks.append(1) or real(run, coarse)
+    )
+    for case, (waves, specs) in CASES.items():
+        walks.clear()
+        states = [LayerState.from_spec(s, "defender") for s in specs]
+        intercept(waves, states, telegraphed=True, rung=3, rng=np.random.default_rng(0))
+        assert (not walks) == (case in STOCK_LIMITED), case
+        if case in STOCK_LIMITED:
+            assert all(s.stock == 0 for s in states), case
 
 
 @pytest.fixture(scope="module")
