@@ -29,7 +29,13 @@ from scipy import stats
 import sim
 from sim.levers import Lever, load_with_overrides
 from sim.montecarlo import default_folder, run_study
-from sim.results import ResultsError, atomic_write_bytes, wilson_interval, write_manifest
+from sim.results import (
+    ResultsError,
+    atomic_write_bytes,
+    git_commit,
+    wilson_interval,
+    write_manifest,
+)
 from sim.scenario import load_scenario
 
 __all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
@@ -267,6 +273,7 @@ def _write_manifest(
                 for s in settings
             ],
             "package_version": sim.__version__,
+            "git_commit": git_commit(),
             "finished_utc": datetime.now(UTC).isoformat(),
         },
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import platform
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from sim.results import (
     Results,
     ResultsError,
     atomic_write_bytes,
+    git_commit,
     max_half_width,
     read_manifest,
     write_manifest,
@@ -91,21 +91,6 @@ def _finished_chunks(folder: Path, size: int) -> set[Chunk]:
             raise ResultsError(f"{path}: corrupted chunk (its replications are not {chunk.name})")
         done.add(chunk)
     return done
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(sim.__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def canonical_text(scenario: Scenario) -> str:
@@ -307,7 +292,7 @@ def run_study(
             "workers": workers,
             "scheduler": scheduler,
             "package_version": sim.__version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "python": sys.version.split()[0],
             "numpy": np.__version__,
             "platform": platform.platform(),

@@ -90,7 +90,7 @@ def traceability(manifest: Mapping[str, Any] | None) -> dict[str, str]:
     m = dict(manifest or {})
     scenario = m.get("scenario_name") or m.get("scenario_file")
     if not scenario and m.get("settings"):
-        scenario = ", ".join(str(s.get("file")) for s in m["settings"])
+        scenario = ", ".join(dict.fromkeys(str(s.get("file")) for s in m["settings"]))
     n = m.get("n") or m.get("n_per_setting") or m.get("base_samples")
     return {
         "scenario": str(scenario),

@@ -28,7 +28,7 @@ from sim.executors import make_executor
 from sim.levers import Uncertain, check_value, declared_levers, load_with_overrides, resolve_path
 from sim.outcomes import run_row
 from sim.parameters import scenario_with, with_fixed
-from sim.results import ResultsError, write_manifest
+from sim.results import ResultsError, git_commit, write_manifest
 from sim.rng import Streams
 from sim.scenario import load_scenario
 from sim.schema import Scenario
@@ -267,6 +267,7 @@ def _save(folder, table, points, values, chosen, outcomes, model, overrides, **s
             "common_random_numbers": True,
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
             "package_version": sim.__version__,
+            "git_commit": git_commit(),
             "finished_utc": datetime.now(UTC).isoformat(),
         },
     )
