@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from sim.cli_support import user_errors
+from sim.cli_support import WORKERS_OPTION, user_errors
 from sim.results import Results, ResultsError, read_manifest
 
 
@@ -139,3 +139,32 @@ def report_command(folder: Path, out: Path | None) -> None:
     from sim.report import write_report
 
     click.echo(str(write_report(folder, out)))
+
+
+@click.command("gallery")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The project folder: scenarios/ and calibration/ are read, docs/ is written.",
+)
+@click.option(
+    "-n",
+    type=click.IntRange(min=20),
+    default=500,
+    show_default=True,
+    help="Replications of the main study (comparisons and sweeps take half as many each).",
+)
+@WORKERS_OPTION
+@user_errors
+def gallery_command(root: Path, n: int, workers: int) -> None:
+    """Draw every figure from the shipped scenarios and calibration into docs/gallery.md.
+
+    The figures are those of `sim plot`, from a study, a comparison of the shipped variants, a
+    sweep of US pressure, Sobol indices of the declared levers and the shipped calibration; the
+    numbers of each are in the CSV beside it.
+    """
+    from sim.gallery import draw_gallery
+
+    click.echo(str(draw_gallery(root, n, workers)))

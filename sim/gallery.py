@@ -1,0 +1,131 @@
+"""The figure gallery (``docs/gallery.md`` and ``docs/gallery/*.png``), drawn by ``sim gallery``.
+
+Every image is made by the same functions as ``sim plot``, from results tables written by
+``sim.run``, ``sim.compare.compare``/``sweep`` and ``sim.sensitivity.sobol`` on the shipped
+scenarios, and from the shipped calibration output; each image's numbers are in the CSV beside
+it. PNGs are written at a modest resolution to keep the gallery small.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import yaml
+
+import sim
+from sim import plots
+from sim.compare import Setting, compare, sweep
+from sim.plot_style import trace_text
+from sim.results import git_commit, read_manifest
+from sim.sensitivity import sobol
+
+DPI = 110
+SOBOL_BASE_SAMPLES = 64
+SOBOL_REPLICATIONS = 24
+
+
+def _save(figure: plots.PaperFigure, name: str, manifest: dict, docs: Path) -> tuple[str, str, str]:
+    """Write ``docs/gallery/NAME.png`` and ``.csv``; return (name, caption, trace)."""
+    target = docs / "gallery" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.data.to_csv(target.with_suffix(".csv"), index=False)
+    with plots.paper_style(), matplotlib.rc_context({"savefig.dpi": DPI}):
+        figure.savefig(target.with_suffix(".png"), metadata={"Description": trace_text(manifest)})
+    return name, figure.caption, trace_text(manifest)
+
+
+def _figures(
+    root: Path, n: int, workers: int, work: Path, docs: Path
+) -> list[tuple[str, str, str]]:
+    """Every gallery figure: one study, a comparison, a sweep, Sobol indices, the calibration."""
+    scenarios, calibration = root / "scenarios", root / "calibration"
+    april = scenarios / "april-2024.yaml"
+    results = sim.run(april, n=n, workers=workers, out=work / "run")
+    shown = [
+        _save(draw(results), name, results.manifest, docs)
+        for name, draw in plots.RESULTS_FIGURES.items()
+    ]
+    settings = [Setting("baseline", april)] + [
+        Setting(name, scenarios / f"april-2024-{name}.yaml")
+        for name in ("strong-us-restraint", "no-allied-defence", "hezbollah-ordered-in")
+    ]
+    table = compare(settings, n=n // 2, out=work / "compare", workers=workers)
+    shown.append(
+        _save(plots.paired_differences(table), "compare", read_manifest(work / "compare"), docs)
+    )
+    levers = ["relations.4.pressure=0:1:5"]
+    swept = sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
+    shown.append(
+        _save(plots.sweep_probabilities(swept), "sweep", read_manifest(work / "sweep"), docs)
+    )
+    indices = sobol(
+        april,
+        n=SOBOL_BASE_SAMPLES,
+        replications=SOBOL_REPLICATIONS,
+        out=work / "sobol",
+        workers=workers,
+    )
+    shown.append(_save(plots.sobol_indices(indices), "sobol", read_manifest(work / "sobol"), docs))
+    posterior = pd.read_parquet(calibration / "posterior.parquet")
+    fitted = _calibration_trace(calibration, len(posterior))
+    figure = plots.prior_posterior(posterior, pd.read_csv(calibration / "summary.csv"))
+    shown.append(_save(figure, "calibration", fitted, docs))
+    sample = pd.read_parquet(calibration / "predictive_sample.parquet")
+    shown.append(_save(plots.predictive_check(sample), "predictive", fitted, docs))
+    return shown
+
+
+def _calibration_trace(calibration: Path, draws: int) -> dict:
+    """What identifies the shipped calibration: its config, seed, posterior size and version."""
+    config = yaml.safe_load((calibration / "calibrate.yaml").read_text(encoding="utf-8"))
+    return {
+        "scenario_file": "calibration/calibrate.yaml",
+        "seed": config.get("seed"),
+        "n": draws,
+        "package_version": sim.__version__,
+        "git_commit": git_commit(),
+    }
+
+
+def _page(shown: list[tuple[str, str, str]], n: int) -> str:
+    """docs/gallery.md: each image with its caption, its CSV and its trace."""
+    lines = [
+        "# Figure gallery",
+        "",
+        "Made by `sim gallery` from the shipped scenarios "
+        f"(n = {n} replications; comparisons and sweeps {n // 2} per setting; Sobol indices "
+        f"from {SOBOL_BASE_SAMPLES} base samples of {SOBOL_REPLICATIONS} replications) and the "
+        "shipped calibration. `sim plot` draws the same figures as PDF, SVG or 300-dpi PNG; "
+        f"these PNGs are {DPI} dpi to keep the documentation small.",
+        "",
+    ]
+    for name, caption, trace in shown:
+        lines += [
+            f"## {name}",
+            "",
+            f"![{name}](gallery/{name}.png)",
+            "",
+            f"{caption} Numbers: [gallery/{name}.csv](gallery/{name}.csv). Made from: {trace}.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def draw_gallery(root: Path, n: int = 500, workers: int = 1) -> Path:
+    """Draw every figure from the project at ``root`` into ``root/docs``; return the page.
+
+    Figures are drawn into a scratch folder first, so a failure leaves the old gallery whole.
+    """
+    docs = root / "docs"
+    with tempfile.TemporaryDirectory() as work:
+        scratch = Path(work) / "docs"
+        shown = _figures(root, n, workers, Path(work), scratch)
+        (scratch / "gallery.md").write_text(_page(shown, n), encoding="utf-8")
+        shutil.rmtree(docs / "gallery", ignore_errors=True)
+        shutil.move(scratch / "gallery", docs / "gallery")
+        (scratch / "gallery.md").replace(docs / "gallery.md")
+    return docs / "gallery.md"
