@@ -176,12 +176,15 @@ def _run_chunks(
     todo: list[Chunk],
     folder: Path,
     progress: StudyProgress,
+    tables: _OrderedTables,
 ) -> None:
-    """Run ``todo`` and write each chunk as it finishes (runs table last: it marks completion)."""
+    """Run ``todo`` and write each chunk as it finishes (runs table last: it marks completion);
+    append every chunk that is next in replication order to the final tables at once."""
     tasks = [(scenario, seed, chunk) for chunk in todo]
     for chunk, runs, events in executor.imap(simulate_chunk, tasks):
         atomic_write_bytes(_chunk_path(folder, "events", chunk), events)
         atomic_write_bytes(_chunk_path(folder, "runs", chunk), runs)
+        tables.append_ready(chunk)
         progress.advance(chunk.stop - chunk.start)
 
 
@@ -202,18 +205,58 @@ def _next_target(n: int, reached: np.ndarray, width: float, cap: int, size: int)
     return min(cap, max(n + size, math.ceil(wanted / size) * size))
 
 
-def _consolidate(folder: Path, chunks: list[Chunk]) -> None:
-    """Stream the chunks, in replication order, into the final tables (atomically)."""
-    for kind, name in (("runs", RUNS), ("events", EVENTS)):
-        tmp = folder / f".{name}.tmp"
-        writer = None
+class _OrderedTables:
+    """The final tables, streamed from the chunks in replication order while the study runs.
+
+    A chunk is appended as soon as it and every chunk before it are on disk, so the tables are
+    nearly complete when the last chunk arrives (the work overlaps the simulation instead of
+    following it) and memory holds one chunk at a time. Only full chunks are appended early: a
+    short last chunk may yet be replaced by a full one if ``--until-ci`` adds replications.
+    The tables are written to hidden files and renamed into place by ``finish``, so no reader
+    ever sees a partial table under its final name; ``discard`` removes them after a failure.
+    """
+
+    def __init__(self, folder: Path, size: int) -> None:
+        self.folder, self.size, self.next = folder, size, 0
+        self.ready: dict[int, Chunk] = {}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def _tmp(self, name: str) -> Path:
+        return self.folder / f".{name}.tmp"
+
+    def append_ready(self, chunk: Chunk) -> None:
+        """Note that ``chunk`` is on disk; append every full chunk now next in order."""
+        self.ready[chunk.start] = chunk
+        while (c := self.ready.get(self.next)) is not None and c.stop - c.start == self.size:
+            self._append(c)
+
+    def _append(self, chunk: Chunk) -> None:
+        for kind, name in (("runs", RUNS), ("events", EVENTS)):
+            table = _read_chunk(self.folder, kind, chunk)
+            if name not in self.writers:
+                self.writers[name] = pq.ParquetWriter(
+                    self._tmp(name), table.schema, write_page_checksum=True
+                )
+            self.writers[name].write_table(table.cast(self.writers[name].schema))
+        del self.ready[chunk.start]
+        self.next = chunk.stop
+
+    def finish(self, chunks: list[Chunk]) -> None:
+        """Append what is left of ``chunks`` (the study's, in order) and put the tables in place."""
         for chunk in chunks:
-            table = _read_chunk(folder, kind, chunk)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, write_page_checksum=True)
-            writer.write_table(table.cast(writer.schema))
-        writer.close()
-        tmp.replace(folder / name)
+            if chunk.start >= self.next:
+                self._append(chunk)
+        for name, writer in self.writers.items():
+            writer.close()
+            self._tmp(name).replace(self.folder / name)
+        self.writers.clear()
+
+    def discard(self) -> None:
+        """Close and remove the unfinished tables (the chunks on disk keep all the work)."""
+        for name, writer in self.writers.items():
+            writer.close()
+            self._tmp(name).unlink(missing_ok=True)
+        self.writers.clear()
 
 
 def _write_csv(parquet: Path) -> None:
@@ -303,27 +346,32 @@ def run_study(
     if manifest.get("status") == "complete":
         return Results(folder)
     size, study_seed, target = manifest["chunk_size"], manifest["seed"], manifest["n"]
-    with make_executor(executor, workers, scheduler) as pool:
-        done = _finished_chunks(folder, size)
-        progress.start(target, sum(c.stop - c.start for c in done if c.stop <= target))
-        while target:
-            todo = [c for c in plan_chunks(0, target, size) if c not in done]
-            _run_chunks(pool, loaded, study_seed, todo, folder, progress)
-            done.update(todo)
-            n_done, target = target, 0
-            if manifest.get("until_ci"):
-                chunks = plan_chunks(0, n_done, size)
-                target = _next_target(
-                    n_done,
-                    _reached_counts(folder, chunks),
-                    manifest["until_ci"],
-                    manifest["max_n"],
-                    size,
-                )
-                if target:
-                    progress.extend(target)
-    chunks = plan_chunks(0, n_done, size)
-    _consolidate(folder, chunks)
+    tables = _OrderedTables(folder, size)
+    try:
+        with make_executor(executor, workers, scheduler) as pool:
+            done = _finished_chunks(folder, size)
+            progress.start(target, sum(c.stop - c.start for c in done if c.stop <= target))
+            for chunk in sorted(done):
+                tables.append_ready(chunk)
+            while target:
+                todo = [c for c in plan_chunks(0, target, size) if c not in done]
+                _run_chunks(pool, loaded, study_seed, todo, folder, progress, tables)
+                done.update(todo)
+                n_done, target = target, 0
+                if manifest.get("until_ci"):
+                    chunks = plan_chunks(0, n_done, size)
+                    target = _next_target(
+                        n_done,
+                        _reached_counts(folder, chunks),
+                        manifest["until_ci"],
+                        manifest["max_n"],
+                        size,
+                    )
+                    if target:
+                        progress.extend(target)
+        tables.finish(plan_chunks(0, n_done, size))
+    finally:
+        tables.discard()
     if csv:
         for name in (RUNS, EVENTS):
             _write_csv(folder / name)

@@ -214,6 +214,17 @@ def test_resume_finishes_the_planned_study_and_refuses_another_n(tmp_path, refer
     assert resumed.runs.equals(reference.runs)
 
 
+def test_an_interrupted_study_leaves_its_chunks_and_no_partial_table(tmp_path):
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        interrupt_after(patch, 3)  # chunks 0-2 were appended to the tables as they came
+        with pytest.raises(KeyboardInterrupt):
+            study(out)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["chunks", "manifest.json", "scenario-source.yaml", "scenario.yaml"]
+    assert len(chunk_files(out)) == 3
+
+
 def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatch):
     out = tmp_path / "out"
     with monkeypatch.context() as patch:
