@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import sim
 import sim.montecarlo as montecarlo
-from sim.executors import ExecutorError, make_executor
+from sim.executors import TASKS_PER_DASK_TASK, ExecutorError, batches, make_executor
 from sim.results import Results, ResultsError, rung_table
 from sim.scenario import load_scenario, parse_scenario, scenario_hash
 
@@ -59,9 +59,12 @@ def test_identical_for_any_workers_and_chunks(tmp_path, reference, options):
     assert_same_tables(study(tmp_path / "out", **options), reference)
 
 
-def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference):
-    """A LocalCluster of 2 workers; the worker that first takes chunk 30-36 is killed outright.
-    The scheduler reruns that chunk elsewhere and the tables equal the serial ones."""
+@pytest.mark.parametrize("chunk_size", [6, 3], ids=["chunk alone", "chunk in a batch of 4"])
+def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference, chunk_size):
+    """A LocalCluster of 2 workers; the worker that first takes the chunk starting at 30 is
+    killed outright. The scheduler reruns its Dask task (that chunk alone near the end of the
+    study, or with the three others of its batch earlier on) elsewhere, and the tables equal the
+    serial ones."""
     marker = tmp_path / "killed-once"
     real = montecarlo.simulate_chunk
 
@@ -73,7 +76,7 @@ def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference):
 
     original, montecarlo.simulate_chunk = montecarlo.simulate_chunk, dies_once
     try:
-        results = study(tmp_path / "out", executor="dask", workers=2, chunk_size=6)
+        results = study(tmp_path / "out", executor="dask", workers=2, chunk_size=chunk_size)
     finally:
         montecarlo.simulate_chunk = original
     assert marker.exists(), "no worker died: the test did not test recovery"
@@ -310,6 +313,17 @@ def test_csv_equals_parquet(tmp_path):
         csv = pa_csv.read_csv(results.folder / f"{name}.csv", convert_options=options)
         assert csv.schema == parquet.schema and csv.num_rows == parquet.num_rows > 0
         pd.testing.assert_frame_equal(csv.to_pandas(), parquet.to_pandas(), check_exact=True)
+
+
+@given(st.integers(0, 60), st.integers(1, 8))
+def test_dask_batches_keep_every_task_in_order_and_end_one_by_one(count, workers):
+    tasks = [(i,) for i in range(count)]
+    grouped = list(batches(tasks, workers))
+    assert [t for batch in grouped for t in batch] == tasks
+    assert all(1 <= len(batch) <= TASKS_PER_DASK_TASK for batch in grouped)
+    singles = min(count, 4 * workers)
+    assert all(len(batch) == 1 for batch in grouped[len(grouped) - singles :])
+    assert len(grouped) == -(-(count - singles) // TASKS_PER_DASK_TASK) + singles
 
 
 def test_dask_missing_says_how_to_install(monkeypatch):
