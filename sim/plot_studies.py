@@ -141,6 +141,7 @@ def sobol_indices(table: pd.DataFrame) -> PaperFigure:
         ]
     ].reset_index(drop=True)
     outcomes = list(dict.fromkeys(data.outcome))
+    titles = dict(zip(table.outcome, table["label"], strict=True)) if "label" in table else {}
     with paper_style():
         width = ONE_COLUMN_INCHES if len(outcomes) == 1 else TWO_COLUMNS_INCHES
         parameters = list(dict.fromkeys(data.parameter))
@@ -165,7 +166,11 @@ def sobol_indices(table: pd.DataFrame) -> PaperFigure:
                     label=kind.replace("_", " "),
                 )
             axes.axvline(0, color="0.3", lw=0.5)
-            axes.set(xlabel="Sobol index", ylabel="uncertain input", title=outcome)
+            title = titles.get(outcome, outcome)
+            axes.set(
+                xlabel="Sobol index", ylabel="" if axes is not panels[0] else "uncertain input"
+            )
+            axes.set_title(title, fontsize=7)
             axes.set_yticks(list(positions.values()), [_short(p) for p in positions], fontsize=6)
         panels[0].legend(loc="lower right")
     caption = "First-order and total Sobol indices with bootstrap 95% intervals."
