@@ -120,7 +120,9 @@ def cumulative_rung_probability(
             )
         axes.set(xlabel="days since the opening strike", ylabel="P(rung reached by day)")
         axes.set(ylim=(0, 1), xlim=(0, horizon_days))
-        axes.legend(loc="center right", bbox_to_anchor=(1.0, 0.6), title="rung", handlelength=1.2)
+        figure.legend(
+            *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=1.2
+        )
     caption = (
         "Probability that a run has reached each rung by each day (empirical distribution of "
         f"the first day at the rung, n = {n} runs), with pointwise 95% Wilson bands."
