@@ -10,6 +10,7 @@ stays bounded for any number of replications.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import platform
 import sys
@@ -100,6 +101,20 @@ def canonical_text(scenario: Scenario) -> str:
     variant or ``--set`` produced it, and any change to the model changes it.
     """
     return yaml.safe_dump(scenario.model_dump(), sort_keys=False, allow_unicode=True)
+
+
+def model_hash(scenario: Scenario) -> str:
+    """SHA-256 identifying a study's model: its canonical text, with the posterior it draws from
+    named by the SHA-256 of the file's content instead of by its path.
+
+    So the same model has the same hash in any checkout or on any machine, and a posterior
+    re-fitted in place gives another (a study never mixes draws from two posteriors).
+    """
+    if scenario.parameters_from is None:
+        return scenario_hash(canonical_text(scenario))
+    content = hashlib.sha256(Path(scenario.parameters_from).read_bytes()).hexdigest()
+    named = scenario.model_copy(update={"parameters_from": f"sha256:{content}"})
+    return scenario_hash(canonical_text(named))
 
 
 def _resolve(
@@ -325,7 +340,7 @@ def run_study(
             "overrides": list(overrides.items())
             if isinstance(overrides, Mapping)
             else list(overrides),
-            "scenario_sha256": scenario_hash(text),
+            "scenario_sha256": model_hash(loaded),
             "seed": loaded.seed if seed is None else seed,
             "n": n,
             "chunk_size": chunk_size,

@@ -15,7 +15,7 @@ import sim
 import sim.montecarlo as montecarlo
 from sim.executors import TASKS_PER_DASK_TASK, ExecutorError, batches, make_executor
 from sim.results import Results, ResultsError, rung_table
-from sim.scenario import load_scenario, parse_scenario, scenario_hash
+from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -228,6 +228,22 @@ def test_an_interrupted_study_leaves_its_chunks_and_no_partial_table(tmp_path):
     assert len(chunk_files(out)) == 3
 
 
+def test_the_model_hash_names_the_posterior_by_content_not_path(tmp_path):
+    """The same model in another checkout has the same hash; a re-fitted posterior another."""
+    root = APRIL.parents[1]
+    for folder in ("scenarios", "calibration"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "scenarios" / APRIL.name).write_text(APRIL.read_text())
+    posterior = tmp_path / "calibration" / "posterior.parquet"
+    posterior.write_bytes((root / "calibration" / "posterior.parquet").read_bytes())
+    moved = load_scenario(tmp_path / "scenarios" / APRIL.name)
+    assert moved.parameters_from != load_scenario(APRIL).parameters_from
+    assert montecarlo.model_hash(moved) == montecarlo.model_hash(load_scenario(APRIL))
+    table = pq.read_table(posterior)
+    pq.write_table(table.slice(1), posterior)  # one parameter set fewer
+    assert montecarlo.model_hash(moved) != montecarlo.model_hash(load_scenario(APRIL))
+
+
 def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatch):
     out = tmp_path / "out"
     with monkeypatch.context() as patch:
@@ -280,8 +296,9 @@ def test_manifest_records_what_ran(tmp_path):
     assert (m["n"], m["seed"], m["chunk_size"]) == (20, load_scenario(APRIL).seed, 10)
     assert (m["executor"], m["workers"], m["scheduler"]) == ("process", 2, None)
     assert m["overrides"] == overrides
-    assert m["scenario_sha256"] == scenario_hash(results.scenario_text)
-    assert parse_scenario(results.scenario_text) == load_scenario(APRIL, overrides)
+    ran = parse_scenario(results.scenario_text)
+    assert ran == load_scenario(APRIL, overrides)
+    assert m["scenario_sha256"] == montecarlo.model_hash(ran)
     assert (results.folder / "scenario-source.yaml").read_bytes() == APRIL.read_bytes()
     assert m["package_version"] == sim.__version__
     head = subprocess.run(
