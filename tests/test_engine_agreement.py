@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.interception import LayerState, Wave, _LayerRun, intercept
+from sim.engagement import LayerRun
+from sim.interception import LayerState, Wave, intercept
 from sim.scenario import load_scenario
 from sim.schema import DefenceLayer, FlightTime
 from sim.strikes import coordinated_waves
@@ -183,10 +184,8 @@ def test_cases_exercise_what_they_claim():
 
 def test_stock_limited_cases_skip_the_walk_and_others_take_it(monkeypatch):
     walks = []
-    real = _LayerRun._walk
-    monkeypatch.setattr(
-        _LayerRun, "_walk", lambda run, coarse: walks.append(1) or real(run, coarse)
-    )
+    real = LayerRun._walk
+    monkeypatch.setattr(LayerRun, "_walk", lambda run, coarse: walks.append(1) or real(run, coarse))
     for case, (waves, specs) in CASES.items():
         walks.clear()
         states = [LayerState.from_spec(s, "defender") for s in specs]

@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.interception import LayerState, Wave, _LayerRun, _wave_arrivals, intercept, triangular_cdf
+from sim.engagement import LayerRun
+from sim.interception import LayerState, Wave, _wave_arrivals, intercept, triangular_cdf
 from sim.schema import DefenceLayer, FlightTime
 
 FLIGHT = FlightTime(min_hours=0.2, mode_hours=0.22, max_hours=0.25)
@@ -129,7 +130,7 @@ def test_a_channel_freed_late_catches_a_waiting_cohort_with_the_continuous_chanc
     frees before U + 0.5 (U, V uniform): 1 - 0.5**2 / 2; two bins after, if V < U - 0.5: 0.5**2 / 2."""
     spec = layer(engagement_minutes=2.0, engagement_window_minutes=1.5 * 2.0 / 32)
     fine_width = 2.0 / 60 / 32
-    run = _LayerRun(LayerState.from_spec(spec, "d"), [0.7], fine_width, np.random.default_rng(0))
+    run = LayerRun(LayerState.from_spec(spec, "d"), [0.7], fine_width, np.random.default_rng(0))
     assert run.factor == 1 and run.release_bins == 32 and run.reach == 2
     assert [run._catch(age) for age in (0, 1, 2)] == [1.0, 0.875, 0.125]
 
