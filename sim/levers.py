@@ -108,9 +108,19 @@ def load_with_overrides(
     file: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()
 ) -> Scenario:
     """``file`` with overrides applied, relation aliases (``restrains[us>israel].pressure``)
-    resolved against the file's own relations; every mistake as ``load_scenario`` reports it."""
-    base = load_scenario(file)
-    return load_scenario(file, resolve_overrides(base, overrides)) if overrides else base
+    resolved against the file's own relations; every mistake as ``load_scenario`` reports it.
+
+    The file is read twice only when an override names a relation by alias: resolving it needs
+    the file's relations.
+    """
+    if isinstance(overrides, Mapping):
+        paths = list(overrides)
+    else:
+        overrides = list(overrides)  # read twice below; a generator would be spent
+        paths = [text.partition("=")[0] for text in overrides]
+    if not any(_ALIAS.match(str(path).strip()) for path in paths):
+        return load_scenario(file, overrides)
+    return load_scenario(file, resolve_overrides(load_scenario(file), overrides))
 
 
 def load_lever_file(path: str | Path) -> dict[str, LeverSpec]:
