@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -45,6 +46,17 @@ class SerialExecutor:
         return None
 
 
+def _start_worker() -> None:
+    """In a pool worker: leave Ctrl-C to the driver, and exit when the driver is gone.
+
+    Ctrl-C reaches every process of the terminal's group. A worker waiting for its next task
+    would die of it with a traceback on the user's terminal; ignoring it, the worker finishes
+    its chunk while the driver cancels the rest and shuts the pool down.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+
+
 def _exit_with_parent() -> None:
     """In a pool worker: exit as soon as the process that made the pool is gone.
 
@@ -66,7 +78,8 @@ def _exit_with_parent() -> None:
 class ProcessExecutor:
     """A local process pool (forkserver: workers start clean, whatever threads this one has).
 
-    Workers exit by themselves when this process dies, even by ``kill -9``.
+    Workers leave Ctrl-C to this process, and exit by themselves when it dies, even by
+    ``kill -9``.
     """
 
     def __init__(self, workers: int) -> None:
@@ -74,7 +87,7 @@ class ProcessExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.chunks"])
         self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_exit_with_parent
+            max_workers=workers, mp_context=context, initializer=_start_worker
         )
 
     def imap(self, fn: Callable[..., Any], tasks: list[tuple]) -> Iterator[Any]:

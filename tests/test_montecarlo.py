@@ -1,7 +1,9 @@
 """Monte Carlo studies: bit-for-bit reproducible whatever the workers, chunks, executor or interruptions."""
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +15,13 @@ from hypothesis import strategies as st
 
 import sim
 import sim.montecarlo as montecarlo
-from sim.executors import TASKS_PER_DASK_TASK, ExecutorError, batches, make_executor
+from sim.executors import (
+    TASKS_PER_DASK_TASK,
+    ExecutorError,
+    ProcessExecutor,
+    batches,
+    make_executor,
+)
 from sim.results import Results, ResultsError, rung_table
 from sim.scenario import load_scenario, parse_scenario
 
@@ -341,6 +349,19 @@ def test_dask_batches_keep_every_task_in_order_and_end_one_by_one(count, workers
     singles = min(count, 4 * workers)
     assert all(len(batch) == 1 for batch in grouped[len(grouped) - singles :])
     assert len(grouped) == -(-(count - singles) // TASKS_PER_DASK_TASK) + singles
+
+
+def test_pool_workers_leave_ctrl_c_to_the_driver():
+    """Ctrl-C reaches the whole process group; an idle worker must not die of it (it used to,
+    printing a traceback and breaking the pool)."""
+    with ProcessExecutor(2) as pool:
+        assert sorted(pool.imap(abs, [(-1,), (-2,)])) == [1, 2]
+        workers = list(pool.pool._processes)
+        for pid in workers:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert sorted(pool.imap(abs, [(-3,), (-4,)])) == [3, 4]
+        assert list(pool.pool._processes) == workers
 
 
 def test_dask_missing_says_how_to_install(monkeypatch):
