@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
@@ -46,14 +48,33 @@ class SerialExecutor:
         return None
 
 
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Start the forkserver (if not yet running) with Ctrl-C blocked, so that its workers are too.
+
+    Ctrl-C reaches every process of the terminal's group. A worker waiting for its next task
+    would die of it with a traceback on the user's terminal. Its initializer ignores Ctrl-C, but
+    a worker is born with Python's default handler and runs its initializer only after
+    unpickling its start-up data: a Ctrl-C in those milliseconds killed it (it broke the pool in
+    CI). A blocked signal mask survives the forkserver's exec and every fork from it, so a
+    worker holds Ctrl-C pending from birth until its initializer ignores it. The resource
+    tracker is started first because starting it unblocks Ctrl-C in this thread.
+    """
+    multiprocessing.resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 def _start_worker() -> None:
     """In a pool worker: leave Ctrl-C to the driver, and exit when the driver is gone.
 
-    Ctrl-C reaches every process of the terminal's group. A worker waiting for its next task
-    would die of it with a traceback on the user's terminal; ignoring it, the worker finishes
-    its chunk while the driver cancels the rest and shuts the pool down.
+    Ignoring Ctrl-C, the worker finishes its chunk while the driver cancels the rest and shuts
+    the pool down. A Ctrl-C held pending since birth is discarded when unblocked.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _exit_with_parent()
 
 
@@ -86,6 +107,7 @@ class ProcessExecutor:
         self.workers = workers
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.chunks"])
+        _start_forkserver_deaf_to_ctrl_c()
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_start_worker
         )

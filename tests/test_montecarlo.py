@@ -352,16 +352,23 @@ def test_dask_batches_keep_every_task_in_order_and_end_one_by_one(count, workers
 
 
 def test_pool_workers_leave_ctrl_c_to_the_driver():
-    """Ctrl-C reaches the whole process group; an idle worker must not die of it (it used to,
-    printing a traceback and breaking the pool)."""
-    with ProcessExecutor(2) as pool:
-        assert sorted(pool.imap(abs, [(-1,), (-2,)])) == [1, 2]
+    """Ctrl-C reaches the whole process group; a worker must not die of it, whether starting or
+    idle (either used to print a traceback and break the pool)."""
+
+    def interrupt_workers(pool: ProcessExecutor) -> list[int]:
         workers = list(pool.pool._processes)
         for pid in workers:
             os.kill(pid, signal.SIGINT)
+        return workers
+
+    with ProcessExecutor(2) as pool:
+        starting = [pool.pool.submit(abs, -1), pool.pool.submit(abs, -2)]
+        interrupt_workers(pool)
+        assert [future.result() for future in starting] == [1, 2]
+        idle = interrupt_workers(pool)
         time.sleep(0.5)
         assert sorted(pool.imap(abs, [(-3,), (-4,)])) == [3, 4]
-        assert list(pool.pool._processes) == workers
+        assert list(pool.pool._processes) == idle
 
 
 def test_dask_missing_says_how_to_install(monkeypatch):
