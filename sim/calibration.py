@@ -21,12 +21,18 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.events import DecisionMade, Event, Interception, StrikeLaunched, StrikeOutcome
+from sim.events import (
+    HOURS_PER_DAY,
+    DecisionMade,
+    Event,
+    Interception,
+    StrikeLaunched,
+    StrikeOutcome,
+)
 from sim.parameters import PosteriorSample, scenario_with
 from sim.scenario import load_scenario
 from sim.schema import Scenario
 
-HOURS_PER_DAY = 24.0
 MISMATCH = 2.0  # distance of a binary target that is missed (a tolerance is 1)
 UNDEFINED = 3.0  # distance of a statistic the run does not define (Iran never answered)
 

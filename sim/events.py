@@ -14,6 +14,9 @@ import pyarrow as pa
 if TYPE_CHECKING:  # pandas only for a type: worker processes never import it
     import pandas as pd
 
+HOURS_PER_DAY = 24.0
+"""Event times are in hours; tables and timelines report days."""
+
 
 @dataclass(frozen=True, slots=True)
 class StrikeLaunched:

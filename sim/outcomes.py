@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 
 from sim.events import (
+    HOURS_PER_DAY,
     Event,
     Interception,
     ParametersDrawn,
@@ -19,8 +20,6 @@ from sim.events import (
     StrikeOutcome,
 )
 from sim.ladder import RUNGS
-
-HOURS_PER_DAY = 24.0
 
 
 def first_day_column(rung: int) -> str:

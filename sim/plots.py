@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from sim.events import HOURS_PER_DAY
 from sim.ladder import RUNGS, Rung
-from sim.outcomes import HOURS_PER_DAY, first_day_column
+from sim.outcomes import first_day_column
 from sim.plot_paths import path_tree
 from sim.plot_studies import (
     paired_differences,

@@ -7,6 +7,7 @@ same inputs give the same trace, byte for byte.
 from __future__ import annotations
 
 from sim.events import (
+    HOURS_PER_DAY,
     DecisionMade,
     Event,
     Interception,
@@ -16,8 +17,6 @@ from sim.events import (
     StrikeOutcome,
 )
 from sim.ladder import Rung
-
-HOURS_PER_DAY = 24.0
 
 
 def _money(usd: float) -> str:

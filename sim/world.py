@@ -13,7 +13,13 @@ from collections.abc import Generator
 import simpy
 
 from sim.actors import ActorAgent, Notice
-from sim.events import Event, ParametersDrawn, StrikeCapReached, StrikeOutcome
+from sim.events import (
+    HOURS_PER_DAY,
+    Event,
+    ParametersDrawn,
+    StrikeCapReached,
+    StrikeOutcome,
+)
 from sim.interception import LayerState
 from sim.ladder import Rung
 from sim.parameters import draw_parameters
@@ -21,8 +27,6 @@ from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
 from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
 from sim.strikes import StrikeOrder, launched_event, strike_process
-
-HOURS_PER_DAY = 24.0
 
 
 class World:
