@@ -201,7 +201,11 @@ def test_trace_of_replication_k_matches_row_k(whole, k):
     scenario = load_scenario(APRIL)
     row = run_row(run_replication(scenario, k), k, list(scenario.actors))
     pd.testing.assert_series_equal(
-        pd.Series(row).drop("replication"), stored, check_names=False, check_dtype=False
+        pd.Series(row).drop("replication"),
+        stored,
+        check_names=False,
+        check_dtype=False,
+        check_exact=True,
     )
 
 

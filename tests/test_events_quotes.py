@@ -1,6 +1,7 @@
 """Every calibration event is supported by words that stand verbatim in the seed text; records
 name real actors and rungs; figures from outside the text cite rows that exist in sources.md."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -20,10 +21,19 @@ CALIBRATE = yaml.safe_load((ROOT / "calibration" / "calibrate.yaml").read_text()
 IDS = [e["id"] for e in EVENTS["events"]]
 
 
-def test_the_project_keeps_the_shared_seed_text():
-    shared = ROOT.parent / "shared" / "seeds" / Path(EVENTS["seed_file"]).name
-    if shared.exists():
-        assert shared.read_text() == SEED
+def test_the_seed_copy_is_the_text_the_project_was_given():
+    """``seeds/SHA256SUMS`` was written from the original (``../shared/seeds/``) when it was
+    copied; the copy must still match it, and so must the original wherever it sits beside the
+    project (a clone of the repository alone has only the copy)."""
+    name = Path(EVENTS["seed_file"]).name
+    recorded = dict(
+        reversed(line.split()) for line in (ROOT / "seeds" / "SHA256SUMS").read_text().splitlines()
+    )
+    assert set(recorded) == {p.name for p in (ROOT / "seeds").glob("*.txt")} == {name}
+    assert hashlib.sha256((ROOT / EVENTS["seed_file"]).read_bytes()).hexdigest() == recorded[name]
+    shared = ROOT.parent / "shared" / "seeds" / name
+    originals = [shared] if shared.exists() else []
+    assert all(hashlib.sha256(p.read_bytes()).hexdigest() == recorded[name] for p in originals)
 
 
 @pytest.mark.parametrize("event", EVENTS["events"], ids=IDS)

@@ -392,7 +392,12 @@ def test_python_api(tmp_path, reference):
     assert_same_tables(results, reference)
     summary = results.summary()
     assert summary.n == N and list(summary.rungs["rung"]) == list(range(7))
-    pd.testing.assert_frame_equal(summary.rungs, rung_table(reference.runs))
+    reached = [int((reference.runs["max_rung"] >= rung).sum()) for rung in range(7)]
+    assert summary.rungs["runs_reaching"].tolist() == reached
+    assert summary.rungs["probability"].tolist() == [r / N for r in reached]
+    top = reference.runs["rung_path"].value_counts()
+    assert summary.paths["path"].iloc[0] == top.index[0]
+    assert summary.paths["runs"].iloc[0] == top.iloc[0]
     assert repr(results).startswith("Results(")
 
 
