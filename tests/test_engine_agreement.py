@@ -225,6 +225,34 @@ def test_reported_night_lies_inside_the_models_spread(april_nights):
     assert 0.80 <= shares.mean() <= 0.91, shares.mean()
 
 
+def test_about_nine_ballistic_missiles_hit(april_nights):
+    """Reported: about 9 ballistic missiles hit (two air bases). The reported count must lie
+    inside the model's 5-95% range over nights, and the mean within 4 of it (a single night's
+    count has a standard deviation of about 4 missiles)."""
+    hits = np.array([o.leaked["ballistic"] for o in april_nights])
+    low, high = np.percentile(hits, [5, 95])
+    assert low <= 9 <= high, (low, high)
+    assert abs(hits.mean() - 9) <= 4, hits.mean()
+
+
+def test_ballistic_missiles_fail_at_the_scenarios_rate(april_nights):
+    """Reported: about half failed at launch or in flight; the scenario's rate is drawn per
+    missile, so the mean over 120,000 missiles lies within 4 standard errors of it."""
+    p = APRIL.weapons["ballistic"].failure_probability
+    failed = np.array([o.failed["ballistic"] / o.launched["ballistic"] for o in april_nights])
+    assert abs(failed.mean() - p) <= 4 * np.sqrt(p * (1 - p) / (120 * len(april_nights)))
+
+
+def test_allies_down_most_of_the_drones(april_nights):
+    """Reported: US aircraft alone downed 70-80 or more drones [S5]; the allied fighter layer
+    (operated by the US in the scenario) must average at least 70."""
+    allied = [
+        sum(layer.killed.get("drone", 0) for layer in o.layers if layer.operator == "us")
+        for o in april_nights
+    ]
+    assert np.mean(allied) >= 70
+
+
 def test_no_drone_reaches_israel_on_most_nights(april_nights):
     """Reported: no drone reached Israeli territory; cruise missiles mostly downed outside Israel."""
     drones = np.array([o.leaked["drone"] for o in april_nights])
