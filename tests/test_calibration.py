@@ -112,10 +112,17 @@ def test_next_epsilon_leaves_a_plateau_and_stops_at_the_final_tolerance():
     assert abc.next_epsilon(np.array([0.2, 0.3, 3.0]), 1.7, 1.0, 0.5) == 1.0
 
 
-def _small(config: Config, observed: dict, particles: int, truth: dict) -> Config:
+SMALL_FIXED = {
+    "actors.iran.policy.delay.sigma": 0.05,
+    "actors.iran.policy.red_line_weight": 5.0,
+    "actors.iran.policy.base_response_probability": 0.6,
+}
+"""Values the small calibrations hold fixed: a nearly deterministic delay and a sure answer, so
+that one simulated episode says much about the two parameters fitted."""
+
+
+def _small(config: Config, observed: dict, particles: int) -> Config:
     """Two parameters (Iran's delay and telegraphing), three targets, a tiny SMC budget."""
-    fixed = {"actors.iran.policy.delay.sigma": 0.05, "actors.iran.policy.red_line_weight": 5.0,
-             "actors.iran.policy.base_response_probability": 0.6}  # fmt: skip
     targets = (
         Target("iran_responds", 1.0, 1.0, 1.0, "t", binary=True),
         Target("response_delay_days", observed["response_delay_days"],
@@ -124,7 +131,7 @@ def _small(config: Config, observed: dict, particles: int, truth: dict) -> Confi
     )  # fmt: skip
     return replace(
         config,
-        scenario=scenario_with(config.scenario, fixed),
+        scenario=scenario_with(config.scenario, SMALL_FIXED),
         priors=(Prior(DELAY, 2.0, 30.0, "t"), Prior(TELEGRAPH, 0.0, 1.0, "t")),
         targets=targets,
         smc={**config.smc, "particles": particles, "chunk": 50, "max_generations": 8},
@@ -132,9 +139,8 @@ def _small(config: Config, observed: dict, particles: int, truth: dict) -> Confi
 
 
 def _truth_observed(config: Config, truth: dict) -> dict:
-    fixed = {"actors.iran.policy.delay.sigma": 0.05, "actors.iran.policy.red_line_weight": 5.0,
-             "actors.iran.policy.base_response_probability": 0.6}  # fmt: skip
-    return target_statistics(run_replication(scenario_with(config.scenario, fixed | truth), 0, 7))
+    scenario = scenario_with(config.scenario, SMALL_FIXED | truth)
+    return target_statistics(run_replication(scenario, 0, 7))
 
 
 @pytest.mark.parametrize("delay", [8.0, 20.0])
@@ -143,19 +149,21 @@ def test_recovers_known_parameters(tmp_path, delay):
     delay (the one parameter a single episode measures) to well under a third of its prior."""
     config = Config.load(CONFIG)
     truth = {DELAY: delay, TELEGRAPH: 0.9}
-    small = _small(config, _truth_observed(config, truth), 150, truth)
+    small = _small(config, _truth_observed(config, truth), 150)
     tables = abc.run_calibration(small, tmp_path, executor="serial", checks=False)
     summary = tables["summary"].set_index("parameter")
     for path, value in truth.items():
         assert summary.loc[path, "posterior_q05"] <= value <= summary.loc[path, "posterior_q95"]
     assert summary.loc[DELAY, "width_ratio"] < 0.3
+    # The final tolerance accepts delays within 1.5 days of the observed one, which lies close to
+    # the truth (sigma 0.05): the median may stray by that, plus the noise of 150 particles.
     assert abs(summary.loc[DELAY, "posterior_median"] - delay) < 2.0
     assert tables["generations"].epsilon.iloc[-1] == 1.0
 
 
 def test_same_posterior_for_any_workers_and_after_an_interruption(tmp_path, monkeypatch):
     config = Config.load(CONFIG)
-    small = _small(config, _truth_observed(config, {DELAY: 10.0, TELEGRAPH: 0.9}), 40, {})
+    small = _small(config, _truth_observed(config, {DELAY: 10.0, TELEGRAPH: 0.9}), 40)
     abc.run_calibration(small, tmp_path / "serial", executor="serial", checks=False)
     abc.run_calibration(small, tmp_path / "two", executor="process", workers=2, checks=False)
     real, calls = abc.simulate_proposals, {"n": 0}
@@ -192,6 +200,8 @@ def test_shipped_posterior_passes_its_predictive_check():
     targets = check.iloc[:-1]
     assert targets.passes.all(), targets[~targets.passes].to_string()
     prior = predictive_check(config, simulate_statistics(config, 400, 99, "prior"))
+    # calibration/report.md: 10% of 1,000 posterior runs match every target against 2.1% under the
+    # priors; a factor of 1.5 leaves room for the noise of 400 runs.
     assert check.share_matching.iloc[-1] > 1.5 * prior.share_matching.iloc[-1]
     shipped = pd.read_csv(ROOT / "calibration" / "predictive.csv").dropna(subset=["passes"])
     assert set(shipped.target) == {t.name for t in config.targets} and shipped.passes.all()
