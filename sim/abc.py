@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from sim.calibration import Config, target_statistics
+from sim.errors import CalibrationError
 from sim.parameters import scenario_with
 from sim.rng import Streams
 
@@ -134,7 +135,7 @@ def next_epsilon(distances: np.ndarray, previous: float, final: float, quantile:
     return max(epsilon, final)
 
 
-def importance_weights(config: Config, theta: np.ndarray, kernel: Kernel | None) -> np.ndarray:
+def importance_weights(theta: np.ndarray, kernel: Kernel | None) -> np.ndarray:
     """Normalised weights: uniform prior density (constant in the box) over the proposal's."""
     if kernel is None:
         return np.full(len(theta), 1.0 / len(theta))
@@ -160,7 +161,11 @@ def _generation(
     done = 0
     while sum(int(p.accepted.sum()) for p in parts) < n:
         if done >= limit:
-            raise RuntimeError(f"generation {g}: fewer than {n} accepted in {limit} proposals")
+            raise CalibrationError(
+                f"{config.source}: smc.max_proposals: generation {g} accepted fewer than {n} "
+                f"particles in {limit:,} proposals; raise max_proposals or widen the targets' "
+                "tolerances, then run again (finished chunks are reused)"
+            )
         need = n - sum(int(p.accepted.sum()) for p in parts)
         count = min(limit - done, max(2 * chunk, math.ceil(1.2 * need / max(rate, 1e-3))))
         ranges = [(a, min(a + chunk, done + count)) for a in range(done, done + count, chunk)]
@@ -200,7 +205,11 @@ def run_smc(config: Config, folder: Path, *, pool, progress: Any = None) -> list
         theta = population[config.paths].to_numpy(float)
         kernel = Kernel.of(theta, population.weight.to_numpy(float))
         epsilon = next_epsilon(population.distance.to_numpy(float), epsilon, final, quantile)
-    raise RuntimeError(f"tolerance {epsilon:.3f} above the final {final} after max_generations")
+    raise CalibrationError(
+        f"{config.source}: smc.max_generations: all {len(populations)} generations ran and the "
+        f"tolerance ({epsilon:.3f}) is still above final_epsilon ({final}); raise "
+        "max_generations and run again (finished generations are reused)"
+    )
 
 
 def _population(
@@ -211,7 +220,7 @@ def _population(
     accepted = proposals[proposals.accepted].sort_values("proposal").head(n).copy()
     last = int(accepted.proposal.iloc[-1])
     used = proposals[proposals.proposal <= last]
-    accepted["weight"] = importance_weights(config, accepted[config.paths].to_numpy(float), kernel)
+    accepted["weight"] = importance_weights(accepted[config.paths].to_numpy(float), kernel)
     accepted["epsilon"] = epsilon
     accepted["proposed"] = len(used)
     accepted["simulated"] = int(used.inside.sum())

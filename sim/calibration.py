@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from sim.calibration_schema import CalibrationFile, TargetSpec
 from sim.events import (
     HOURS_PER_DAY,
     DecisionMade,
@@ -30,7 +30,7 @@ from sim.events import (
     StrikeOutcome,
 )
 from sim.parameters import PosteriorSample, scenario_with
-from sim.scenario import load_scenario
+from sim.scenario import Problem, ScenarioError, load_scenario, read_document, validate_model
 from sim.schema import Scenario
 
 MISMATCH = 2.0  # distance of a binary target that is missed (a tolerance is 1)
@@ -81,18 +81,10 @@ class Target:
         return self.distance(simulated) <= 1.0
 
     @classmethod
-    def from_yaml(cls, name: str, raw: Mapping[str, Any]) -> Target:
-        """``observed`` with ``match: equal``, ``tolerance: T`` or ``interval: [LOW, HIGH]``."""
-        observed = float(raw["observed"])
-        if raw.get("match") == "equal":
-            return cls(name, observed, observed, observed, raw["reason"], binary=True)
-        if "interval" in raw:
-            low, high = (float(v) for v in raw["interval"])
-        else:
-            low, high = observed - float(raw["tolerance"]), observed + float(raw["tolerance"])
-        if not low <= observed <= high:
-            raise ValueError(f"target {name}: observed {observed} outside [{low}, {high}]")
-        return cls(name, observed, low, high, raw["reason"])
+    def of(cls, name: str, spec: TargetSpec) -> Target:
+        """The target ``name`` as its config entry ``spec`` declares it."""
+        low, high = spec.bounds()
+        return cls(name, spec.observed, low, high, spec.reason, binary=spec.match == "equal")
 
 
 @dataclass(frozen=True)
@@ -110,29 +102,58 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
-        """Read a config; each prior range is checked by validating the scenario at its corners."""
-        path = Path(path)
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        scenario_path = path.parent / raw["scenario"]
-        horizon = {"horizon_days": raw["horizon_days"]}
-        priors = tuple(
-            Prior(p, float(v["low"]), float(v["high"]), v["reason"])
-            for p, v in raw["priors"].items()
-        )
-        for corner in ("low", "high"):
-            load_scenario(
-                scenario_path, {**horizon, **{p.path: getattr(p, corner) for p in priors}}
+        """Read and validate a config; every mistake is a ``ScenarioError`` whose lines read
+        ``file:line: field: message``. Each prior's range is checked by validating the scenario
+        at its corners, and each target must name a statistic of ``target_statistics``."""
+        path, source = Path(path), str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError([Problem(source, None, "", "no such file")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
+        if not text.strip():
+            needs = ", ".join(CalibrationFile.model_fields)
+            raise ScenarioError(
+                [Problem(source, None, "", f"file is empty; a config needs {needs}")]
             )
-        targets = tuple(Target.from_yaml(n, t) for n, t in raw["targets"].items())
+        data, lines = read_document(text, source)
+        spec = validate_model(
+            CalibrationFile, data, {k: (source, n) for k, n in lines.items()}, source
+        )
+
+        def problem(key: tuple[str, ...], message: str) -> Problem:
+            return Problem(source, lines.get(key), ".".join(key), message)
+
+        unknown = [name for name in spec.targets if name not in STATISTICS]
+        if unknown:
+            known = f"not a statistic of a run; known: {', '.join(STATISTICS)}"
+            raise ScenarioError([problem(("targets", name), known) for name in unknown])
+        scenario_path = path.parent / spec.scenario
+        if not scenario_path.is_file():
+            raise ScenarioError([problem(("scenario",), f"no such file: {scenario_path}")])
+        priors = tuple(Prior(p, v.low, v.high, v.reason) for p, v in spec.priors.items())
+        horizon = {"horizon_days": spec.horizon_days}
+        for corner in ("low", "high"):
+            values = {p.path: getattr(p, corner) for p in priors}
+            try:
+                load_scenario(scenario_path, horizon | values)
+            except ScenarioError as exc:
+                raise ScenarioError([
+                    problem(("priors", p), f"{corner} {values[p]} in {scenario_path}: {e.message}")
+                    for e in exc.problems
+                    for p in values
+                    if e.field == p or e.field.startswith(p + ".") or p.startswith(e.field + ".")
+                ] or exc.problems) from None  # fmt: skip
         point = {"parameters_from": None}  # the fit sets the parameters; it never draws them
         return cls(
             scenario=load_scenario(scenario_path, point | horizon),
             full_scenario=load_scenario(scenario_path, point),
             priors=priors,
-            targets=targets,
-            seed=int(raw["seed"]),
-            smc=dict(raw["smc"]),
-            checks=dict(raw["checks"]),
+            targets=tuple(Target.of(name, t) for name, t in spec.targets.items()),
+            seed=spec.seed,
+            smc=spec.smc.model_dump(),
+            checks=spec.checks.model_dump(),
             source=path,
         )
 
@@ -233,6 +254,10 @@ def _unprovoked_repeats(events: list[Event], answer: StrikeLaunched | None) -> f
         elif strike.attacker == "iran" and strike.target == "israel" and not provoked:
             repeats += 1
     return float(repeats)
+
+
+STATISTICS = tuple(target_statistics([]))
+"""The statistics a target may name: ``target_statistics`` defines all of them for any log."""
 
 
 def simulate_statistics(

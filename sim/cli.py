@@ -75,8 +75,16 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.option("--markdown", is_flag=True, help="Print the scenario reference as Markdown instead.")
-def schema(markdown: bool) -> None:
+@click.option(
+    "--calibration", is_flag=True, help="The schema of a calibration config (calibrate.yaml)."
+)
+def schema(markdown: bool, calibration: bool) -> None:
     """Print the scenario JSON Schema (for editors: yaml-language-server's $schema)."""
+    if calibration:
+        from sim.calibration_schema import CalibrationFile
+
+        click.echo(json.dumps(CalibrationFile.model_json_schema(), indent=2))
+        return
     if markdown:
         from sim.reference_doc import scenario_reference
 

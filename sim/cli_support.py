@@ -22,12 +22,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from sim.errors import CalibrationError
 from sim.executors import ExecutorError
 from sim.montecarlo import StudyProgress
 from sim.results import ResultsError
 from sim.scenario import ScenarioError
 
-USER_ERRORS: tuple[type[Exception], ...] = (ScenarioError, ResultsError, ExecutorError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ScenarioError,
+    ResultsError,
+    ExecutorError,
+    CalibrationError,
+)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 

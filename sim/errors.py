@@ -7,3 +7,7 @@ process imports (the world, parameter sets) need not import the heavy ones (resu
 
 class ResultsError(Exception):
     """A results folder or data file is missing, corrupted or does not match the study."""
+
+
+class CalibrationError(Exception):
+    """A calibration cannot finish within the budget its config sets (the work done is kept)."""

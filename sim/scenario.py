@@ -13,14 +13,15 @@ import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.schema import Adversaries, Defends, ProxyOf, Restrains, Scenario
 
 Path_ = tuple[str | int, ...]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -435,15 +436,23 @@ def _problem(where: Mapping[Path_, Where], source: str, path: Path_, message: st
     return Problem(source, None, _dotted(path), message)
 
 
-def validate_data(data: Mapping[str, Any], where: Mapping[Path_, Where], source: str) -> Scenario:
-    """Validate parsed scenario data; ``where`` maps key paths to their file and line."""
+def validate_model(
+    model: type[Model], data: Mapping[str, Any], where: Mapping[Path_, Where], source: str
+) -> Model:
+    """Validate parsed YAML ``data`` as a pydantic ``model``; ``where`` maps key paths to their
+    file and line. Every error becomes one ``file:line: field: message`` in a ``ScenarioError``."""
     try:
-        scenario = Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = [
             _problem(where, source, _data_path(data, e["loc"]), _message(e)) for e in exc.errors()
         ]
         raise ScenarioError(problems) from None
+
+
+def validate_data(data: Mapping[str, Any], where: Mapping[Path_, Where], source: str) -> Scenario:
+    """Validate parsed scenario data; ``where`` maps key paths to their file and line."""
+    scenario = validate_model(Scenario, data, where, source)
     references = _reference_problems(scenario)
     if references:
         raise ScenarioError([_problem(where, source, p, m) for p, m in references])

@@ -17,6 +17,7 @@ from sim.calibration import (
     simulate_statistics,
     target_statistics,
 )
+from sim.calibration_schema import TargetSpec
 from sim.events import DecisionMade, Interception, ParametersDrawn, StrikeLaunched, StrikeOutcome
 from sim.outcomes import run_row
 from sim.parameters import PosteriorSample, scenario_with, with_fixed
@@ -79,15 +80,19 @@ def test_no_answer_leaves_answer_statistics_undefined():
     assert np.isnan(stats["response_delay_days"]) and np.isnan(stats["drone_share"])
 
 
+def target(name: str, entry: dict) -> Target:
+    return Target.of(name, TargetSpec.model_validate(entry))
+
+
 def test_target_distances():
-    delay = Target.from_yaml("d", {"observed": 12, "interval": [7, 21], "reason": "r"})
+    delay = target("d", {"observed": 12, "interval": [7, 21], "reason": "r"})
     assert delay.distance(12) == 0 and delay.distance(21) == 1 and delay.distance(7) == 1
     assert delay.distance(16.5) == pytest.approx(0.5) and delay.distance(100) == 2
     assert delay.distance(float("nan")) == 3 and not delay.matches(6.9)
-    rung = Target.from_yaml("r", {"observed": 3, "match": "equal", "reason": "r"})
+    rung = target("r", {"observed": 3, "match": "equal", "reason": "r"})
     assert rung.distance(3) == 0 and rung.distance(4) == 2
     with pytest.raises(ValueError, match="outside"):
-        Target.from_yaml("x", {"observed": 5, "interval": [0, 1], "reason": "r"})
+        target("x", {"observed": 5, "interval": [0, 1], "reason": "r"})
 
 
 def test_scenario_with_equals_validated_overrides():
