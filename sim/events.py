@@ -7,12 +7,9 @@ Every record has a simulation time in hours since the scenario started. Records 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
-
-if TYPE_CHECKING:  # pandas only for a type: worker processes never import it
-    import pandas as pd
 
 HOURS_PER_DAY = 24.0
 """Event times are in hours; tables and timelines report days."""
@@ -173,8 +170,3 @@ def events_arrow(logs: list[tuple[int, list[Event]]]) -> pa.Table:
     """The logs of several replications as one Arrow table with ``EVENT_SCHEMA``."""
     rows = [{"replication": r, **event_row(e)} for r, events in logs for e in events]
     return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-
-
-def events_table(events: list[Event], replication: int = 0) -> pd.DataFrame:
-    """A run's log as a tidy table, one row per event, columns the union of the record fields."""
-    return events_arrow([(replication, events)]).to_pandas()

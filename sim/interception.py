@@ -84,8 +84,8 @@ class InterceptionOutcome:
     failed: dict[str, int]
     leaked: dict[str, int]
     layers: list[LayerOutcome] = field(default_factory=list)
-    first_arrival_hours: float = 0.0
     last_arrival_hours: float = 0.0
+    """When the last projectile reaches the defences (simulation clock): the strike ends then."""
 
 
 def layer_is_active(
@@ -168,7 +168,6 @@ def intercept(
         launched=launched,
         failed=failed,
         leaked={},
-        first_arrival_hours=start + width * (occupied[0] if len(occupied) else 0),
         last_arrival_hours=start + width * ((occupied[-1] + 1) if len(occupied) else 0),
     )
     for state, is_active in zip(layers, active, strict=True):

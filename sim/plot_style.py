@@ -25,7 +25,6 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 """Colour-blind-safe palette (Okabe and Ito, 2008): blue, orange, green, vermillion, purple,
 sky blue, yellow, black."""
 BAND_ALPHA = 0.25
-FORMATS = ("pdf", "svg", "png")
 
 FONTS = {
     "stix": {"font.serif": ["STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "stix"},
