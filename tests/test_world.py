@@ -156,12 +156,22 @@ def test_every_shipped_scenario_loads_and_runs(path):
     assert times == sorted(times) and times[-1] <= scenario.horizon_days * 24
 
 
-@settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31), replication=st.integers(0, 10**6))
-def test_properties_of_the_april_scenario(seed, replication):
-    assert not any(layer.resupply for a in APRIL.actors.values() for layer in a.defence)
-    events = run_replication(APRIL, replication, seed)
-    assert events == run_replication(APRIL, replication, seed)
+SHIPPED = {path.name: load_scenario(path) for path in SCENARIOS}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SHIPPED)),
+    seed=st.integers(0, 2**31),
+    replication=st.integers(0, 10**6),
+)
+def test_properties_of_the_shipped_scenarios(name, seed, replication):
+    """Same seed, same log; every projectile launched is accounted for; stocks never go negative
+    and, with no resupply in these scenarios, never grow."""
+    scenario = SHIPPED[name]
+    assert not any(layer.resupply for a in scenario.actors.values() for layer in a.defence)
+    events = run_replication(scenario, replication, seed)
+    assert events == run_replication(scenario, replication, seed)
     for outcome in (e for e in events if isinstance(e, StrikeOutcome)):
         assert outcome.launched == outcome.failed + outcome.intercepted + outcome.leaked
     last_stock = {}
@@ -171,7 +181,36 @@ def test_properties_of_the_april_scenario(seed, replication):
         assert event.stock_after <= last_stock.get(key, event.stock_after)
         last_stock[key] = event.stock_after
     times = [e.time_hours for e in events]
-    assert times == sorted(times) and times[-1] <= APRIL.horizon_days * 24
+    assert times == sorted(times) and times[-1] <= scenario.horizon_days * 24
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stock=st.integers(0, 40),
+    supply=st.integers(1, 30),
+    every_days=st.sampled_from([0.5, 1.3, 2.7, 4.0, 9.5]),
+    respond_a=st.floats(0, 1),
+    respond_b=st.floats(0, 1),
+    seed=st.integers(0, 2**31),
+)
+def test_interceptor_ledger_with_resupply(stock, supply, every_days, respond_a, respond_b, seed):
+    """With resupply, each layer's stock is exactly its start, plus every delivery so far, minus
+    every interceptor fired; never negative; and every projectile is accounted for."""
+    scenario = tiny(
+        respond_a=respond_a,
+        respond_b=respond_b,
+        stock=stock,
+        resupply=f", resupply: {{interceptors: {supply}, every_days: {every_days}}}",
+    )
+    events = run_replication(scenario, 0, seed)
+    assert events == run_replication(scenario, 0, seed)
+    fired = 0
+    for event in (e for e in events if isinstance(e, Interception)):
+        fired += event.interceptors_fired
+        deliveries = int(event.time_hours // (every_days * 24))
+        assert event.stock_after == stock + supply * deliveries - fired >= 0
+    for outcome in (e for e in events if isinstance(e, StrikeOutcome)):
+        assert outcome.launched == outcome.failed + outcome.intercepted + outcome.leaked
 
 
 CERTAIN = 1.0 / (1.0 + 1e-9 / (1 - 1e-9))  # base_response_probability 1, clipped away from 1
