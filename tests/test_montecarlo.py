@@ -399,6 +399,10 @@ def test_python_api(tmp_path, reference):
     assert summary.paths["path"].iloc[0] == top.index[0]
     assert summary.paths["runs"].iloc[0] == top.iloc[0]
     assert repr(results).startswith("Results(")
+    reopened = sim.load_results(tmp_path / "api")
+    assert_same_tables(reopened, reference)
+    assert reopened.manifest == results.manifest
+    assert sim.load_scenario(APRIL) == load_scenario(APRIL)
 
 
 TOY = """\
