@@ -37,6 +37,7 @@ from sim.results import (
     write_manifest,
 )
 from sim.scenario import load_scenario
+from sim.schema import Scenario
 
 __all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
 
@@ -160,12 +161,24 @@ def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
     atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
 
 
-def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
-    """Refuse an unknown outcome or a bad override before any setting runs."""
+def check_outcomes(outcomes: Sequence[str], scenario: Scenario, source: str | Path) -> None:
+    """Refuse an outcome of unknown form, or one naming an actor ``scenario`` does not have (a
+    misspelt actor would otherwise be an outcome that never happens)."""
     for outcome in outcomes:
         outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
+        if match := _STRIKE.match(outcome):
+            unknown = [name for name in match.group(1, 2) if name not in scenario.actors]
+            if unknown:
+                raise ResultsError(
+                    f"outcome {outcome!r}: {source} has no actor {' or '.join(unknown)} "
+                    f"(actors: {', '.join(scenario.actors)})"
+                )
+
+
+def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
+    """Refuse an unknown outcome or a bad override before any setting runs."""
     for setting in settings:
-        load_with_overrides(setting.file, setting.overrides)
+        check_outcomes(outcomes, load_with_overrides(setting.file, setting.overrides), setting.file)
 
 
 def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:

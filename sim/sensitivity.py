@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 import sim
-from sim.compare import outcome_indicator, outcome_label, write_table
+from sim.compare import check_outcomes, outcome_indicator, outcome_label, write_table
 from sim.executors import make_executor
 from sim.levers import Uncertain, check_value, declared_levers, load_with_overrides, resolve_path
 from sim.outcomes import run_row
@@ -188,8 +188,7 @@ def sobol(
         return function_sobol(model, uncertain or [], n=n, seed=seed or 0, names=names)
     chosen = _uncertain(model, uncertain, lever_file)
     base = with_fixed(load_with_overrides(model, overrides), [u.path for u in chosen])
-    for outcome in outcomes:
-        outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
+    check_outcomes(outcomes, base, model)
     study_seed = base.seed if seed is None else seed
     points, _ = saltelli_points(
         [(u.low, u.high) for u in chosen], n, Streams(study_seed, 0).get("sobol", "points")

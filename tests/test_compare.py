@@ -173,3 +173,15 @@ def test_paired_difference_of_known_vectors():
     assert result["independent_variance"] == pytest.approx((0.6 * 0.4 + 0.8 * 0.2) / 5)
     assert result["paired_variance"] == pytest.approx(0.2 / 5)
     assert result["variance_saved"] == pytest.approx(1 - 0.2 / 0.4)
+
+
+def test_an_outcome_naming_no_actor_is_refused_before_anything_runs(tmp_path):
+    """A misspelt actor would make an outcome that never happens: P = 0 everywhere."""
+    expected = "outcome 'strike:iran>isreal>=3': {} has no actor isreal (actors: israel, iran"
+    for command in (["sweep", str(APRIL), "--lever", "us_pressure"], ["sensitivity", str(APRIL)]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(
+            main, [*command, "--outcome", "strike:iran>isreal>=3", "-o", str(out)]
+        )
+        assert result.exit_code == 2 and expected.format(APRIL) in result.output
+        assert not out.exists()
