@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,25 @@ PAPER_STYLE = {
 TrueType (type 42) fonts in PDF, text kept as text in SVG, PNG at 300 dpi."""
 
 
+_FONT: ContextVar[str] = ContextVar("paper_style_font", default="stix")
+"""The font of the innermost ``paper_style`` block."""
+
+
 @contextmanager
-def paper_style(font: str = "stix") -> Iterator[None]:
-    """The paper style inside the block; matplotlib's global settings are left untouched."""
-    with matplotlib.rc_context({**PAPER_STYLE, **FONTS[font]}):
-        yield
+def paper_style(font: str | None = None) -> Iterator[None]:
+    """The paper style inside the block; matplotlib's global settings are left untouched.
+
+    ``font``: "stix" (Times-like, the default) or "cm" (Computer Modern, as in LaTeX). Without it
+    a block keeps the font of the block around it, so ``with paper_style(font="cm"):`` reaches
+    the figure functions, each of which opens its own block.
+    """
+    chosen = font or _FONT.get()
+    token = _FONT.set(chosen)
+    try:
+        with matplotlib.rc_context({**PAPER_STYLE, **FONTS[chosen]}):
+            yield
+    finally:
+        _FONT.reset(token)
 
 
 class PaperFigure(Figure):

@@ -298,6 +298,24 @@ def test_the_style_never_changes_global_settings(results):
     assert dict(matplotlib.rcParams) == before
 
 
+def test_an_outer_style_chooses_the_font_of_every_figure_inside_it(results, monkeypatch, tmp_path):
+    """``with paper_style(font="cm")`` reaches ``save_figure``, which opens its own block (fonts
+    are chosen when a figure is drawn). Computer Modern may not be installed here, so "cm" is
+    pointed at DejaVu Serif."""
+    from sim import plot_style
+
+    monkeypatch.setitem(plot_style.FONTS, "cm", {"font.serif": ["DejaVu Serif"]})
+    with plots.paper_style(font="cm"):
+        (inside,) = plots.save_figure(
+            plots.max_rung_distribution(results), tmp_path / "cm", ["pdf"]
+        )[1:]
+    (outside,) = plots.save_figure(
+        plots.max_rung_distribution(results), tmp_path / "stix", ["pdf"]
+    )[1:]
+    assert b"DejaVuSerif" in inside.read_bytes() and b"STIX" not in inside.read_bytes()
+    assert b"STIXGeneral" in outside.read_bytes() and b"DejaVuSerif" not in outside.read_bytes()
+
+
 def test_vector_files_embed_truetype_fonts(figures, tmp_path):
     (pdf,) = plots.save_figure(figures["max-rung"], tmp_path / "m", ["pdf"])[1:]
     assert b"/FontFile2" in pdf.read_bytes() and b"/Type3" not in pdf.read_bytes()
