@@ -186,7 +186,7 @@ def print_summary(summary: Summary, console: Console) -> None:
 @click.option(
     "--until-ci",
     type=click.FloatRange(min=0, min_open=True),
-    help="Add replications until every 95%% CI half-width is at most this.",
+    help="Add replications until every 95% CI half-width is at most this.",
 )
 @click.option(
     "--max-n",

@@ -39,7 +39,7 @@ from sim.plot_style import (
     ratio_interval,
     save_figure,
 )
-from sim.results import Results, wilson_interval
+from sim.results import Results, ResultsError, wilson_interval
 
 __all__ = [
     "OKABE_ITO",
@@ -322,6 +322,11 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     if replication is None:
         replication = _typical_replication(results.runs) if isinstance(results, Results) else 0
     log = events[events.replication == replication].sort_values("time_hours", kind="stable")
+    if log.empty:  # every run logs at least its opening strike
+        known = events.replication
+        raise ResultsError(
+            f"no replication {replication} in these results (they hold {known.min()}-{known.max()})"
+        )
     actors = list(dict.fromkeys([*log.attacker.dropna(), *log.actor.dropna()]))
     with paper_style():
         figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)

@@ -16,6 +16,7 @@ import sim
 from sim import plots
 from sim.cli import main
 from sim.plot_style import ratio_interval
+from sim.results import ResultsError
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -337,3 +338,16 @@ def test_sim_plot_reads_a_sweep_folder_and_refuses_an_unknown_kind(results, tmp_
     assert (tmp_path / "figures" / "sweep.png").exists()
     outcome = CliRunner().invoke(main, ["plot", str(results.folder), "--kind", "pie"])
     assert outcome.exit_code == 2 and "unknown --kind pie" in outcome.output
+
+
+def test_a_timeline_of_a_replication_that_does_not_exist_is_refused(results, tmp_path):
+    last = len(results.runs) - 1
+    with pytest.raises(
+        ResultsError, match=rf"no replication 99999 in these results \(they hold 0-{last}\)"
+    ):
+        plots.run_timeline(results, 99999)
+    out = tmp_path / "figures"
+    command = ["plot", str(results.folder), "--kind", "timeline", "-r", "99999", "-o", str(out)]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2 and "no replication 99999" in result.output
+    assert not out.exists() or not any(out.iterdir())
