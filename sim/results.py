@@ -158,11 +158,33 @@ class Summary:
     n: int
 
 
+STUDY_TABLES = {
+    "sweep.parquet": "sweep (one `sim run` study per grid point, in its subfolders)",
+    "comparison.parquet": "comparison (one `sim run` study per setting, in its subfolders)",
+    "sobol.parquet": "sensitivity study",
+    "posterior.parquet": "calibration",
+}
+"""Tables that mark a folder as another kind of study, and what to call it."""
+
+
+def _refuse_other_studies(folder: Path) -> None:
+    """A folder of another kind of study is named as such, not reported as unreadable runs."""
+    if (folder / RUNS).exists():
+        return
+    for table, kind in STUDY_TABLES.items():
+        if (folder / table).exists():
+            raise ResultsError(
+                f"{folder} holds a {kind}, not the runs of one `sim run` study; "
+                f"`sim plot {folder}` draws it"
+            )
+
+
 class Results:
     """A results folder, opened for reading; tables load on first use."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        _refuse_other_studies(self.folder)
         self.manifest = read_manifest(self.folder)
         if self.manifest.get("status") != "complete":
             raise ResultsError(

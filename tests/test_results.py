@@ -162,3 +162,10 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+@pytest.mark.parametrize("table", ["sweep.parquet", "comparison.parquet", "sobol.parquet"])
+def test_a_folder_of_another_kind_of_study_is_named_as_such(tmp_path, table):
+    (tmp_path / table).write_bytes(b"")
+    with pytest.raises(ResultsError, match=rf"{tmp_path} holds a \w+.*`sim plot {tmp_path}` draws"):
+        Results(tmp_path)
