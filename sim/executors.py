@@ -164,14 +164,10 @@ class DaskExecutor:
     """
 
     def __init__(self, workers: int, scheduler: str | None) -> None:
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise ExecutorError(
-                "the Dask executor needs Dask distributed: pip install 'escalation-sim[dask]' "
-                "(from a source tree: pip install -e '.[dask]')"
-            ) from None
+        _require_dask()
+        import dask
+        from distributed import Client, LocalCluster
+
         self.workers = workers
         self.cluster = None
         if scheduler is None:
@@ -224,12 +220,32 @@ def run_batch(fn: Callable[..., Any], batch: list[tuple]) -> list[Any]:
     return [fn(*task) for task in batch]
 
 
+def _require_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ExecutorError(
+            "the Dask executor needs Dask distributed: pip install 'escalation-sim[dask]' "
+            "(from a source tree: pip install -e '.[dask]')"
+        ) from None
+
+
+def check_executor(kind: str, scheduler: str | None = None) -> None:
+    """Refuse an executor that cannot be made, before a study opens its folder."""
+    if kind not in ("serial", "process", "dask"):
+        raise ExecutorError(f"unknown executor {kind!r}; use serial, process or dask")
+    if scheduler and kind != "dask":
+        raise ExecutorError(f"a scheduler address needs the dask executor, not {kind!r}")
+    if kind == "dask":
+        _require_dask()
+
+
 def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Executor:
     """``serial``, ``process`` (one worker runs serially) or ``dask``."""
+    check_executor(kind, scheduler)
     if kind == "dask":
         return DaskExecutor(workers, scheduler)
-    if kind == "serial" or (kind == "process" and workers <= 1):
+    if kind == "serial" or workers <= 1:
         return SerialExecutor()
-    if kind == "process":
-        return ProcessExecutor(workers)
-    raise ExecutorError(f"unknown executor {kind!r}; use serial, process or dask")
+    return ProcessExecutor(workers)

@@ -212,6 +212,8 @@ class Lever:
             spec = named[text.strip()]
             return cls(spec.path, _grid(spec.low, spec.high, 5), text.strip())
         path, sep, grid = text.partition("=")
+        if not sep:
+            raise _no_such_lever(text, named, "PATH=START:STOP:STEPS")
         name = path.strip() if path.strip() in named else ""
         parts = grid.split(":")
         try:
@@ -231,6 +233,12 @@ class Lever:
     def label(self) -> str:
         """The lever's name if it has one, else its path (a column name)."""
         return self.name or self.path
+
+
+def _no_such_lever(text: str, named: Mapping[str, LeverSpec], form: str) -> ResultsError:
+    """A bare word that names no declared lever: say which names exist, and the other form."""
+    declared = f"declared: {', '.join(named)}" if named else "the scenario declares none"
+    return ResultsError(f"lever {text!r}: no declared lever of that name ({declared}); or {form}")
 
 
 def _grid(start: float, stop: float, steps: int) -> tuple[float, ...]:
@@ -254,6 +262,8 @@ class Uncertain:
             spec = named[text.strip()]
             return cls(spec.path, spec.low, spec.high, text.strip())
         path, sep, bounds = text.partition("=")
+        if not sep:
+            raise _no_such_lever(text, named, "PATH=LOW:HIGH")
         try:
             low, high = (float(v) for v in bounds.split(":"))
         except ValueError:

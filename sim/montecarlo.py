@@ -28,7 +28,7 @@ import yaml
 
 import sim
 from sim.chunks import Chunk, plan_chunks, simulate_chunk
-from sim.executors import Executor, make_executor
+from sim.executors import Executor, check_executor, make_executor
 from sim.levers import load_with_overrides, resolve_overrides
 from sim.results import (
     EVENTS,
@@ -327,6 +327,7 @@ def run_study(
     if until_ci is not None and not until_ci > 0:
         raise ValueError(f"until_ci must be a positive half-width, got {until_ci}")
     source, loaded = _resolve(scenario, overrides)
+    check_executor(executor, scheduler)
     text = canonical_text(loaded)
     folder = Path(out) if out is not None else default_folder(source)
     progress = progress or StudyProgress()

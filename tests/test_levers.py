@@ -174,3 +174,14 @@ def test_run_trace_and_the_api_take_aliases_like_paths(tmp_path):
     with pytest.raises(ScenarioError, match=r"no restrains relation us>iran"):
         run_study(APRIL, n=20, out=tmp_path / "x", overrides=["restrains[us>iran].pressure=1"])
     assert not (tmp_path / "x").exists()
+
+
+def test_a_bare_word_that_names_no_lever_lists_the_declared_ones():
+    named = declared_levers(APRIL)
+    for parse, form in ((Lever.parse, "PATH=START:STOP:STEPS"), (Uncertain.parse, "PATH=LOW:HIGH")):
+        with pytest.raises(ResultsError) as error:
+            parse("us_presure", named)
+        assert str(error.value) == (
+            f"lever 'us_presure': no declared lever of that name (declared: "
+            f"{', '.join(named)}); or {form}"
+        )

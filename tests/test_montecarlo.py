@@ -439,3 +439,9 @@ def test_a_known_probability_is_recovered_end_to_end(tmp_path):
     rung3 = results.summary().rungs.set_index("rung").loc[3]
     assert rung3.ci_low <= 0.3 <= rung3.ci_high
     assert abs(rung3.probability - 0.3) < 4 * (0.3 * 0.7 / 3000) ** 0.5
+
+
+def test_a_scheduler_without_the_dask_executor_is_refused_before_the_folder_opens(tmp_path):
+    with pytest.raises(ExecutorError, match="a scheduler address needs the dask executor"):
+        sim.run(APRIL, n=5, out=tmp_path / "out", scheduler="tcp://127.0.0.1:8786")
+    assert not (tmp_path / "out").exists()
