@@ -125,6 +125,11 @@ def load_with_overrides(
 
 def load_lever_file(path: str | Path) -> dict[str, LeverSpec]:
     """Named levers from a lever file: ``levers: {NAME: {path, low, high, meaning}}``."""
+    return _read_lever_file(path)[0]
+
+
+def _read_lever_file(path: str | Path) -> tuple[dict[str, LeverSpec], dict[tuple, int]]:
+    """The levers of a lever file and the line of each of its keys."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -149,7 +154,7 @@ def load_lever_file(path: str | Path) -> dict[str, LeverSpec]:
                 problems.append(Problem(source, where, field, _plain(error)))
     if problems:
         raise ScenarioError(problems)
-    return specs
+    return specs, lines
 
 
 def _plain(error: Mapping) -> str:
@@ -168,8 +173,9 @@ def declared_levers(file: str | Path, lever_file: str | Path | None = None) -> d
     by loading the scenario at its low and at its high value."""
     scenario = load_scenario(file)
     named = dict(scenario.levers)
+    lines: dict[tuple, int] = {}
     if lever_file is not None:
-        extra = load_lever_file(lever_file)
+        extra, lines = _read_lever_file(lever_file)
         clash = sorted(set(extra) & set(named))
         if clash:
             raise ResultsError(f"{lever_file}: levers also declared in {file}: {', '.join(clash)}")
@@ -177,8 +183,10 @@ def declared_levers(file: str | Path, lever_file: str | Path | None = None) -> d
     checked = {}
     for name, spec in named.items():
         path = resolve_path(scenario, spec.path, f"lever {name}")
-        for value in (spec.low, spec.high):
-            check_value(file, path, value, f"lever {name} ({spec.path}={value:g})")
+        for end, value in (("low", spec.low), ("high", spec.high)):
+            line = lines.get(("levers", name, end))
+            origin = f"{lever_file}:{line}: levers.{name}.{end}" if line else f"lever {name}"
+            check_value(file, path, value, f"{origin} ({spec.path}={value:g})")
         checked[name] = spec.model_copy(update={"path": path})
     return checked
 

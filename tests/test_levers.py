@@ -76,8 +76,12 @@ def test_declared_levers_are_checked_at_both_ends(tmp_path):
         "levers:\n  iran_max:\n    path: actors.iran.policy.self_restraint\n    low: 0\n"
         "    high: 3\n    meaning: too far\n"
     )
-    with pytest.raises(ScenarioError, match=r"lever iran_max \(.*=3\): actors.iran.policy"):
+    with pytest.raises(ScenarioError) as caught:
         declared_levers(APRIL, bad)
+    assert str(caught.value) == (
+        f"{bad}:5: levers.iran_max.high (actors.iran.policy.self_restraint=3): "
+        "actors.iran.policy.self_restraint: must be <= 1.0, got 3.0"
+    )
 
 
 def test_a_lever_file_reports_file_line_and_field(tmp_path):
