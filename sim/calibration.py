@@ -103,48 +103,24 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> Config:
         """Read and validate a config; every mistake is a ``ScenarioError`` whose lines read
-        ``file:line: field: message``. Each prior's range is checked by validating the scenario
-        at its corners, and each target must name a statistic of ``target_statistics``."""
-        path, source = Path(path), str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ScenarioError([Problem(source, None, "", "no such file")]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
-        if not text.strip():
-            needs = ", ".join(CalibrationFile.model_fields)
-            raise ScenarioError(
-                [Problem(source, None, "", f"file is empty; a config needs {needs}")]
-            )
-        data, lines = read_document(text, source)
-        spec = validate_model(
-            CalibrationFile, data, {k: (source, n) for k, n in lines.items()}, source
-        )
-
-        def problem(key: tuple[str, ...], message: str) -> Problem:
-            return Problem(source, lines.get(key), ".".join(key), message)
-
-        unknown = [name for name in spec.targets if name not in STATISTICS]
-        if unknown:
-            known = f"not a statistic of a run; known: {', '.join(STATISTICS)}"
-            raise ScenarioError([problem(("targets", name), known) for name in unknown])
+        ``file:line: field: message`` (``sim.calibration_schema`` says what a config holds)."""
+        path = Path(path)
+        spec, lines = _read_config(path)
         scenario_path = path.parent / spec.scenario
         if not scenario_path.is_file():
-            raise ScenarioError([problem(("scenario",), f"no such file: {scenario_path}")])
+            raise ScenarioError(
+                [
+                    Problem(
+                        str(path),
+                        lines.get(("scenario",)),
+                        "scenario",
+                        f"no such file: {scenario_path}",
+                    )
+                ]
+            )
         priors = tuple(Prior(p, v.low, v.high, v.reason) for p, v in spec.priors.items())
         horizon = {"horizon_days": spec.horizon_days}
-        for corner in ("low", "high"):
-            values = {p.path: getattr(p, corner) for p in priors}
-            try:
-                load_scenario(scenario_path, horizon | values)
-            except ScenarioError as exc:
-                raise ScenarioError([
-                    problem(("priors", p), f"{corner} {values[p]} in {scenario_path}: {e.message}")
-                    for e in exc.problems
-                    for p in values
-                    if e.field == p or e.field.startswith(p + ".") or p.startswith(e.field + ".")
-                ] or exc.problems) from None  # fmt: skip
+        _check_prior_ranges(scenario_path, horizon, priors, str(path), lines)
         point = {"parameters_from": None}  # the fit sets the parameters; it never draws them
         return cls(
             scenario=load_scenario(scenario_path, point | horizon),
@@ -178,6 +154,53 @@ class Config:
         within its tolerance: the final ABC tolerance has a meaning a reader can check.
         """
         return max(t.distance(stats[t.name]) for t in self.targets)
+
+
+def _read_config(path: Path) -> tuple[CalibrationFile, dict[tuple, int]]:
+    """The validated config file and the line of each of its keys; every target must name a
+    statistic of ``target_statistics``."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(source, None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
+    if not text.strip():
+        needs = ", ".join(CalibrationFile.model_fields)
+        raise ScenarioError([Problem(source, None, "", f"file is empty; a config needs {needs}")])
+    data, lines = read_document(text, source)
+    spec = validate_model(CalibrationFile, data, {k: (source, n) for k, n in lines.items()}, source)
+    unknown = [name for name in spec.targets if name not in STATISTICS]
+    if unknown:
+        known = f"not a statistic of a run; known: {', '.join(STATISTICS)}"
+        raise ScenarioError(
+            [Problem(source, lines.get(("targets", n)), f"targets.{n}", known) for n in unknown]
+        )
+    return spec, lines
+
+
+def _check_prior_ranges(
+    scenario_path: Path,
+    horizon: Mapping[str, float],
+    priors: tuple[Prior, ...],
+    source: str,
+    lines: Mapping[tuple, int],
+) -> None:
+    """Validate the scenario with every prior at its low end, then at its high end; a value the
+    scenario refuses is reported at the prior's line in the config."""
+    for corner in ("low", "high"):
+        values = {p.path: getattr(p, corner) for p in priors}
+        try:
+            load_scenario(scenario_path, {**horizon, **values})
+        except ScenarioError as exc:
+            raise ScenarioError([
+                Problem(source, lines.get(("priors", path)), f"priors.{path}",
+                        f"{corner} {value} in {scenario_path}: {e.message}")
+                for e in exc.problems
+                for path, value in values.items()
+                if e.field == path or e.field.startswith(path + ".") or path.startswith(e.field + ".")
+            ] or exc.problems) from None  # fmt: skip
 
 
 def _first(events: list[Event], kind: type, test) -> Any:
