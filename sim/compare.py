@@ -89,6 +89,12 @@ class Setting:
     name: str
     file: Path
     overrides: tuple[str, ...] = field(default_factory=tuple)
+    origins: tuple[str, ...] = field(default_factory=tuple)
+    """Where each override came from, for error messages (``--set`` when empty)."""
+
+    def origin_of_each(self) -> tuple[str, ...]:
+        """One origin per override."""
+        return self.origins or ("--set",) * len(self.overrides)
 
 
 def parse_variant(text: str, file: str | Path) -> Setting:
@@ -97,7 +103,8 @@ def parse_variant(text: str, file: str | Path) -> Setting:
     if not sep or not name.strip() or "=" in name:
         raise ResultsError(f"variant {text!r}: expected 'NAME: PATH=VALUE, PATH=VALUE'")
     overrides = tuple(a.strip() for a in assignments.split(",") if a.strip())
-    return Setting(name.strip(), Path(file), overrides)
+    origin = f"--variant {name.strip()}:"
+    return Setting(name.strip(), Path(file), overrides, (origin,) * len(overrides))
 
 
 def _settings(
@@ -113,14 +120,27 @@ def _settings(
     first = settings[0].file
     if isinstance(variants, Mapping):
         settings += [
-            Setting(name, first, tuple(f"{p}={v}" for p, v in dict(values).items()))
+            Setting(
+                name,
+                first,
+                tuple(f"{p}={v}" for p, v in dict(values).items()),
+                (f"--variant {name}:",) * len(values),
+            )
             for name, values in variants.items()
         ]
     else:
         settings += [parse_variant(text, first) for text in variants]
     if len(settings) < 2 or len({s.name for s in settings}) != len(settings):
         raise ResultsError("compare needs two or more settings with distinct names")
-    return [Setting(s.name, s.file, (*common, *s.overrides)) for s in settings]
+    return [
+        Setting(
+            s.name,
+            s.file,
+            (*common, *s.overrides),
+            ("--set",) * len(common) + s.origin_of_each(),
+        )
+        for s in settings
+    ]
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
@@ -178,7 +198,8 @@ def check_outcomes(outcomes: Sequence[str], scenario: Scenario, source: str | Pa
 def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
     """Refuse an unknown outcome or a bad override before any setting runs."""
     for setting in settings:
-        check_outcomes(outcomes, load_with_overrides(setting.file, setting.overrides), setting.file)
+        scenario = load_with_overrides(setting.file, setting.overrides, setting.origin_of_each())
+        check_outcomes(outcomes, scenario, setting.file)
 
 
 def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:
@@ -323,6 +344,7 @@ def sweep(
             f"point-{i:03d}",
             Path(file),
             tuple(f"{lever.path}={value}" for lever, value in zip(parsed, point, strict=True)),
+            ("--lever",) * len(parsed),
         )
         for i, point in enumerate(points)
     ]

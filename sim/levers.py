@@ -18,7 +18,7 @@ so a bad lever gets the same ``file:line: field: message`` error as a bad scenar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim.results import ResultsError
-from sim.scenario import Problem, ScenarioError, load_scenario, read_document
+from sim.scenario import Problem, ScenarioError, load_scenario, parse_override, read_document
 from sim.schema import Adversaries, Defends, LeverSpec, ProxyOf, Restrains, Scenario
 
 _ALIAS = re.compile(
@@ -105,22 +105,61 @@ def resolve_overrides(
 
 
 def load_with_overrides(
-    file: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()
+    file: str | Path,
+    overrides: Iterable[str] | Mapping[str, Any] = (),
+    origins: Sequence[str] = (),
 ) -> Scenario:
     """``file`` with overrides applied, relation aliases (``restrains[us>israel].pressure``)
     resolved against the file's own relations; every mistake as ``load_scenario`` reports it.
 
-    The file is read twice only when an override names a relation by alias: resolving it needs
-    the file's relations.
+    A problem caused by an override names it as it was typed, after its origin: ``--set`` unless
+    ``origins`` gives one per override (``--variant NAME:``, ``--lever``). The file is read twice
+    only when an override names a relation by alias: resolving it needs the file's relations.
     """
     if isinstance(overrides, Mapping):
-        paths = list(overrides)
+        typed = [f"{path}={value}" for path, value in overrides.items()]
     else:
-        overrides = list(overrides)  # read twice below; a generator would be spent
-        paths = [text.partition("=")[0] for text in overrides]
-    if not any(_ALIAS.match(str(path).strip()) for path in paths):
+        overrides = list(overrides)  # read more than once below; a generator would be spent
+        typed = overrides
+    resolved = typed
+    try:
+        if not any(_ALIAS.match(text.partition("=")[0].strip()) for text in typed):
+            return load_scenario(file, overrides)
+        overrides = resolve_overrides(load_scenario(file), overrides)
+        resolved = (
+            [f"{p}={v}" for p, v in overrides.items()]
+            if isinstance(overrides, Mapping)
+            else list(overrides)
+        )
         return load_scenario(file, overrides)
-    return load_scenario(file, resolve_overrides(load_scenario(file), overrides))
+    except ScenarioError as exc:
+        raise _named_as_typed(exc, typed, resolved, origins or ["--set"] * len(typed)) from None
+
+
+def _named_as_typed(
+    error: ScenarioError, typed: list[str], resolved: list[str], origins: Sequence[str]
+) -> ScenarioError:
+    """``error`` with each problem an override caused named by its origin and typed text."""
+    named = {
+        label: f"{origin} {text}"
+        for text, done, origin in zip(typed, resolved, origins, strict=True)
+        for label in _set_labels(text, done)
+    }
+    return ScenarioError([
+        Problem(named[p.source], p.line, p.field, p.message) if p.source in named else p
+        for p in error.problems
+    ])  # fmt: skip
+
+
+def _set_labels(typed: str, resolved: str) -> set[str]:
+    """How ``sim.scenario`` may name an override in a problem: as typed, as resolved, or as the
+    path and parsed value it set."""
+    labels = {f"--set {typed}", f"--set {resolved}"}
+    try:
+        path, value = parse_override(resolved)
+    except ScenarioError:
+        return labels
+    return labels | {f"--set {path}={value}"}
 
 
 def load_lever_file(path: str | Path) -> dict[str, LeverSpec]:

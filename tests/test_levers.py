@@ -189,3 +189,14 @@ def test_a_bare_word_that_names_no_lever_lists_the_declared_ones():
             f"lever 'us_presure': no declared lever of that name (declared: "
             f"{', '.join(named)}); or {form}"
         )
+
+
+def test_an_override_by_alias_is_named_as_typed_in_errors():
+    with pytest.raises(ScenarioError) as caught:
+        load_with_overrides(APRIL, ["restrains[us>israel].pressure=3", "seed=7"])
+    assert str(caught.value) == (
+        "--set restrains[us>israel].pressure=3: relations[4].pressure: must be <= 1.0, got 3"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_with_overrides(APRIL, {"seed": -1}, origins=["--lever"])
+    assert str(caught.value).startswith("--lever seed=-1: seed: ")
