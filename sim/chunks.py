@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from sim.events import events_arrow
 from sim.outcomes import run_row
+from sim.parameters import PosteriorSample
 from sim.schema import Scenario
 from sim.world import run_replication
 
@@ -36,12 +37,18 @@ def plan_chunks(start: int, stop: int, size: int) -> list[Chunk]:
     return [Chunk(a, min(a + size, stop)) for a in range(start, stop, size)]
 
 
-def simulate_chunk(scenario: Scenario, seed: int, chunk: Chunk) -> tuple[Chunk, bytes, bytes]:
-    """Run one chunk; return it with its runs and events tables as Parquet bytes (picklable)."""
+def simulate_chunk(
+    scenario: Scenario, seed: int, chunk: Chunk, posterior: PosteriorSample | None = None
+) -> tuple[Chunk, bytes, bytes]:
+    """Run one chunk; return it with its runs and events tables as Parquet bytes (picklable).
+
+    ``posterior`` is the scenario's posterior sample (``posterior_of``), sent with the task so
+    that a worker needs no access to the file.
+    """
     actors = list(scenario.actors)
     logs, rows = [], []
     for replication in range(chunk.start, chunk.stop):
-        events = run_replication(scenario, replication, seed)
+        events = run_replication(scenario, replication, seed, posterior)
         logs.append((replication, events))
         rows.append(run_row(events, replication, actors))
     return chunk, parquet_bytes(pa.Table.from_pylist(rows)), parquet_bytes(events_arrow(logs))

@@ -30,6 +30,7 @@ import sim
 from sim.chunks import Chunk, plan_chunks, simulate_chunk
 from sim.executors import Executor, check_executor, make_executor
 from sim.levers import load_with_overrides, resolve_overrides
+from sim.parameters import posterior_of
 from sim.results import (
     EVENTS,
     RUNS,
@@ -195,7 +196,8 @@ def _run_chunks(
 ) -> None:
     """Run ``todo`` and write each chunk as it finishes (runs table last: it marks completion);
     append every chunk that is next in replication order to the final tables at once."""
-    tasks = [(scenario, seed, chunk) for chunk in todo]
+    posterior = posterior_of(scenario)
+    tasks = [(scenario, seed, chunk, posterior) for chunk in todo]
     for chunk, runs, events in executor.imap(simulate_chunk, tasks):
         atomic_write_bytes(_chunk_path(folder, "events", chunk), events)
         atomic_write_bytes(_chunk_path(folder, "runs", chunk), runs)

@@ -110,11 +110,26 @@ def with_fixed(scenario: Scenario, paths: Iterable[str]) -> Scenario:
     return scenario.model_copy(update={"parameters_fixed": fixed})
 
 
-def draw_parameters(scenario: Scenario, rng: np.random.Generator) -> tuple[Scenario, dict]:
-    """The scenario with one parameter set from its posterior (if it has one), and that set."""
+def posterior_of(scenario: Scenario) -> PosteriorSample | None:
+    """The posterior sample ``scenario`` draws from (read once per process), or None.
+
+    A study reads it where it starts and sends it with every task, so that workers, a remote
+    Dask cluster's included, never need the file.
+    """
+    return None if scenario.parameters_from is None else load_posterior(scenario.parameters_from)
+
+
+def draw_parameters(
+    scenario: Scenario, rng: np.random.Generator, posterior: PosteriorSample | None = None
+) -> tuple[Scenario, dict]:
+    """The scenario with one parameter set from its posterior (if it has one), and that set.
+
+    ``posterior`` is the scenario's own sample when the caller already holds it
+    (``posterior_of``); without it the sample is read from ``parameters_from``.
+    """
     if scenario.parameters_from is None:
         return scenario, {}
-    drawn = load_posterior(scenario.parameters_from).draw(rng)
+    drawn = (posterior or load_posterior(scenario.parameters_from)).draw(rng)
     fixed = tuple(scenario.parameters_fixed)
     values = {p: v for p, v in drawn.items() if not any(_within(p, f) for f in fixed)}
     return scenario_with(scenario, values), values

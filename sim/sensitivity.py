@@ -27,7 +27,7 @@ from sim.compare import check_outcomes, outcome_indicator, outcome_label, write_
 from sim.executors import make_executor
 from sim.levers import Uncertain, check_value, declared_levers, load_with_overrides, resolve_path
 from sim.outcomes import run_row
-from sim.parameters import scenario_with, with_fixed
+from sim.parameters import PosteriorSample, posterior_of, scenario_with, with_fixed
 from sim.results import ResultsError, git_commit, write_manifest
 from sim.rng import Streams
 from sim.scenario import load_scenario
@@ -129,15 +129,20 @@ def evaluate_points(
     points: np.ndarray,
     outcomes: Sequence[str],
     start: int,
+    posterior: PosteriorSample | None = None,
 ) -> tuple[int, np.ndarray]:
     """Mean of each outcome over replications ``0..replications-1`` at each point (rows of
-    ``points``); returns ``start`` (where the rows belong) and values of shape (rows, outcomes)."""
+    ``points``); returns ``start`` (where the rows belong) and values of shape (rows, outcomes).
+    ``posterior`` is the scenario's posterior sample, sent so that workers need no file."""
     actors = list(scenario.actors)
     values = np.empty((len(points), len(outcomes)))
     for row, point in enumerate(points):
         setting = scenario_with(scenario, dict(zip(paths, map(float, point), strict=True)))
         runs = pd.DataFrame(
-            [run_row(run_replication(setting, r, seed), r, actors) for r in range(replications)]
+            [
+                run_row(run_replication(setting, r, seed, posterior), r, actors)
+                for r in range(replications)
+            ]
         )
         values[row] = [outcome_indicator(runs, o).mean() for o in outcomes]
     return start, values
@@ -225,9 +230,18 @@ def sobol(
 
 def _evaluate(base, seed, replications, chosen, points, outcomes, progress, where) -> np.ndarray:
     """Every point's outcome means, shape (points, outcomes), computed on an executor."""
-    paths = [u.path for u in chosen]
+    paths, posterior = [u.path for u in chosen], posterior_of(base)
     tasks = [
-        (base, seed, replications, paths, points[i : i + POINTS_PER_TASK], list(outcomes), i)
+        (
+            base,
+            seed,
+            replications,
+            paths,
+            points[i : i + POINTS_PER_TASK],
+            list(outcomes),
+            i,
+            posterior,
+        )
         for i in range(0, len(points), POINTS_PER_TASK)
     ]
     if progress:

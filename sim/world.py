@@ -22,7 +22,7 @@ from sim.events import (
 )
 from sim.interception import LayerState
 from sim.ladder import Rung
-from sim.parameters import draw_parameters
+from sim.parameters import PosteriorSample, draw_parameters
 from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
 from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
@@ -161,10 +161,19 @@ class World:
         return self.events
 
 
-def run_replication(scenario: Scenario, replication: int, seed: int | None = None) -> list[Event]:
-    """Run replication ``replication`` of ``scenario`` (seed from the scenario unless given)."""
+def run_replication(
+    scenario: Scenario,
+    replication: int,
+    seed: int | None = None,
+    posterior: PosteriorSample | None = None,
+) -> list[Event]:
+    """Run replication ``replication`` of ``scenario`` (seed from the scenario unless given).
+
+    ``posterior`` is the scenario's posterior sample, if the caller holds it (``posterior_of``);
+    otherwise it is read from the scenario's ``parameters_from`` file.
+    """
     streams = Streams(scenario.seed if seed is None else seed, replication)
-    scenario, drawn = draw_parameters(scenario, streams.get("parameters"))
+    scenario, drawn = draw_parameters(scenario, streams.get("parameters"), posterior)
     world = World(scenario, streams)
     if drawn:
         world.record(ParametersDrawn(0.0, tuple(drawn.items())))

@@ -114,10 +114,10 @@ def interrupted(tmp_path, monkeypatch):
     """A study of N replications stopped after its first two chunks, as Ctrl-C would."""
     real = montecarlo.simulate_chunk
 
-    def stops_at_20(scenario, seed, chunk):
+    def stops_at_20(scenario, seed, chunk, posterior):
         if chunk.start >= 20:
             raise KeyboardInterrupt
-        return real(scenario, seed, chunk)
+        return real(scenario, seed, chunk, posterior)
 
     out = tmp_path / "out"
     with monkeypatch.context() as patch:

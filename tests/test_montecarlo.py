@@ -76,11 +76,13 @@ def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference, chunk_si
     marker = tmp_path / "killed-once"
     real = montecarlo.simulate_chunk
 
-    def dies_once(scenario, seed, chunk):  # shipped to the workers by value (cloudpickle)
+    def dies_once(
+        scenario, seed, chunk, posterior
+    ):  # shipped to the workers by value (cloudpickle)
         if chunk.start == 30 and not marker.exists():
             marker.write_text(str(os.getpid()))
             os._exit(1)
-        return real(scenario, seed, chunk)
+        return real(scenario, seed, chunk, posterior)
 
     original, montecarlo.simulate_chunk = montecarlo.simulate_chunk, dies_once
     try:
@@ -90,6 +92,21 @@ def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference, chunk_si
     assert marker.exists(), "no worker died: the test did not test recovery"
     assert_same_tables(results, reference)
     assert results.manifest["executor"] == "dask"
+
+
+@pytest.mark.parametrize("executor", ["serial", "dask"])
+def test_workers_need_no_posterior_file(tmp_path, reference, executor, monkeypatch):
+    """The shipped scenario draws from a posterior file; a study sends the sample with each task,
+    so workers that cannot see the file (a remote Dask cluster's) give the same tables."""
+    real = montecarlo.simulate_chunk
+
+    def without_the_file(scenario, seed, chunk, posterior):  # runs where the chunk runs
+        assert posterior is not None
+        elsewhere = scenario.model_copy(update={"parameters_from": "/no/such/posterior.parquet"})
+        return real(elsewhere, seed, chunk, posterior)
+
+    monkeypatch.setattr(montecarlo, "simulate_chunk", without_the_file)
+    assert_same_tables(study(tmp_path / "out", executor=executor, workers=2), reference)
 
 
 @settings(
@@ -158,9 +175,9 @@ def test_resume_runs_only_the_missing_chunks(tmp_path, monkeypatch):
     ran = []
     real = montecarlo.simulate_chunk
 
-    def counting(scenario, seed, chunk):
+    def counting(scenario, seed, chunk, posterior):
         ran.append(chunk.start)
-        return real(scenario, seed, chunk)
+        return real(scenario, seed, chunk, posterior)
 
     monkeypatch.setattr(montecarlo, "simulate_chunk", counting)
     study(out, resume=True)
