@@ -1,5 +1,6 @@
 """Tiny hand-built worlds with exact event logs, and properties of the shipped scenarios."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,32 @@ def test_every_shipped_scenario_loads_and_runs(path):
 SHIPPED = {path.name: load_scenario(path) for path in SCENARIOS}
 
 
+def assert_every_projectile_accounted_for(events: list) -> None:
+    """Each strike's totals agree with its launch order and with what each layer logged.
+
+    A strike's outcome launches what its order listed; what it intercepted is what its layers
+    logged as intercepted; and for each weapon, what enters a layer is what entered the layer
+    before it less what that layer intercepted, never more than flew. (The outcome's own
+    ``launched = failed + intercepted + leaked`` holds by construction and proves nothing.)
+    """
+    ordered = {e.strike_id: dict(e.projectiles) for e in events if isinstance(e, StrikeLaunched)}
+    layers: dict[int, list[Interception]] = {}
+    for event in (e for e in events if isinstance(e, Interception)):
+        layers.setdefault(event.strike_id, []).append(event)
+    for outcome in (e for e in events if isinstance(e, StrikeOutcome)):
+        logged = layers.get(outcome.strike_id, [])
+        assert outcome.launched == sum(ordered[outcome.strike_id].values())
+        assert outcome.intercepted == sum(e.intercepted for e in logged)
+        assert min(outcome.failed, outcome.leaked, outcome.intercepted) >= 0
+        flying = outcome.launched - outcome.failed
+        for weapon in {e.weapon for e in logged}:
+            chain = [e for e in logged if e.weapon == weapon]
+            assert chain[0].entered <= flying
+            assert all(0 <= e.intercepted <= e.engaged <= e.entered for e in chain)
+            for before, after in pairwise(chain):
+                assert after.entered == before.entered - before.intercepted
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     name=st.sampled_from(sorted(SHIPPED)),
@@ -172,8 +199,7 @@ def test_properties_of_the_shipped_scenarios(name, seed, replication):
     assert not any(layer.resupply for a in scenario.actors.values() for layer in a.defence)
     events = run_replication(scenario, replication, seed)
     assert events == run_replication(scenario, replication, seed)
-    for outcome in (e for e in events if isinstance(e, StrikeOutcome)):
-        assert outcome.launched == outcome.failed + outcome.intercepted + outcome.leaked
+    assert_every_projectile_accounted_for(events)
     last_stock = {}
     for event in (e for e in events if isinstance(e, Interception)):
         assert event.stock_after >= 0
@@ -209,8 +235,7 @@ def test_interceptor_ledger_with_resupply(stock, supply, every_days, respond_a, 
         fired += event.interceptors_fired
         deliveries = int(event.time_hours // (every_days * 24))
         assert event.stock_after == stock + supply * deliveries - fired >= 0
-    for outcome in (e for e in events if isinstance(e, StrikeOutcome)):
-        assert outcome.launched == outcome.failed + outcome.intercepted + outcome.leaked
+    assert_every_projectile_accounted_for(events)
 
 
 CERTAIN = 1.0 / (1.0 + 1e-9 / (1 - 1e-9))  # base_response_probability 1, clipped away from 1
