@@ -6,12 +6,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 import sim
 import sim.montecarlo as montecarlo
@@ -22,7 +24,7 @@ from sim.executors import (
     batches,
     make_executor,
 )
-from sim.results import Results, ResultsError, rung_table
+from sim.results import Results, ResultsError, rung_table, wilson_interval
 from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).parents[1]
@@ -444,18 +446,47 @@ opening:
 """
 
 
-def test_a_known_probability_is_recovered_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """3,000 replications of TOY, in which P(reach rung 3) is exactly 0.3."""
+    return montecarlo.run_study(
+        parse_scenario(TOY),
+        n=3000,
+        out=tmp_path_factory.mktemp("toy") / "toy",
+        executor="serial",
+        chunk_size=1000,
+    )
+
+
+def test_a_known_probability_is_recovered_end_to_end(toy):
     """B answers a rung-2 strike with probability exactly 0.3, always one rung up, so
     P(reach rung 3) = 0.3; the estimate's 95% CI covers it and is about 3 points wide."""
-    results = montecarlo.run_study(
-        parse_scenario(TOY), n=3000, out=tmp_path / "toy", executor="serial", chunk_size=1000
-    )
+    results = toy
     decisions = results.events[results.events.kind == "decision"]
     assert len(decisions) == 3000
     assert decisions.respond_probability.to_numpy() == pytest.approx(0.3, abs=1e-12)
     rung3 = results.summary().rungs.set_index("rung").loc[3]
     assert rung3.ci_low <= 0.3 <= rung3.ci_high
     assert abs(rung3.probability - 0.3) < 4 * (0.3 * 0.7 / 3000) ** 0.5
+
+
+def test_intervals_from_simulated_studies_cover_at_their_nominal_rate(toy):
+    """The 3,000 toy replications as 250 studies of 12: the share of studies whose 95% interval
+    for P(reach rung 3) covers the true 0.3 matches the Wilson interval's exact coverage at n = 12
+    within four standard errors, and that exact coverage is 95% within Wilson's known
+    oscillation (about +-2.5 points). Replications that were not independent draws of 0.3, or a
+    summary that mis-counted, would miss it."""
+    size, studies, p = 12, 250, 0.3
+    k = np.arange(size + 1)
+    low, high = wilson_interval(k, np.full(size + 1, size))
+    exact = float(stats.binom.pmf(k, size, p)[(low <= p) & (p <= high)].sum())
+    assert abs(exact - 0.95) <= 0.025
+    covered = 0
+    for block in range(studies):
+        runs = toy.runs.iloc[block * size : (block + 1) * size]
+        row = rung_table(runs).set_index("rung").loc[3]
+        covered += bool(row.ci_low <= p <= row.ci_high)
+    assert abs(covered / studies - exact) <= 4 * (exact * (1 - exact) / studies) ** 0.5
 
 
 def test_a_scheduler_without_the_dask_executor_is_refused_before_the_folder_opens(tmp_path):
