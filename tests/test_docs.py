@@ -15,13 +15,70 @@ def test_scenario_reference_matches_the_schema():
     )
 
 
+def _models(schema: dict) -> dict[str, dict]:
+    """Every object of a JSON Schema that has fields, by its section name in the reference: the
+    root is ``Scenario``, a ``$defs`` entry its own name, an inline object its JSON path."""
+    found: dict[str, dict] = {}
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("properties"), dict):
+                found[where] = node
+                for field, spec in node["properties"].items():
+                    walk(spec, f"{where}.{field}")
+            for key, value in node.items():
+                if key == "$defs":
+                    for name, model in value.items():
+                        walk(model, name)
+                elif key != "properties":
+                    walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{where}/{i}")
+
+    walk(schema, "Scenario")
+    return found
+
+
+def _reference_rows(text: str) -> dict[str, dict[str, str]]:
+    """The reference's field tables: section -> field -> its meaning cell."""
+    rows: dict[str, dict[str, str]] = {}
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif match := re.match(r"^\| `([^`]+)` \|", line):
+            cells = re.split(r"(?<!\\)\|", line.strip())
+            rows.setdefault(section, {})[match.group(1)] = cells[-2].strip()
+    return rows
+
+
+def test_every_field_of_the_schema_has_a_description():
+    from sim.schema import Scenario
+
+    models = _models(Scenario.model_json_schema())
+    assert "Scenario" in models and "Policy" in models, "the schema walk found no models"
+    missing = [
+        f"{name}.{field}"
+        for name, model in models.items()
+        for field, spec in model["properties"].items()
+        if not str(spec.get("description", "")).strip()
+    ]
+    assert not missing, (
+        "fields without a meaning: give each a Field(description=...) in sim/schema.py "
+        "(what it means, in which unit): " + ", ".join(missing)
+    )
+
+
 def test_every_field_of_the_schema_is_documented():
     from sim.schema import Scenario
 
-    text = (DOCS / "scenario-reference.md").read_text()
-    for model in Scenario.model_json_schema()["$defs"].values():
-        for field in model.get("properties", {}):
-            assert f"`{field}`" in text
+    rows = _reference_rows((DOCS / "scenario-reference.md").read_text())
+    for name, model in _models(Scenario.model_json_schema()).items():
+        for field in model["properties"]:
+            meaning = rows.get(name, {}).get(field)
+            assert meaning is not None, f"docs/scenario-reference.md has no row for {name}.{field}"
+            assert meaning, f"docs/scenario-reference.md: {name}.{field} has an empty meaning"
 
 
 def test_relative_links_in_docs_resolve():
