@@ -74,18 +74,16 @@ def _out(what: str):
 
 
 @contextmanager
-def _resumable(folder: Path, resumes: bool = True) -> Iterator[None]:
-    """On Ctrl-C, say whether the same command with the same --out continues (exit status 130)."""
+def _resumable(folder: Path) -> Iterator[None]:
+    """On Ctrl-C, say that the same command with the same --out continues (exit status 130)."""
     try:
         yield
     except KeyboardInterrupt:
-        hint = (
-            f"finished settings and chunks in {folder} are kept; run the same command again "
-            "with the same --out to continue"
-            if resumes
-            else "nothing was saved"
+        click.echo(
+            f"\ninterrupted: what finished is kept in {folder}; run the same command again "
+            "with the same --out to continue",
+            err=True,
         )
-        click.echo(f"\ninterrupted: {hint}", err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 
@@ -321,7 +319,7 @@ def sensitivity_command(
     from sim.sensitivity import DEFAULT_OUTCOMES as SOBOL_OUTCOMES
     from sim.sensitivity import sobol
 
-    with progress_bar("replications") as progress, _resumable(out, resumes=False):
+    with progress_bar("replications") as progress, _resumable(out):
         table = sobol(
             file,
             list(uncertain) or None,

@@ -5,7 +5,10 @@ from ``scipy.stats.sobol_indices`` (Saltelli 2010 first order, Jansen total orde
 of the model at a point is the mean of each outcome's indicator over replications ``0..R-1`` of
 the study seed: common random numbers, so two points differ by their parameters, not by chance.
 Bootstrap 95% intervals (percentile, resampling the base sample's rows) use a generator from
-``sim.rng`` so that they are reproducible; points are evaluated on any executor.
+``sim.rng`` so that they are reproducible; points are evaluated on any executor. With ``out``,
+each finished block of points is kept (``out/blocks/KEY/``, KEY naming the model, points,
+outcomes, replications and seed), so an interrupted study run again with the same ``out`` only
+evaluates what is missing, and its indices equal an uninterrupted study's.
 
     >>> from sim.sensitivity import sobol
     >>> sobol("scenarios/april-2024.yaml", outcomes=["rung>=6"], n=64, replications=48)
@@ -13,6 +16,8 @@ Bootstrap 95% intervals (percentile, resampling the base sample's rows) use a ge
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,15 +25,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from scipy import stats
 
 import sim
+from sim.chunks import parquet_bytes
 from sim.compare import check_outcomes, outcome_indicator, outcome_label, write_table
 from sim.executors import make_executor
 from sim.levers import Uncertain, check_value, declared_levers, load_with_overrides, resolve_path
+from sim.montecarlo import model_hash
 from sim.outcomes import run_row
 from sim.parameters import PosteriorSample, posterior_of, scenario_with, with_fixed
-from sim.results import ResultsError, git_commit, write_manifest
+from sim.results import ResultsError, atomic_write_bytes, git_commit, write_manifest
 from sim.rng import Streams
 from sim.scenario import load_scenario
 from sim.schema import Scenario
@@ -207,6 +216,7 @@ def sobol(
         outcomes,
         progress,
         (workers, executor, scheduler),
+        None if out is None else _block_folder(Path(out), base, study_seed, replications, points),
     )
     table = indices_table(values.T, n, [u.label for u in chosen], list(outcomes), study_seed)
     table.insert(1, "label", table["outcome"].map(outcome_label))
@@ -228,28 +238,65 @@ def sobol(
     return table
 
 
-def _evaluate(base, seed, replications, chosen, points, outcomes, progress, where) -> np.ndarray:
-    """Every point's outcome means, shape (points, outcomes), computed on an executor."""
+def _block_folder(
+    out: Path, base: Scenario, seed: int, replications: int, points: np.ndarray
+) -> Path:
+    """Where a study keeps its evaluated blocks: named by the SHA-256 of what decides their
+    values (the model, every point, the replications and seed), so that blocks of another study
+    in the same folder are never mixed in."""
+    key = {
+        "model": model_hash(base),
+        "seed": seed,
+        "replications": replications,
+        "points": hashlib.sha256(np.ascontiguousarray(points, dtype=float).tobytes()).hexdigest(),
+    }
+    return out / "blocks" / hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+def _block_path(blocks: Path, start: int, outcomes: Sequence[str]) -> Path:
+    """One block's file; the outcomes are in its name because they are its columns."""
+    tag = hashlib.sha256("\n".join(outcomes).encode()).hexdigest()[:8]
+    return blocks / f"{start:09d}-{tag}.parquet"
+
+
+def _read_block(path: Path, rows: int, outcomes: Sequence[str]) -> np.ndarray:
+    """A kept block's values (rows, outcomes), every page checked; damage names the file."""
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+        values = np.column_stack([table[o].to_numpy() for o in outcomes])
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        reason = " ".join(str(exc).split())
+        raise ResultsError(f"{path}: corrupted block ({reason}); delete it and run again") from None
+    if values.shape != (rows, len(outcomes)):
+        raise ResultsError(f"{path}: holds {len(values)} points, expected {rows}; delete it")
+    return values
+
+
+def _evaluate(
+    base, seed, replications, chosen, points, outcomes, progress, where, blocks
+) -> np.ndarray:
+    """Every point's outcome means, shape (points, outcomes), computed on an executor. Blocks
+    already kept in ``blocks`` (a folder, or None to keep nothing) are read instead of run, and
+    each new block is kept as soon as it finishes."""
     paths, posterior = [u.path for u in chosen], posterior_of(base)
-    tasks = [
-        (
-            base,
-            seed,
-            replications,
-            paths,
-            points[i : i + POINTS_PER_TASK],
-            list(outcomes),
-            i,
-            posterior,
-        )
-        for i in range(0, len(points), POINTS_PER_TASK)
-    ]
-    if progress:
-        progress.start(len(points) * replications, 0)
     values = np.empty((len(points), len(outcomes)))
+    tasks = []
+    for start in range(0, len(points), POINTS_PER_TASK):
+        block = points[start : start + POINTS_PER_TASK]
+        kept = None if blocks is None else _block_path(blocks, start, outcomes)
+        if kept is not None and kept.exists():
+            values[start : start + len(block)] = _read_block(kept, len(block), outcomes)
+        else:
+            tasks.append((base, seed, replications, paths, block, list(outcomes), start, posterior))
+    if progress:
+        done = len(points) - sum(len(task[4]) for task in tasks)
+        progress.start(len(points) * replications, done * replications)
     with make_executor(where[1], where[0], where[2]) as pool:
         for start, block in pool.imap(evaluate_points, tasks):
             values[start : start + len(block)] = block
+            if blocks is not None:
+                table = pa.table({o: block[:, k] for k, o in enumerate(outcomes)})
+                atomic_write_bytes(_block_path(blocks, start, outcomes), parquet_bytes(table))
             if progress:
                 progress.advance(len(block) * replications)
     return values

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import sim.sensitivity as sensitivity
 from sim.cli import main
+from sim.results import ResultsError
 from sim.scenario import ScenarioError
 from sim.sensitivity import saltelli_points, sobol
 
@@ -96,6 +98,55 @@ def test_the_same_indices_on_every_executor():
     serial = sobol(APRIL, UNCERTAIN, executor="serial", **options)
     pooled = sobol(APRIL, UNCERTAIN, executor="process", workers=2, **options)
     pd.testing.assert_frame_equal(serial, pooled, check_exact=True)
+    on_dask = sobol(APRIL, UNCERTAIN, executor="dask", workers=2, **options)
+    pd.testing.assert_frame_equal(serial, on_dask, check_exact=True)
+
+
+def test_an_interrupted_study_resumes_from_its_kept_blocks(tmp_path, monkeypatch):
+    """32 points in blocks of 8: Ctrl-C during the third block keeps the first two; the same
+    call again evaluates only the last two, and its indices and evaluations equal an
+    uninterrupted study's. A study with another seed in the same folder reuses nothing."""
+    options = {"outcomes": ["rung>=3", "rung>=4"], "n": 8, "replications": 4, "seed": 3}
+    whole = sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path / "whole", **options)
+    real, started = sensitivity.evaluate_points, []
+
+    def stops_at_16(*task):
+        started.append(task[6])
+        if task[6] >= 16:
+            raise KeyboardInterrupt
+        return real(*task)
+
+    monkeypatch.setattr(sensitivity, "evaluate_points", stops_at_16)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=out, **options)
+    assert not (out / "sobol.parquet").exists()
+    assert len(list(out.glob("blocks/*/*.parquet"))) == 2
+    started.clear()
+    monkeypatch.setattr(
+        sensitivity, "evaluate_points", lambda *task: started.append(task[6]) or real(*task)
+    )
+    resumed = sobol(APRIL, UNCERTAIN, executor="serial", out=out, **options)
+    assert started == [16, 24]
+    pd.testing.assert_frame_equal(resumed, whole, check_exact=True)
+    for name in ("evaluations.parquet", "sobol.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / name),
+            pd.read_parquet(tmp_path / "whole" / name),
+            check_exact=True,
+        )
+    started.clear()
+    sobol(APRIL, UNCERTAIN, executor="serial", out=out, **(options | {"seed": 4}))
+    assert started == [0, 8, 16, 24]
+
+
+def test_a_damaged_block_is_refused_by_name(tmp_path):
+    options = {"outcomes": ["rung>=3"], "n": 8, "replications": 2, "seed": 3, "executor": "serial"}
+    sobol(APRIL, UNCERTAIN, out=tmp_path, **options)
+    block = sorted(tmp_path.glob("blocks/*/*.parquet"))[0]
+    block.write_bytes(block.read_bytes()[:40])
+    with pytest.raises(ResultsError, match=rf"{block}: corrupted block .*delete it"):
+        sobol(APRIL, UNCERTAIN, out=tmp_path, **options)
 
 
 def test_a_range_outside_the_schema_gets_the_file_style_error(tmp_path):
