@@ -277,7 +277,8 @@ class Actor(StrictModel):
 
 
 class Adversaries(StrictModel):
-    """Two actors that may strike each other."""
+    """Two hostile actors. It documents the scenario and names levers (``adversaries[a,b]``);
+    in a run, who strikes whom follows from the opening events and the answers they provoke."""
 
     kind: Literal["adversaries"] = Field(description="Relation type: `adversaries`.")
     actors: list[Identifier] = Field(
