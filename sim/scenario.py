@@ -9,43 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-import reprlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.problems import Path_, Problem, ScenarioError, data_path, dotted_field, pydantic_message
 from sim.schema import Adversaries, Defends, ProxyOf, Restrains, Scenario
 
-Path_ = tuple[str | int, ...]
 Model = TypeVar("Model", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a scenario file."""
-
-    source: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line else self.source
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
-
-
-class ScenarioError(Exception):
-    """A scenario could not be loaded; ``problems`` lists every mistake found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _Loader(yaml.SafeLoader):
@@ -97,90 +71,6 @@ def _line_map(node: yaml.Node, path: Path_, lines: dict[Path_, int], dupes: list
                 walk(item, (*path, index))
 
     walk(node, path)
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) and out else f".{part}" if out else str(part)
-    return out
-
-
-def _data_path(data: Any, loc: tuple) -> Path_:
-    """Map a pydantic error location onto the document's keys, dropping union tags.
-
-    Pydantic puts the tag of a tagged union (a relation's ``kind``) into the location right after
-    the relation, and ``[key]`` after a bad mapping key; neither is a key of the document. The tag
-    is recognised as the ``kind`` of the mapping it follows, so that a field named like its tag
-    (``proxy`` in a ``kind: proxy`` relation) keeps its place in the path.
-    """
-    path: list[str | int] = []
-    node, tag_seen = data, False
-    for part in loc:
-        if isinstance(node, Mapping) and not tag_seen and node.get("kind") == part:
-            tag_seen = True
-            continue
-        if isinstance(node, Mapping):
-            key = part if part in node else str(part) if str(part) in node else None
-            if key is not None:
-                path.append(key)
-                node, tag_seen = node[key], False
-                continue
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node, tag_seen = node[part], False
-            continue
-        if part == "[key]":
-            continue
-        path.append(part)
-        node = None
-    return tuple(path)
-
-
-_COMPARISONS = {
-    "greater_than": ">",
-    "greater_than_equal": ">=",
-    "less_than": "<",
-    "less_than_equal": "<=",
-}
-
-
-_SHORT = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
-_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist = 2, 4, 4
-_SHORT.maxstring = _SHORT.maxother = 60
-_KINDS = "adversaries, defends, restrains, proxy"
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    """A short, plain message for one pydantic error (the value shown is cut to a short repr)."""
-    kind, given = error["type"], _SHORT.repr(error.get("input"))
-    ctx = error.get("ctx", {})
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see `sim schema`)"
-    if kind in _COMPARISONS:
-        bound = next(iter(ctx.values()), "?")
-        return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
-    if kind == "union_tag_invalid":
-        return f"kind must be one of {_KINDS}; got {_SHORT.repr(ctx.get('tag'))}"
-    if kind == "union_tag_not_found":
-        return f"needs a kind: one of {_KINDS}"
-    if kind == "string_pattern_mismatch":
-        return f"must be a lowercase name (a-z, 0-9 and _, starting with a letter), got {given}"
-    if kind == "too_short":
-        return f"must have at least {ctx.get('min_length')} item(s), got {given}"
-    if kind == "too_long":
-        return f"must have at most {ctx.get('max_length')} item(s), got {given}"
-    if kind == "finite_number":
-        return f"must be a finite number, got {given}"
-    if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1:] == ("[key]",)):
-        return f"keys must be names (text), got {given}"
-    text = error["msg"].removeprefix("Value error, ")
-    text = text.replace("Input should be", "must be").replace("Input should", "must")
-    if kind.endswith(("_type", "_parsing", "literal_error")):
-        text += f", got {given}"
-    return text
 
 
 def _reference_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
@@ -287,7 +177,7 @@ def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_
         raise fail("malformed YAML: nested too deeply") from None
     if dupes:
         raise ScenarioError(
-            [Problem(source, lines.get(p), _dotted(p), "duplicate key") for p in dupes]
+            [Problem(source, lines.get(p), dotted_field(p), "duplicate key") for p in dupes]
         )
     return data, lines
 
@@ -410,7 +300,7 @@ def _set_path(data: dict, dotted: str, value: Any, origin: Where) -> dict[Path_,
             known = ", ".join(map(str, node)) if isinstance(node, dict) else ""
             hint = f" (known: {known})" if known else ""
             raise ScenarioError(
-                [Problem(*origin, _dotted(keys[: depth + 1]), f"no such key{hint}")]
+                [Problem(*origin, dotted_field(keys[: depth + 1]), f"no such key{hint}")]
             )
         node = node[key]
     if not (isinstance(node, dict) or _has(node, keys[-1])):
@@ -432,8 +322,8 @@ def _problem(where: Mapping[Path_, Where], source: str, path: Path_, message: st
     """A problem at ``path``, placed at the nearest recorded ancestor's file and line."""
     for end in range(len(path), -1, -1):
         if path[:end] in where:
-            return Problem(*where[path[:end]], _dotted(path), message)
-    return Problem(source, None, _dotted(path), message)
+            return Problem(*where[path[:end]], dotted_field(path), message)
+    return Problem(source, None, dotted_field(path), message)
 
 
 def validate_model(
@@ -445,7 +335,8 @@ def validate_model(
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            _problem(where, source, _data_path(data, e["loc"]), _message(e)) for e in exc.errors()
+            _problem(where, source, data_path(data, e["loc"]), pydantic_message(e))
+            for e in exc.errors()
         ]
         raise ScenarioError(problems) from None
 
