@@ -19,6 +19,7 @@ import yaml
 import sim
 from sim import plots
 from sim.compare import Setting, compare, sweep
+from sim.plot_studies import path_labels
 from sim.plot_style import trace_text
 from sim.results import git_commit, read_manifest
 from sim.sensitivity import sobol
@@ -59,8 +60,14 @@ def _figures(
     )
     levers = ["relations.4.pressure=0:1:5"]
     swept = sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
+    named = path_labels(april, swept.columns[: len(levers)])  # a declared lever's meaning
     shown.append(
-        _save(plots.sweep_probabilities(swept), "sweep", read_manifest(work / "sweep"), docs)
+        _save(
+            plots.sweep_probabilities(swept, labels=named),
+            "sweep",
+            read_manifest(work / "sweep"),
+            docs,
+        )
     )
     indices = sobol(
         april,
@@ -72,7 +79,13 @@ def _figures(
     shown.append(_save(plots.sobol_indices(indices), "sobol", read_manifest(work / "sobol"), docs))
     posterior = pd.read_parquet(calibration / "posterior.parquet")
     fitted = _calibration_trace(calibration, len(posterior))
-    figure = plots.prior_posterior(posterior, pd.read_csv(calibration / "summary.csv"))
+    summary = pd.read_csv(calibration / "summary.csv")
+    config = yaml.safe_load((calibration / "calibrate.yaml").read_text(encoding="utf-8"))
+    # A prior is named by its declared name where the config gives one (today none do), else by
+    # its path with its relation named by alias.
+    declared = [(config["priors"].get(p) or {}).get("name") for p in summary.parameter]
+    aliased = path_labels(calibration / config["scenario"], summary.parameter, meanings=False)
+    figure = plots.prior_posterior(posterior, summary.assign(label=declared), labels=aliased)
     shown.append(_save(figure, "calibration", fitted, docs))
     sample = pd.read_parquet(calibration / "predictive_sample.parquet")
     shown.append(_save(plots.predictive_check(sample), "predictive", fitted, docs))

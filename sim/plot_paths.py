@@ -89,11 +89,11 @@ def path_tree(
     y = _layout(table)
     table["y"] = table.branch.map(y)
     with paper_style():
-        figure = PaperFigure(TWO_COLUMNS_INCHES, 0.24 * (table.y.max() - table.y.min() + 2) + 0.3)
+        figure = PaperFigure(TWO_COLUMNS_INCHES, 0.27 * (table.y.max() - table.y.min() + 2) + 0.3)
         axes = figure.add_subplot()
         edges = table[table.parent != ""]
         segments = [
-            [(step - 1 + 0.62, y[parent]), (step - 0.03, yy)]
+            [(step - 1 + 0.68, y[parent]), (step - 0.03, yy)]
             for step, parent, yy in zip(edges.step, edges.parent, edges.y, strict=True)
         ]
         axes.add_collection(
@@ -105,7 +105,7 @@ def path_tree(
                 row.step,
                 row.y,
                 f"{_label(row.strike)}\n{row.share:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]",
-                fontsize=5.5,
+                fontsize=7,
                 va="center",
                 color=colour,
                 linespacing=1.1,
@@ -115,7 +115,7 @@ def path_tree(
                 step,
                 table.y.max() + 0.9,
                 "opening" if step == 1 else f"strike {step}",
-                fontsize=6,
+                fontsize=7.5,
                 fontweight="bold",
             )
         axes.set_xlim(0.95, steps + 0.8)

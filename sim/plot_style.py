@@ -160,6 +160,18 @@ def save_figure(
     return written
 
 
+SYMBOLS = {">=": "\u2265", "<=": "\u2264"}
+"""ASCII comparisons drawn as their signs; every paper font (STIX, and CMU Serif with STIX as
+its fallback) has the glyphs."""
+
+
+def symbols(text: str) -> str:
+    """``rung >= 3`` -> ``rung \u2265 3``: labels as a paper would print them."""
+    for ascii_sign, sign in SYMBOLS.items():
+        text = text.replace(ascii_sign, sign)
+    return text
+
+
 def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean of independent values with a Student-t interval (the interval is the mean if n < 2)."""
     values = np.asarray(values, dtype=float)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from sim.events import HOURS_PER_DAY
 from sim.ladder import RUNGS, Rung
@@ -120,7 +121,9 @@ def cumulative_rung_probability(
                 label=f"{rung} {Rung(rung).label}",
             )
         axes.set(xlabel="days since the opening strike", ylabel="P(rung reached by day)")
-        axes.set(ylim=(0, 1), xlim=(0, horizon_days))
+        # Scaled to the data (a little above the highest band), so rare rungs are not flattened.
+        top = min(1.0, np.ceil(data.ci_high.max() * 1.08 / 0.05) * 0.05) if n else 1.0
+        axes.set(ylim=(0, max(top, 0.05)), xlim=(0, horizon_days))
         figure.legend(
             *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=1.2
         )
@@ -235,8 +238,13 @@ def interception_outcomes(results: Results, top: int = 6) -> PaperFigure:
             positions = np.arange(len(part))[::-1]
             axes.barh(positions, part.estimate, color=color, height=0.65)
             _errorbars(axes, part.estimate, positions, part.ci_low, part.ci_high, horizontal=True)
-            axes.set_yticks(positions, part.label, fontsize=6)
-            axes.set(xlabel=measure.replace(" per ", "\nper "), xlim=(0, None))
+            axes.set_yticks(positions, part.label, fontsize=6.5)
+            # Values span three orders of magnitude: logarithmic above 1, linear from 0 to 1 (so
+            # bars and zero-valued lower bounds start at 0).
+            axes.set_xscale("symlog", linthresh=1, linscale=0.6)
+            axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            axes.set(xlabel=measure.replace(" per ", "\nper ") + " (log scale)")
+            axes.set_xlim(0, max(part.ci_high.max(), 1) * 1.6)
             axes.set_ylabel("defence layer" if "run" in measure else "strike")
         panels[2].sharey(panels[1])
         panels[2].tick_params(labelleft=False)
@@ -244,7 +252,7 @@ def interception_outcomes(results: Results, top: int = 6) -> PaperFigure:
     caption = (
         f"Interception over n = {n} runs: interceptors fired per run by each layer, and leakers "
         "and interceptor cost per strike for the most frequent kinds of strike, with 95% "
-        "intervals over runs."
+        "intervals over runs; logarithmic scales (linear from 0 to 1)."
     )
     return figure.finish(data, caption)
 
@@ -271,7 +279,7 @@ def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> None:
     axes.plot(days, rows, "o", ms=4, color="black", label="strike: target, rung (projectiles)")
     for day, row, strike in zip(days, rows, strikes.itertuples(), strict=True):
         text = f"{strike.target}, {int(strike.rung)} ({int(strike.launched or 0)})"
-        axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=5.5)
+        axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=7)
     decisions = log[log.kind == "decision"]
     for respond, marker, name in ((True, "o", "answer"), (False, "x", "no answer")):
         chosen = decisions[decisions.respond == respond]
@@ -287,7 +295,7 @@ def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> None:
     axes.set_yticks(range(len(actors)), actors)
     axes.set_ylim(-0.6, len(actors) - 0.2)
     axes.set(ylabel="actor", xlabel="days since the opening strike")
-    axes.legend(loc="upper left", bbox_to_anchor=(0, 1.25), ncols=3, fontsize=6)
+    axes.legend(loc="upper left", bbox_to_anchor=(0, 1.3), ncols=3, fontsize=7)
 
 
 LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
@@ -309,7 +317,7 @@ def _timeline_interceptions(axes: Axes, log: pd.DataFrame) -> pd.DataFrame:
         axes.bar(days, table[column], bottom=bottom, width=0.8, color=colour, label=column)
         bottom += table[column].to_numpy()
     axes.set(ylabel="projectiles", xlabel="days since the opening strike")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=5.5, handlelength=1)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, handlelength=1)
     return table.assign(day=days).reset_index()
 
 

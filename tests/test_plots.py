@@ -15,8 +15,9 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 import sim
 from sim import plots
 from sim.cli import main
+from sim.plot_studies import path_labels
 from sim.plot_style import ratio_interval
-from sim.results import ResultsError
+from sim.results import ResultsError, wilson_interval
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -99,9 +100,11 @@ def calibration_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     priors = pd.DataFrame({"parameter": ["a.b", "c.d"], "low": [0.0, 0.0], "high": [1.0, 20.0]})
     predictive = pd.DataFrame(
         {
-            "target": ["delay"] * 100 + ["projectiles"] * 100,
-            "observed": [12.9] * 100 + [300] * 100,
-            "simulated": np.r_[rng.normal(14, 4, 100), rng.normal(280, 50, 100)],
+            "target": ["delay"] * 100 + ["projectiles"] * 100 + ["responds"] * 100,
+            "observed": [12.9] * 100 + [300] * 100 + [1] * 100,
+            "simulated": np.r_[
+                rng.normal(14, 4, 100), rng.normal(280, 50, 100), rng.uniform(0, 1, 100) < 0.7
+            ],
         }
     )
     return posterior, priors, predictive
@@ -251,6 +254,12 @@ def test_csv_holds_the_numbers_drawn(figures, tmp_path):
         ]
     )
     assert np.allclose(np.sort(medians), np.sort(saved["calibration"].scaled_median))
+    panels = [a for a in figures["predictive"].axes if a.axison]
+    for axes, row in zip(panels, saved["predictive"].itertuples(), strict=True):
+        thin = axes.containers[0]
+        assert np.allclose(thin.lines[0].get_xdata(), [row.estimate])
+        (segment,) = thin.lines[2][0].get_segments()
+        assert np.allclose(segment[:, 0], [row.ci_low, row.ci_high])
 
 
 def test_csv_numbers_are_the_results_numbers(results, figures):
@@ -351,3 +360,116 @@ def test_a_timeline_of_a_replication_that_does_not_exist_is_refused(results, tmp
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and "no replication 99999" in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_binary_predictive_target_is_a_share_with_a_wilson_interval(figures):
+    """Quantiles of 0/1 values say nothing: a 0/1 target is the share of runs at 1, with its
+    Wilson 95% interval (capped), and no 50% bar."""
+    data = figures["predictive"].data.set_index("target")
+    _, _, predictive = calibration_tables()
+    values = predictive[predictive.target == "responds"].simulated.astype(float)
+    (low,), (high,) = wilson_interval(np.array([values.sum()]), np.array([len(values)]))
+    row = data.loc["responds"]
+    assert row.statistic == "share of runs at 1" and row.estimate == pytest.approx(values.mean())
+    assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
+    assert np.isnan(row.q25) and np.isnan(row.q75)
+    assert data.loc["delay"].statistic == "median"
+    axes = figures["predictive"].axes[list(data.index).index("responds")]
+    (interval,) = axes.containers  # the Wilson interval only: no thick quantile bar
+    assert interval.lines[1], "the Wilson interval has caps"
+
+
+def test_the_observed_value_does_not_hide_the_simulated_median(figures):
+    figure = figures["predictive"]
+    observed = [line for a in figure.axes for line in a.get_lines() if line.get_marker() == "D"]
+    assert observed and all(line.get_markerfacecolor() == "none" for line in observed)
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert any("thick" in t for t in legend) and any("thin" in t for t in legend)
+    assert any("Wilson" in t for t in legend) and "observed" in legend
+
+
+def test_a_sweep_axis_is_named_by_the_declared_lever_else_by_its_path(figures):
+    labels = path_labels(APRIL, ["relations.4.pressure", "horizon_days"])
+    assert labels["relations.4.pressure"].startswith("How hard the US presses Israel")
+    assert labels["horizon_days"] == "horizon_days"
+    named = plots.sweep_probabilities(sweep_table(), labels=labels)
+    xlabel = named.axes[0].get_xlabel().replace("\n", " ")
+    assert xlabel == labels["relations.4.pressure"]
+    assert figures["sweep"].axes[0].get_xlabel() == "relations.4.pressure"
+    legend = [t.get_text() for t in named.legends[0].get_texts()]
+    assert "P(rung\u22654)" in legend and not any(">=" in t for t in legend)
+    assert set(named.data.outcome_label) == {"P(rung\u22654)", "P(rung\u22656)"}
+
+
+def test_the_paper_font_has_the_comparison_signs():
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    with plots.paper_style():
+        font = FT2Font(font_manager.findfont(font_manager.FontProperties(family="serif")))
+    assert "STIX" in font.family_name
+    assert all(font.get_char_index(ord(c)) for c in "\u2265\u2264")
+
+
+def test_calibration_parameters_are_named_by_declared_name_else_alias_else_path():
+    posterior, priors, _ = calibration_tables()
+    plain = plots.prior_posterior(posterior, priors)
+    assert [t.get_text() for t in plain.axes[0].get_yticklabels()] == ["a.b", "c.d"]
+    named = plots.prior_posterior(posterior, priors.assign(label=["first", None]))
+    assert [t.get_text() for t in named.axes[0].get_yticklabels()] == ["first", "c.d"]
+    assert list(named.data.drop_duplicates("parameter").label) == ["first", "c.d"]
+    labels = path_labels(APRIL, ["relations.5.obey_probability"], meanings=False)
+    assert labels == {"relations.5.obey_probability": "proxy[hezbollah>iran].obey_probability"}
+    priors = pd.DataFrame({"parameter": ["relations.5.obey_probability"], "low": [0], "high": [1]})
+    aliased = plots.prior_posterior(
+        pd.DataFrame({"relations.5.obey_probability": [0.2, 0.6]}), priors, labels
+    )
+    (tick,) = aliased.axes[0].get_yticklabels()
+    assert tick.get_text() == "proxy[hezbollah>iran] obey_probability"
+
+
+def test_a_zero_width_difference_interval_is_still_drawn_as_an_interval():
+    table = compare_table()
+    table.loc[table.setting == "strong", ["difference", "diff_ci_low", "diff_ci_high"]] = 0.0
+    figure = plots.paired_differences(table)
+    axes = figure.axes[0]
+    assert "probability" in axes.get_xlabel() and "percentage points" in axes.get_xlabel()
+    caps = {id(cap) for c in axes.containers for cap in c.lines[1]}
+    ticks = [
+        line
+        for line in axes.get_lines()
+        if line.get_marker() == "|" and len(line.get_xdata()) and id(line) not in caps
+    ]
+    assert len(ticks) == 1 and list(ticks[0].get_xdata()) == [0.0, 0.0]
+    assert ticks[0].get_markersize() >= 6
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "interval of zero width" in legend
+    assert "interval of zero width" not in [
+        t.get_text() for t in plots.paired_differences(compare_table()).legends[0].get_texts()
+    ]
+
+
+def test_sobol_panels_share_one_x_scale(figures):
+    panels = figures["sobol"].axes
+    assert len(panels) == 2 and panels[0].get_xlim() == panels[1].get_xlim()
+    assert panels[1] in panels[0].get_shared_x_axes().get_siblings(panels[0])
+
+
+def test_cumulative_probability_axis_is_scaled_to_its_highest_band(figures):
+    figure = figures["cumulative"]
+    bottom, top = figure.axes[0].get_ylim()
+    highest = figure.data.ci_high.max()
+    assert bottom == 0 and highest <= top <= min(1.0, highest + 0.1)
+
+
+def test_interception_panels_use_a_log_scale_from_zero(figures):
+    for axes in figures["interception"].axes:
+        assert axes.get_xscale() == "symlog" and axes.get_xlim()[0] == 0
+        assert "log scale" in axes.get_xlabel()
+
+
+@pytest.mark.parametrize("name", ["path-tree", "timeline"])
+def test_the_smallest_text_is_readable(figures, name):
+    figure = figures[name]
+    texts = [t for t in figure.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 6.5
