@@ -20,14 +20,25 @@ def _read_manifest(folder: Path) -> dict:
         return {}
 
 
+def _sweep_figure(folder: Path):
+    """A sweep's figure, its levers named by their declared meanings when the swept scenario
+    file is still where the sweep read it (else by their paths)."""
+    from sim import plots
+    from sim.plot_studies import path_labels
+
+    table = pd.read_parquet(folder / "sweep.parquet")
+    levers = list(table.columns[: list(table.columns).index("setting")])
+    source = Path(_read_manifest(folder).get("settings", [{}])[0].get("file", ""))
+    labels = path_labels(source, levers) if source.is_file() else None
+    return plots.sweep_probabilities(table, labels=labels)
+
+
 def _study_figures(folder: Path) -> dict[str, Callable] | None:
     """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is one."""
     from sim import plots
 
     if (folder / "sweep.parquet").exists():
-        return {
-            "sweep": lambda: plots.sweep_probabilities(pd.read_parquet(folder / "sweep.parquet"))
-        }
+        return {"sweep": lambda: _sweep_figure(folder)}
     if (folder / "comparison.parquet").exists():
         table = folder / "comparison.parquet"
         return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}

@@ -81,11 +81,9 @@ def _figures(
     fitted = _calibration_trace(calibration, len(posterior))
     summary = pd.read_csv(calibration / "summary.csv")
     config = yaml.safe_load((calibration / "calibrate.yaml").read_text(encoding="utf-8"))
-    # A prior is named by its declared name where the config gives one (today none do), else by
-    # its path with its relation named by alias.
-    declared = [(config["priors"].get(p) or {}).get("name") for p in summary.parameter]
+    # A prior is named by its path, with its relation named by alias.
     aliased = path_labels(calibration / config["scenario"], summary.parameter, meanings=False)
-    figure = plots.prior_posterior(posterior, summary.assign(label=declared), labels=aliased)
+    figure = plots.prior_posterior(posterior, summary, labels=aliased)
     shown.append(_save(figure, "calibration", fitted, docs))
     sample = pd.read_parquet(calibration / "predictive_sample.parquet")
     shown.append(_save(plots.predictive_check(sample), "predictive", fitted, docs))

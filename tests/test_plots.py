@@ -473,3 +473,24 @@ def test_the_smallest_text_is_readable(figures, name):
     figure = figures[name]
     texts = [t for t in figure.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
     assert texts and min(t.get_fontsize() for t in texts) >= 6.5
+
+
+def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
+    """`sim plot` on a sweep folder labels the lever axis as the scenario declares it, and by
+    its path once the swept scenario file is no longer where the sweep read it."""
+    from sim.cli_figures import figures_of
+    from sim.compare import sweep
+
+    scenario = tmp_path / "april-2024.yaml"  # a copy that can be moved away, posterior and all
+    text = APRIL.read_text(encoding="utf-8").replace(
+        "../calibration/posterior.parquet", str(ROOT / "calibration" / "posterior.parquet")
+    )
+    scenario.write_text(text, encoding="utf-8")
+    out = tmp_path / "sweep"
+    sweep(scenario, ["us_pressure=0:1:2"], n=5, out=out, executor="serial", outcomes=["rung>=3"])
+    [(name, figure, _)] = figures_of(out, ["sweep"], None)
+    assert name == "sweep"
+    assert figure.axes[0].get_xlabel().startswith("How hard the US presses Israel")
+    scenario.unlink()
+    [(_, figure, _)] = figures_of(out, ["sweep"], None)
+    assert figure.axes[0].get_xlabel() == "relations.4.pressure"
