@@ -1,8 +1,10 @@
 """Monte Carlo studies: bit-for-bit reproducible whatever the workers, chunks, executor or interruptions."""
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -94,6 +96,38 @@ def test_identical_on_dask_even_when_a_worker_dies(tmp_path, reference, chunk_si
     assert marker.exists(), "no worker died: the test did not test recovery"
     assert_same_tables(results, reference)
     assert results.manifest["executor"] == "dask"
+
+
+def test_identical_on_a_dask_cluster_reached_by_address(tmp_path, reference):
+    """A scheduler and a worker started as on a real cluster (`dask scheduler`, `dask worker`,
+    in a folder of their own) and reached by address, as `--scheduler tcp://...` does: the
+    tables equal the serial ones and the manifest names the scheduler."""
+    from distributed import Client
+
+    scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    where = tmp_path / "cluster"
+    where.mkdir()
+    address_file = where / "scheduler.json"
+    quiet = {"cwd": where, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    options = ["--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    started = [subprocess.Popen([*scheduler, *options, "--scheduler-file", address_file], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = [sys.executable, "-m", "distributed.cli.dask_worker", "--no-dashboard"]
+        worker += ["--nworkers", "1", "--nthreads", "1", "--scheduler-file", address_file]
+        started.append(subprocess.Popen(worker, **quiet))
+        address = json.loads(address_file.read_text())["address"]
+        with Client(address) as client:
+            client.wait_for_workers(1, timeout=60)
+        results = study(tmp_path / "out", executor="dask", scheduler=address)
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=30)
+    assert_same_tables(results, reference)
+    assert results.manifest["executor"] == "dask" and results.manifest["scheduler"] == address
 
 
 @pytest.mark.parametrize("executor", ["serial", "dask"])
