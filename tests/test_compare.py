@@ -192,3 +192,21 @@ def test_an_outcome_naming_no_actor_is_refused_before_anything_runs(tmp_path):
         )
         assert result.exit_code == 2 and expected.format(APRIL) in result.output
         assert not out.exists()
+
+
+def test_a_sweep_is_the_same_on_every_executor(tmp_path):
+    """Serial, the process pool and a Dask LocalCluster give the same sweep, number for number
+    (each point is an ordinary study, so replication k uses the same streams everywhere)."""
+    levers = ["restrains[us>israel].pressure=0:1:2"]
+    options = {"n": 40, "chunk_size": 10, "outcomes": ["rung>=3", "strike:israel>iran>=3"]}
+    tables = {
+        executor: sweep(
+            APRIL, levers, out=tmp_path / executor, executor=executor, workers=2, **options
+        )
+        for executor in ("serial", "process", "dask")
+    }
+    assert (
+        tables["serial"]["probability"].nunique() > 1
+    )  # the points differ: equality says something
+    pd.testing.assert_frame_equal(tables["serial"], tables["process"], check_exact=True)
+    pd.testing.assert_frame_equal(tables["serial"], tables["dask"], check_exact=True)
