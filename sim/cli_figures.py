@@ -3,7 +3,8 @@ report, from a results, sweep, compare, sensitivity or calibration folder."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
@@ -33,6 +34,47 @@ def _sweep_figure(folder: Path):
     return plots.sweep_probabilities(table, labels=labels)
 
 
+def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None:
+    """The scenario a calibration folder was fitted on, if it is still there: the one named by
+    the config on the first line of its report.md (the path `sim calibrate --config` was given),
+    else by a calibrate.yaml kept beside the outputs (the shipped calibration/). A config counts
+    only if its priors are exactly the folder's parameters."""
+    import yaml
+
+    configs = []
+    report = folder / "report.md"
+    if report.is_file():
+        named = re.search(r"^Config `([^`]+)`", report.read_text(encoding="utf-8"), re.MULTILINE)
+        configs += [Path(named.group(1))] if named else []
+    for config in [*configs, folder / "calibrate.yaml"]:
+        try:
+            raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(raw, dict) or not isinstance(raw.get("priors"), dict):
+            continue
+        scenario = config.parent / str(raw.get("scenario") or "")
+        if set(raw["priors"]) == set(parameters) and scenario.is_file():
+            return scenario
+    return None
+
+
+def _calibration_figure(folder: Path):
+    """Prior against posterior, relations named by alias when the calibrated scenario file can
+    be found (``_calibrated_scenario``; else by their paths)."""
+    from sim import plots
+    from sim.plot_studies import path_labels
+    from sim.problems import ScenarioError
+
+    summary = pd.read_csv(folder / "summary.csv")
+    scenario = _calibrated_scenario(folder, summary.parameter)
+    try:
+        labels = path_labels(scenario, summary.parameter, meanings=False) if scenario else None
+    except ScenarioError:  # the scenario has changed since (or its posterior moved): paths
+        labels = None
+    return plots.prior_posterior(pd.read_parquet(folder / "posterior.parquet"), summary, labels)
+
+
 def _study_figures(folder: Path) -> dict[str, Callable] | None:
     """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is one."""
     from sim import plots
@@ -45,11 +87,7 @@ def _study_figures(folder: Path) -> dict[str, Callable] | None:
     if (folder / "sobol.parquet").exists():
         return {"sobol": lambda: plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"))}
     if (folder / "posterior.parquet").exists() and (folder / "summary.csv").exists():
-        figures = {
-            "calibration": lambda: plots.prior_posterior(
-                pd.read_parquet(folder / "posterior.parquet"), pd.read_csv(folder / "summary.csv")
-            )
-        }
+        figures = {"calibration": lambda: _calibration_figure(folder)}
         if (folder / "predictive_sample.parquet").exists():
             sample = folder / "predictive_sample.parquet"
             figures["predictive"] = lambda: plots.predictive_check(pd.read_parquet(sample))
