@@ -347,6 +347,9 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     data = log[log.kind.isin(["strike", "decision"])][
         ["kind", "time_hours", "strike_id", "attacker", "actor", "target", "rung", "respond"]
     ]
+    # The projectiles each strike's label gives: launched, from the strike's outcome.
+    launched = log[log.kind == "outcome"].set_index("strike_id").launched
+    data = data.assign(launched=data.strike_id.map(launched).where(data.kind == "strike"))
     data = pd.concat([data, table.assign(kind="interception")], ignore_index=True)
     caption = f"Replication {replication}: strikes, decisions, interceptions by layer and leakers."
     return figure.finish(data.assign(replication=replication), caption)

@@ -133,6 +133,140 @@ def has_interval(axes) -> bool:
     return bool(bands or [c for c in axes.containers if isinstance(c, ErrorbarContainer)])
 
 
+BAND_FIGURES = ("cumulative", "sweep", "sweep-2")
+"""Figures that draw estimates as lines, each with a band (``fill_between``)."""
+BAR_FIGURES = ("max-rung", "interception", "compare", "sobol", "calibration", "predictive")
+"""Figures that draw estimates as bars or points, each with an error bar."""
+TOL = 1e-9
+
+
+def data_lines(axes, ignore=()) -> list:
+    """The lines of an axes that draw data: in data coordinates (not ``axvline``), not empty
+    (not a legend's stand-in), not an error bar's cap, and not of a marker in ``ignore``."""
+    caps = {id(cap) for c in axes.containers if isinstance(c, ErrorbarContainer) for cap in c[1]}
+    return [
+        line
+        for line in axes.get_lines()
+        if line.get_transform() is axes.transData
+        and len(line.get_xdata())
+        and id(line) not in caps
+        and line.get_marker() not in ignore
+    ]
+
+
+def band_extent(band, x: float) -> tuple[float, float]:
+    """Lowest and highest y of a band at ``x``: its polygon cut by a vertical line."""
+    ys = []
+    for path in band.get_paths():
+        v = path.vertices
+        for (x0, y0), (x1, y1) in zip(v, np.roll(v, -1, axis=0), strict=True):
+            if abs(x1 - x0) <= TOL:
+                ys += [y0, y1] if abs(x0 - x) <= TOL else []
+            elif min(x0, x1) - TOL <= x <= max(x0, x1) + TOL:
+                ys.append(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+    return (min(ys), max(ys)) if ys else (np.nan, np.nan)
+
+
+def band_vertices(band, x: float) -> np.ndarray:
+    """The y of every corner of a band's polygon at ``x``."""
+    v = np.concatenate([path.vertices for path in band.get_paths()])
+    return v[np.abs(v[:, 0] - x) <= TOL, 1]
+
+
+def line_at(line, xs: np.ndarray) -> np.ndarray:
+    """The y a line draws at each of ``xs`` (a ``steps-post`` line holds its value to the next x)."""
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    if line.get_drawstyle() == "steps-post":
+        return y[np.searchsorted(x, xs, side="right") - 1]
+    return np.interp(xs, x, y)
+
+
+def band_brackets(band, line) -> bool:
+    """The band spans the line's x range and its edges bracket the line everywhere on it (at
+    every point and between points)."""
+    x = np.asarray(line.get_xdata(), float)
+    xs = np.union1d(x, (x[1:] + x[:-1]) / 2)
+    corners = np.concatenate([path.vertices for path in band.get_paths()])
+    if not np.allclose([corners[:, 0].min(), corners[:, 0].max()], [x.min(), x.max()]):
+        return False
+    extent = np.array([band_extent(band, v) for v in xs])
+    y = line_at(line, xs)
+    return bool(((extent[:, 0] <= y + TOL) & (y <= extent[:, 1] + TOL)).all())
+
+
+def assert_every_line_has_its_band(axes, name: str) -> None:
+    """Each estimate line has a band of its colour covering its x range and bracketing it."""
+    bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    lines = data_lines(axes)
+    assert lines, name
+    for line in lines:
+        colour = matplotlib.colors.to_rgb(line.get_color())
+        own = [b for b in bands if np.allclose(b.get_facecolor()[0][:3], colour)]
+        assert any(band_brackets(b, line) for b in own), (name, line.get_label())
+
+
+def assert_band_is(band, line, low, high, name: str) -> None:
+    """The band's edges at the line's points are ``low`` and ``high`` (for a ``steps-post``
+    band, on the step from each point, and at its corners)."""
+    x = np.asarray(line.get_xdata(), float)
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    steps = line.get_drawstyle() == "steps-post"
+    at = (x[1:] + x[:-1]) / 2 if steps else x
+    extent = np.array([band_extent(band, v) for v in at])
+    n = len(at)
+    assert np.allclose(extent[:, 0], low[:n]) and np.allclose(extent[:, 1], high[:n]), name
+    for xi, lo, hi in zip(x, low, high, strict=True):
+        corners = band_vertices(band, xi)
+        assert np.isclose(corners, lo).any() and np.isclose(corners, hi).any(), (name, xi)
+
+
+def whiskers(container) -> np.ndarray:
+    """Each whisker of an error bar as (position across it, low end, high end)."""
+    horizontal = container.has_xerr
+    rows = []
+    for segment in container[2][0].get_segments():
+        along, across = (segment[:, 0], segment[:, 1]) if horizontal else segment.T[::-1]
+        assert np.allclose(across, across[0])  # a whisker runs along one axis
+        rows.append((across[0], along.min(), along.max()))
+    return np.array(rows)
+
+
+def estimates(axes, ignore=()) -> tuple[list, list]:
+    """The estimates an axes draws, as (x, y, the axis the interval runs along), and the
+    whiskers of its error bars as (container, whiskers)."""
+    bars = [c for c in axes.containers if isinstance(c, BarContainer)]
+    errorbars = [c for c in axes.containers if isinstance(c, ErrorbarContainer)]
+    points = []
+    for container in bars:
+        for patch in container:
+            if container.orientation == "vertical":
+                points.append((patch.get_x() + patch.get_width() / 2, patch.get_height(), "y"))
+            else:
+                points.append((patch.get_width(), patch.get_y() + patch.get_height() / 2, "x"))
+    for line in data_lines(axes, ignore):
+        axis = "x"
+        for c in errorbars:
+            if c[0] is line:
+                axis = "x" if c.has_xerr else "y"
+        points += [(x, y, axis) for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)]
+    return points, [(c, whiskers(c)) for c in errorbars]
+
+
+def assert_every_estimate_has_its_error_bar(axes, name: str, ignore=()) -> None:
+    """Every bar and every point drawn (but markers in ``ignore``: observations) sits on an error
+    bar whose ends bracket it."""
+    points, errorbars = estimates(axes, ignore)
+    assert points, name
+    for x, y, axis in points:
+        centre, across = (x, y) if axis == "x" else (y, x)
+        assert any(
+            np.isclose(w[0], across) and w[1] - TOL <= centre <= w[2] + TOL
+            for c, ws in errorbars
+            if (c.has_xerr if axis == "x" else c.has_yerr)
+            for w in ws
+        ), (name, x, y)
+
+
 def labelled(axis, shared) -> bool:
     """An axis with tick labels has a label, its own or a shared sibling's."""
     ticks = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
@@ -171,6 +305,12 @@ def test_every_estimate_has_an_interval(figures):
         for axes in figure.axes:
             if axes.axison:
                 assert has_interval(axes), name
+                if name in BAND_FIGURES:
+                    assert_every_line_has_its_band(axes, name)
+                else:
+                    assert name in BAR_FIGURES, f"{name}: say how its estimates are drawn"
+                    ignore = ("D",) if name == "predictive" else ()  # the observed value
+                    assert_every_estimate_has_its_error_bar(axes, name, ignore)
         data = figure.data
         value = next(
             c
@@ -220,18 +360,35 @@ def test_timeline_draws_one_run_from_the_events_table(results, figures):
     assert [p.get_height() for p in leakers] == list(outcomes.leaked)
 
 
-def test_csv_holds_the_numbers_drawn(figures, tmp_path):
+@pytest.fixture(scope="session")
+def saved(figures, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """Each figure's CSV, written by ``save_figure`` and read back."""
+    folder = tmp_path_factory.mktemp("csv")
     for name in figures:
-        plots.save_figure(figures[name], tmp_path / name, [])
-    saved = {name: pd.read_csv(tmp_path / f"{name}.csv") for name in figures}
-    cumulative = figures["cumulative"].axes[0].get_lines()
-    for line, (rung, part) in zip(cumulative, saved["cumulative"].groupby("rung"), strict=True):
+        plots.save_figure(figures[name], folder / name, [])
+    return {name: pd.read_csv(folder / f"{name}.csv") for name in figures}
+
+
+def errorbars(axes) -> list:
+    return [c for c in axes.containers if isinstance(c, ErrorbarContainer)]
+
+
+def test_csv_holds_the_numbers_drawn(figures, saved):
+    cumulative = figures["cumulative"].axes[0]
+    bands = [c for c in cumulative.collections if isinstance(c, PolyCollection)]
+    groups = saved["cumulative"].groupby("rung")
+    for line, band, (rung, part) in zip(cumulative.get_lines(), bands, groups, strict=True):
         assert line.get_label().startswith(f"{rung} ")
         assert np.allclose(line.get_xdata(), part.day) and np.allclose(
             line.get_ydata(), part.probability
         )
+        assert_band_is(band, line, part.ci_low, part.ci_high, f"cumulative rung {rung}")
     heights = [p.get_height() for p in figures["max-rung"].axes[0].patches]
     assert np.allclose(heights, saved["max-rung"].probability) and np.isclose(sum(heights), 1)
+    (interval,) = errorbars(figures["max-rung"].axes[0])
+    drawn = whiskers(interval)
+    max_rung = saved["max-rung"]
+    assert np.allclose(drawn, max_rung[["rung", "ci_low", "ci_high"]].to_numpy())
     drawn = [
         p.get_width()
         for a in figures["interception"].axes
@@ -240,12 +397,26 @@ def test_csv_holds_the_numbers_drawn(figures, tmp_path):
         for p in c
     ]
     assert np.allclose(drawn, saved["interception"].estimate)
-    sweep_lines = figures["sweep"].axes[0].get_lines()
-    for line, (_, part) in zip(sweep_lines, saved["sweep"].groupby("outcome"), strict=True):
+    drawn = np.concatenate(
+        [whiskers(c)[:, 1:] for a in figures["interception"].axes for c in errorbars(a)]
+    )
+    assert np.allclose(drawn, saved["interception"][["ci_low", "ci_high"]].to_numpy())
+    sweep = figures["sweep"].axes[0]
+    bands = [c for c in sweep.collections if isinstance(c, PolyCollection)]
+    groups = saved["sweep"].groupby("outcome")
+    for line, band, (outcome, part) in zip(sweep.get_lines(), bands, groups, strict=True):
         assert np.allclose(line.get_ydata(), part.probability)
+        assert np.allclose(line.get_xdata(), part["relations.4.pressure"])
+        assert_band_is(band, line, part.ci_low, part.ci_high, f"sweep {outcome}")
     points = figures["compare"].axes[0].containers
     drawn = np.concatenate([c.lines[0].get_xdata() for c in points])
     assert np.allclose(np.sort(drawn), np.sort(saved["compare"].difference))
+    compare = saved["compare"]
+    for container, setting in zip(points, dict.fromkeys(compare.setting), strict=True):
+        part = compare[compare.setting == setting]
+        assert container.get_label() == setting
+        assert np.allclose(container.lines[0].get_xdata(), part.difference)
+        assert np.allclose(whiskers(container)[:, 1:], part[["ci_low", "ci_high"]].to_numpy())
     medians = np.concatenate(
         [
             c.lines[0].get_xdata()
@@ -254,12 +425,93 @@ def test_csv_holds_the_numbers_drawn(figures, tmp_path):
         ]
     )
     assert np.allclose(np.sort(medians), np.sort(saved["calibration"].scaled_median))
+    thin_thick = list(zip(*[iter(figures["calibration"].axes[0].containers)] * 2, strict=True))
+    groups = saved["calibration"].groupby("source", sort=False)
+    for (thin, thick), (source, part) in zip(thin_thick, groups, strict=True):
+        assert thin.get_label() == f"{source}, 90%" and thick.lines[0] is None
+        assert np.allclose(thin.lines[0].get_xdata(), part.scaled_median)
+        assert np.allclose(whiskers(thin)[:, 1:], part[["scaled_q05", "scaled_q95"]].to_numpy())
+        assert np.allclose(whiskers(thick)[:, 1:], part[["scaled_q25", "scaled_q75"]].to_numpy())
+
+
+def test_predictive_csv_holds_the_bars_drawn(figures, saved):
     panels = [a for a in figures["predictive"].axes if a.axison]
     for axes, row in zip(panels, saved["predictive"].itertuples(), strict=True):
+        assert axes.get_xlabel().startswith(row.target)
         thin = axes.containers[0]
         assert np.allclose(thin.lines[0].get_xdata(), [row.estimate])
         (segment,) = thin.lines[2][0].get_segments()
         assert np.allclose(segment[:, 0], [row.ci_low, row.ci_high])
+        if row.statistic == "median":
+            _, thick = axes.containers
+            assert np.allclose(whiskers(thick), [[0, row.q25, row.q75]])
+        else:
+            assert len(axes.containers) == 1 and np.isnan(row.q25) and np.isnan(row.q75)
+        (observed,) = [line for line in axes.get_lines() if line.get_marker() == "D"]
+        assert np.allclose(observed.get_xdata(), [row.observed])
+
+
+def test_sobol_csv_holds_the_indices_and_intervals_drawn(figures, saved):
+    from sim.plot_studies import _short
+    from sim.plot_style import symbols
+
+    data = saved["sobol"]
+    panels = figures["sobol"].axes
+    names = panels[0].get_yticklabels()
+    ticks = {
+        round(t): label.get_text() for t, label in zip(panels[0].get_yticks(), names, strict=True)
+    }
+    for axes, (outcome, part) in zip(panels, data.groupby("outcome", sort=False), strict=True):
+        assert axes.get_title() == symbols(outcome)
+        assert axes in panels[0].get_shared_y_axes().get_siblings(panels[0])  # one set of names
+        for container, kind in zip(errorbars(axes), ("first_order", "total"), strict=True):
+            assert container.get_label() == kind.replace("_", " ")
+            assert np.allclose(container.lines[0].get_xdata(), part[kind])
+            drawn = whiskers(container)
+            assert np.allclose(drawn[:, 1:], part[[f"{kind}_low", f"{kind}_high"]].to_numpy())
+            names = [ticks[round(y)] for y in drawn[:, 0]]
+            assert names == [_short(p) for p in part.parameter]
+
+
+def test_two_lever_sweep_csv_holds_each_line_and_band_drawn(figures, saved):
+    data = saved["sweep-2"]
+    panels = figures["sweep-2"].axes
+    for axes, (_, part) in zip(panels, data.groupby("outcome", sort=False), strict=True):
+        assert axes.get_title() == part.outcome_label.iloc[0]
+        bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
+        lines = zip(axes.get_lines(), bands, part.groupby("b.y"), strict=True)
+        for line, band, (value, sub) in lines:
+            assert line.get_label() == f"{value:g}"
+            assert np.allclose(line.get_xdata(), sub["a.x"])
+            assert np.allclose(line.get_ydata(), sub.probability)
+            assert_band_is(band, line, sub.ci_low, sub.ci_high, f"sweep-2 b.y={value:g}")
+
+
+def test_timeline_csv_holds_the_strikes_decisions_and_bars_drawn(figures, saved):
+    data = saved["timeline"]
+    top, bottom = figures["timeline"].axes
+    actors = [t.get_text() for t in top.get_yticklabels()]
+    strikes, answers, silences = top.get_lines()
+    rows = data[data.kind == "strike"]
+    assert np.allclose(strikes.get_xdata(), rows.time_hours / 24)
+    assert list(strikes.get_ydata()) == [actors.index(a) for a in rows.attacker]
+    labels = [t.get_text() for t in top.texts]
+    assert labels == [f"{r.target}, {int(r.rung)} ({int(r.launched)})" for r in rows.itertuples()]
+    decisions = data[data.kind == "decision"]
+    for line, respond in ((answers, "True"), (silences, "False")):
+        chosen = decisions[decisions.respond.astype(str) == respond]
+        assert np.allclose(line.get_xdata(), chosen.time_hours / 24)
+        assert list(line.get_ydata()) == [actors.index(a) for a in chosen.actor]
+    bars = data[data.kind == "interception"].dropna(axis=1, how="all")
+    layers = [c for c in bars.columns if c not in {"kind", "strike_id", "day", "replication"}]
+    containers = [c for c in bottom.containers if isinstance(c, BarContainer)]
+    assert [c.get_label() for c in containers] == layers and layers[-1] == "leakers"
+    below = np.zeros(len(bars))
+    for container, layer in zip(containers, layers, strict=True):
+        assert np.allclose([p.get_x() + p.get_width() / 2 for p in container], bars.day)
+        assert np.allclose([p.get_height() for p in container], bars[layer])
+        assert np.allclose([p.get_y() for p in container], below)
+        below += bars[layer].to_numpy()
 
 
 def test_csv_numbers_are_the_results_numbers(results, figures):
