@@ -109,18 +109,27 @@ def _run(config: Config, values: dict[str, float], replication: int, seed: int) 
     return run_replication(scenario_with(config.scenario, values), replication, seed)
 
 
-def config_hash(config: Config) -> str:
-    """Identifies the proposals a config produces (scenario, priors, targets, seed, SMC settings).
+BUDGET_FIELDS = ("max_generations", "max_proposals")
+"""SMC settings that only cap the work: a generation or proposal is the same whatever the cap
+(the caps decide when to give up, never what is drawn), so raising one after a budget error
+reuses everything finished."""
 
-    Saved chunks and generations live under it, so a changed config never reuses old ones.
+
+def config_hash(config: Config) -> str:
+    """Identifies the proposals a config produces (scenario, priors, targets, seed, and the SMC
+    settings other than the ``BUDGET_FIELDS``).
+
+    Saved chunks and generations live under it, so a config that would draw differently never
+    reuses old ones.
     """
     from sim.montecarlo import canonical_text
 
+    settings = sorted((k, v) for k, v in config.smc.items() if k not in BUDGET_FIELDS)
     identity = repr((
         canonical_text(config.scenario),
         [(p.path, p.low, p.high) for p in config.priors],
         [(t.name, t.observed, t.low, t.high, t.binary) for t in config.targets],
-        config.seed, sorted(config.smc.items()),
+        config.seed, settings,
     ))  # fmt: skip
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 

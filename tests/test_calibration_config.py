@@ -50,7 +50,7 @@ def test_calibrate_writes_the_posterior_checks_and_report(tmp_path):
         assert section in report
 
 
-def test_a_budget_too_small_is_a_clear_error_and_keeps_the_work(tmp_path):
+def test_a_budget_too_small_is_a_clear_error_and_raising_it_reuses_the_work(tmp_path):
     config = tiny(tmp_path, max_generations=1, final_epsilon=0.5)
     result = calibrate("--config", str(config), "-o", str(tmp_path / "out"), "--no-checks")
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -58,7 +58,23 @@ def test_a_budget_too_small_is_a_clear_error_and_keeps_the_work(tmp_path):
         f"error: {config}: smc.max_generations: all 1 generations ran and the tolerance (2.000) "
         "is still above final_epsilon (0.5); raise max_generations and run again"
     )
-    assert list((tmp_path / "out" / "draws").glob("*/gen-00.parquet"))
+    [kept] = (tmp_path / "out" / "draws").glob("*/gen-00.parquet")
+    first = kept.read_bytes()
+    raised = tiny(tmp_path, max_generations=8, final_epsilon=0.5)
+    assert (
+        calibrate("--config", str(raised), "-o", str(tmp_path / "out"), "--no-checks").exit_code
+        == 0
+    )
+    # one draws folder: generation 0 was reused under the same hash, not drawn again elsewhere
+    assert list((tmp_path / "out" / "draws").iterdir()) == [kept.parent]
+    assert kept.read_bytes() == first and (kept.parent / "gen-01.parquet").exists()
+    fresh = tmp_path / "fresh"
+    assert calibrate("--config", str(raised), "-o", str(fresh), "--no-checks").exit_code == 0
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "out" / "particles.parquet"),
+        pd.read_parquet(fresh / "particles.parquet"),
+        check_exact=True,
+    )
 
 
 BAD = {
