@@ -1,13 +1,15 @@
 """Random documents and random mutations of the shipped scenario: only clean errors or scenarios."""
 
 import copy
+import shutil
 from pathlib import Path
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import Problem, ScenarioError, parse_scenario
+from sim.scenario import Problem, ScenarioError, load_scenario, parse_scenario
 from sim.schema import Scenario
 
 APRIL_TEXT = (Path(__file__).parents[1] / "scenarios" / "april-2024.yaml").read_text()
@@ -142,3 +144,143 @@ def test_mutations_of_the_shipped_scenario(mutations):
     for path, action, value, new_key in mutations:
         apply(document, path, action, value, new_key)
     check(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
+# Variants: `extends: BASE` plus `set: {dotted.path: value}`, written beside a copy of the shipped
+# scenario (in scenarios/, with the posterior in ../calibration/ as its parameters_from expects).
+ROOT = Path(__file__).parents[1]
+SHIPPED_SETS = [
+    yaml.safe_load(path.read_text()).get("set") or {}
+    for path in sorted((ROOT / "scenarios").glob("*.yaml"))
+    if "extends" in yaml.safe_load(path.read_text())
+]
+REAL_DOTTED = sorted({".".join(map(str, path)) for path in ALL_PATHS} | {*SHIPPED_SETS[0]})
+EXTENDS = [
+    *[
+        "april-2024.yaml",
+        "./april-2024.yaml",
+        "sub/../april-2024.yaml",
+        "../scenarios/april-2024.yaml",
+    ],
+    *["missing.yaml", "variant.yaml", "./variant.yaml", "other.yaml", "", ".", "..", "/", "sub"],
+    *["april-2024.yaml/x", "../calibration/posterior.parquet", "a\0b", "x" * 300, "é.yaml"],
+]
+
+
+def shifted(path, shift: int) -> str:
+    """A real path with every list index moved by ``shift`` (past the end, or negative)."""
+    return ".".join(str(k + shift) if isinstance(k, int) else str(k) for k in path)
+
+
+dotted_paths = st.one_of(
+    st.sampled_from(REAL_DOTTED),
+    st.builds(
+        shifted, st.sampled_from([p for p in ALL_PATHS if int in map(type, p)]), st.integers(-3, 60)
+    ),
+    st.builds(
+        str.__add__,
+        st.sampled_from(REAL_DOTTED),
+        st.sampled_from(["", ".", ".x", ".0", "..", ".99", ".-1", " "]),
+    ),
+    st.text(max_size=12),
+    keys,
+)
+bad_values = st.sampled_from(
+    [
+        *[-1, 0, -0.5, 1.5, 2, 10**9, -(10**9), 10**30, float("inf"), float("nan"), True],
+        *["", "x", "a\0b", "x" * 300, "../calibration/posterior.parquet", "april-2024.yaml"],
+        *[None, [], {}],
+    ]
+)
+TOP_SCALARS = [key for key, value in APRIL.items() if not isinstance(value, dict | list)]
+set_mappings = st.dictionaries(dotted_paths, bad_values | documents, max_size=5)
+extends_targets = st.sampled_from(EXTENDS) | st.text(max_size=12) | documents
+
+
+@st.composite
+def variants(draw):
+    """A variant document: maybe some top-level replacements, an `extends`, maybe a `set`."""
+    document = {**draw(st.dictionaries(st.sampled_from(list(APRIL)), documents, max_size=2))}
+    if draw(st.integers(0, 9)):
+        document["extends"] = draw(extends_targets)
+    choice = draw(st.integers(0, 4))
+    if choice == 1:
+        document["set"] = draw(documents)  # often not a mapping
+    elif choice >= 2:
+        shipped = draw(st.sampled_from(SHIPPED_SETS))
+        document["set"] = {**shipped, **draw(set_mappings)} if choice == 2 else draw(set_mappings)
+    return document
+
+
+@pytest.fixture(scope="module")
+def scenarios_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("variants")
+    (root / "scenarios" / "sub").mkdir(parents=True)
+    (root / "calibration").mkdir()
+    shutil.copy(ROOT / "calibration" / "posterior.parquet", root / "calibration")
+    (root / "scenarios" / "april-2024.yaml").write_text(APRIL_TEXT)
+    return root / "scenarios"
+
+
+def check_variant(folder: Path, variant: dict, other: dict) -> None:
+    """Loading a variant (which may extend ``other``, itself, or a broken base) either succeeds
+    or raises ScenarioError whose problems each name one of the files; nothing else escapes."""
+    texts = {}
+    for name, document in [("variant.yaml", variant), ("other.yaml", other)]:
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        (folder / name).write_text(text, encoding="utf-8")
+        texts[str(folder / name)] = texts[str((folder / name).resolve())] = text
+    texts[str((folder / "april-2024.yaml").resolve())] = APRIL_TEXT
+    try:
+        assert isinstance(load_scenario(folder / "variant.yaml"), Scenario)
+    except ScenarioError as exc:
+        assert exc.problems
+        assert "Traceback" not in str(exc)
+        for problem in exc.problems:
+            assert isinstance(problem, Problem) and problem.source in texts, problem
+            assert problem.field or problem.message
+            assert problem.message.strip()
+            assert problem.line is None or 1 <= problem.line <= yaml_lines(texts[problem.source])
+            assert str(problem).startswith(problem.source)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(variants(), variants())
+@example({"extends": "a\0b"}, {})
+def test_random_variants(scenarios_folder, variant, other):
+    check_variant(scenarios_folder, variant, other)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.sampled_from(SHIPPED_SETS),
+    st.lists(
+        st.tuples(st.sampled_from(REAL_DOTTED) | st.sampled_from(TOP_SCALARS), bad_values),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_shipped_variants_with_wrong_values(scenarios_folder, shipped, changes):
+    """Real paths of the scenario set to wrong-typed or out-of-range values, on a shipped `set`."""
+    variant = {"extends": "april-2024.yaml", "set": {**shipped, **dict(changes)}}
+    check_variant(scenarios_folder, variant, {})
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sampled_from(EXTENDS) | st.text(max_size=12) | bad_values)
+@example("a\0b")
+@example("x" * 300)
+def test_variant_setting_parameters_from(scenarios_folder, target):
+    """`parameters_from` names a file too: set to any path or value, it is found or reported."""
+    variant = {"extends": "april-2024.yaml", "set": {"parameters_from": target}}
+    check_variant(scenarios_folder, variant, {})

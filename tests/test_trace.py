@@ -1,7 +1,11 @@
 """`sim trace`: one replication as text, the same bytes for the same scenario, seed and replication."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sim.cli import main
@@ -50,3 +54,28 @@ def test_trace_of_a_bad_file_is_a_clean_error(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert f"{bad}:2: seed: must be >= 0, got -1" in result.output
+
+
+@pytest.mark.parametrize("args", [("--seed", "7"), ("--seed", "7", "--replication", "3")])
+def test_same_trace_byte_for_byte_in_separate_processes(args):
+    """Two processes with different string-hash seeds print the same bytes, and the same text
+    as the command run in this process: nothing in a trace may depend on set or hash order."""
+    root = APRIL.parents[1]
+    command = [sys.executable, "-m", "sim", "trace", "scenarios/april-2024.yaml", *args]
+    runs = [
+        subprocess.run(
+            command,
+            capture_output=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            timeout=120,
+            check=False,
+        )
+        for hash_seed in ("0", "4242")
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr.decode()
+    first, second = (run.stdout for run in runs)
+    assert b" STRIKE #1 " in first and b" DECISION " in first
+    assert first == second
+    assert first.decode() == trace_text(*args)
