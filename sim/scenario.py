@@ -207,12 +207,13 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     here = (source, lines[("extends",)])
     if not isinstance(base_name, str) or not isinstance(changes, dict):
         raise ScenarioError([Problem(*here, "extends", "needs a file name, and set a mapping")])
-    base = (Path(source).parent / base_name).resolve()
-    if base in seen:
-        raise ScenarioError([Problem(*here, "extends", f"{base_name} extends itself in a cycle")])
-    try:
+    try:  # a name with a NUL byte is a ValueError, one too long an OSError
+        base = (Path(source).parent / base_name).resolve()
+        if base in seen:
+            problem = f"{base_name} extends itself in a cycle"
+            raise ScenarioError([Problem(*here, "extends", problem)])
         base_text = base.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             [Problem(*here, "extends", f"cannot read {base_name}: {exc}")]
         ) from None
@@ -258,8 +259,13 @@ def _locate_posterior(scenario: Scenario, where: Mapping[Path_, Where], source: 
         return scenario
     named_in = where.get(("parameters_from",), (source, None))
     folder = Path(named_in[0]).parent if Path(named_in[0]).exists() else Path.cwd()
-    path = (folder / scenario.parameters_from).resolve()
-    if not path.is_file():
+    try:  # a name with a NUL byte is a ValueError, one too long an OSError
+        path = (folder / scenario.parameters_from).resolve()
+        found = path.is_file()
+    except (OSError, ValueError) as exc:
+        message = f"cannot read {scenario.parameters_from}: {exc}"
+        raise ScenarioError([Problem(*named_in, "parameters_from", message)]) from None
+    if not found:
         raise ScenarioError([Problem(*named_in, "parameters_from", f"no such file: {path}")])
     return scenario.model_copy(update={"parameters_from": str(path)})
 
