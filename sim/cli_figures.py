@@ -23,14 +23,17 @@ def _read_manifest(folder: Path) -> dict:
 
 def _sweep_figure(folder: Path):
     """A sweep's figure, its levers named by their declared meanings when the swept scenario
-    file is still where the sweep read it (else by their paths)."""
+    file is still where the sweep read it and still loads (else by their paths)."""
     from sim import plots
-    from sim.plot_studies import path_labels
+    from sim.plot_studies import path_labels, sweep_levers
+    from sim.problems import ScenarioError
 
     table = pd.read_parquet(folder / "sweep.parquet")
-    levers = list(table.columns[: list(table.columns).index("setting")])
     source = Path(_read_manifest(folder).get("settings", [{}])[0].get("file", ""))
-    labels = path_labels(source, levers) if source.is_file() else None
+    try:
+        labels = path_labels(source, sweep_levers(table)) if source.is_file() else None
+    except ScenarioError:  # the scenario has changed since (or its posterior moved): paths
+        labels = None
     return plots.sweep_probabilities(table, labels=labels)
 
 

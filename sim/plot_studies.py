@@ -95,6 +95,11 @@ def _outcome_names(table: pd.DataFrame) -> pd.Series:
     return names.map(symbols)
 
 
+def sweep_levers(table: pd.DataFrame) -> list[str]:
+    """The lever columns of a ``sim sweep`` table: those before ``setting``, named by path."""
+    return list(table.columns[: list(table.columns).index("setting")])
+
+
 def sweep_probabilities(
     table: pd.DataFrame,
     levers: Sequence[str] | None = None,
@@ -108,7 +113,7 @@ def sweep_probabilities(
     of the second lever. ``labels`` names a lever's axis (by its column; ``path_labels`` gives
     declared levers' meanings); a lever without one is named by its path.
     """
-    levers = list(levers or table.columns[: list(table.columns).index("setting")])
+    levers = list(levers or sweep_levers(table))
     names = {lever: _wrap((labels or {}).get(lever) or lever) for lever in levers}
     data = table.assign(outcome_label=_outcome_names(table))[
         [*levers, "outcome", "outcome_label", "probability", "ci_low", "ci_high"]

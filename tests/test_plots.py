@@ -729,7 +729,8 @@ def test_the_smallest_text_is_readable(figures, name):
 
 def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     """`sim plot` on a sweep folder labels the lever axis as the scenario declares it, and by
-    its path once the swept scenario file is no longer where the sweep read it."""
+    its path once the swept scenario file no longer loads or is no longer where the sweep read
+    it (the figure needs only the sweep's table)."""
     from sim.cli_figures import figures_of
     from sim.compare import sweep
 
@@ -743,6 +744,9 @@ def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     [(name, figure, _)] = figures_of(out, ["sweep"], None)
     assert name == "sweep"
     assert figure.axes[0].get_xlabel().startswith("How hard the US presses Israel")
+    scenario.write_text("name: [no longer a scenario\n", encoding="utf-8")
+    [(_, figure, _)] = figures_of(out, ["sweep"], None)
+    assert figure.axes[0].get_xlabel() == "relations.4.pressure"
     scenario.unlink()
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
     assert figure.axes[0].get_xlabel() == "relations.4.pressure"
