@@ -6,9 +6,11 @@ of the model at a point is the mean of each outcome's indicator over replication
 the study seed: common random numbers, so two points differ by their parameters, not by chance.
 Bootstrap 95% intervals (percentile, resampling the base sample's rows) use a generator from
 ``sim.rng`` so that they are reproducible; points are evaluated on any executor. With ``out``,
-each finished block of points is kept (``out/blocks/KEY/``, KEY naming the model, points,
-outcomes, replications and seed), so an interrupted study run again with the same ``out`` only
-evaluates what is missing, and its indices equal an uninterrupted study's.
+each finished block of points is kept (``out/blocks/KEY/``, KEY naming the model, the
+uncertain paths, the points, replications and seed; the outcomes are in each block's name), so
+an interrupted study run again with the same ``out`` only evaluates what is missing, and its
+indices equal an uninterrupted study's. A finished study removes its blocks: its evaluations
+table holds the same numbers.
 
     >>> from sim.sensitivity import sobol
     >>> sobol("scenarios/april-2024.yaml", outcomes=["rung>=6"], n=64, replications=48)
@@ -16,8 +18,10 @@ evaluates what is missing, and its indices equal an uninterrupted study's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,6 +211,12 @@ def sobol(
     points, _ = saltelli_points(
         [(u.low, u.high) for u in chosen], n, Streams(study_seed, 0).get("sobol", "points")
     )
+    paths = [u.path for u in chosen]
+    blocks = (
+        None
+        if out is None
+        else _block_folder(Path(out), base, study_seed, replications, paths, points)
+    )
     values = _evaluate(
         base,
         study_seed,
@@ -216,7 +226,7 @@ def sobol(
         outcomes,
         progress,
         (workers, executor, scheduler),
-        None if out is None else _block_folder(Path(out), base, study_seed, replications, points),
+        blocks,
     )
     table = indices_table(values.T, n, [u.label for u in chosen], list(outcomes), study_seed)
     table.insert(1, "label", table["outcome"].map(outcome_label))
@@ -235,19 +245,28 @@ def sobol(
             replications=replications,
             seed=study_seed,
         )
+        shutil.rmtree(blocks, ignore_errors=True)  # evaluations.parquet holds the same numbers
+        with contextlib.suppress(OSError):  # other studies' blocks may remain beside it
+            blocks.parent.rmdir()
     return table
 
 
 def _block_folder(
-    out: Path, base: Scenario, seed: int, replications: int, points: np.ndarray
+    out: Path,
+    base: Scenario,
+    seed: int,
+    replications: int,
+    paths: Sequence[str],
+    points: np.ndarray,
 ) -> Path:
     """Where a study keeps its evaluated blocks: named by the SHA-256 of what decides their
-    values (the model, every point, the replications and seed), so that blocks of another study
-    in the same folder are never mixed in."""
+    values (the model, the uncertain paths in order, every point, the replications and seed),
+    so that blocks of another study in the same folder are never mixed in."""
     key = {
         "model": model_hash(base),
         "seed": seed,
         "replications": replications,
+        "paths": list(paths),
         "points": hashlib.sha256(np.ascontiguousarray(points, dtype=float).tobytes()).hexdigest(),
     }
     return out / "blocks" / hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 import sim.sensitivity as sensitivity
+from sim.chunks import parquet_bytes
 from sim.cli import main
 from sim.results import ResultsError
-from sim.scenario import ScenarioError
+from sim.scenario import ScenarioError, load_scenario
 from sim.sensitivity import saltelli_points, sobol
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
@@ -102,31 +104,39 @@ def test_the_same_indices_on_every_executor():
     pd.testing.assert_frame_equal(serial, on_dask, check_exact=True)
 
 
+EVALUATE_POINTS = sensitivity.evaluate_points
+OPTIONS = {"outcomes": ["rung>=3", "rung>=4"], "n": 8, "replications": 4, "seed": 3}
+
+
+def interrupt_at(monkeypatch, stop: int) -> list[int]:
+    """Make ``sobol`` record the first point of each block it evaluates, and raise Ctrl-C at
+    the block that starts at ``stop``."""
+    started = []
+
+    def evaluate(*task):
+        started.append(task[6])
+        if task[6] >= stop:
+            raise KeyboardInterrupt
+        return EVALUATE_POINTS(*task)
+
+    monkeypatch.setattr(sensitivity, "evaluate_points", evaluate)
+    return started
+
+
 def test_an_interrupted_study_resumes_from_its_kept_blocks(tmp_path, monkeypatch):
     """32 points in blocks of 8: Ctrl-C during the third block keeps the first two; the same
-    call again evaluates only the last two, and its indices and evaluations equal an
-    uninterrupted study's. A study with another seed in the same folder reuses nothing."""
-    options = {"outcomes": ["rung>=3", "rung>=4"], "n": 8, "replications": 4, "seed": 3}
-    whole = sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path / "whole", **options)
-    real, started = sensitivity.evaluate_points, []
-
-    def stops_at_16(*task):
-        started.append(task[6])
-        if task[6] >= 16:
-            raise KeyboardInterrupt
-        return real(*task)
-
-    monkeypatch.setattr(sensitivity, "evaluate_points", stops_at_16)
+    call again evaluates only the last two, its indices and evaluations equal an uninterrupted
+    study's, and it removes its blocks once finished."""
+    whole = sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path / "whole", **OPTIONS)
+    assert not (tmp_path / "whole" / "blocks").exists()
+    started = interrupt_at(monkeypatch, 16)
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        sobol(APRIL, UNCERTAIN, executor="serial", out=out, **options)
+        sobol(APRIL, UNCERTAIN, executor="serial", out=out, **OPTIONS)
     assert not (out / "sobol.parquet").exists()
     assert len(list(out.glob("blocks/*/*.parquet"))) == 2
-    started.clear()
-    monkeypatch.setattr(
-        sensitivity, "evaluate_points", lambda *task: started.append(task[6]) or real(*task)
-    )
-    resumed = sobol(APRIL, UNCERTAIN, executor="serial", out=out, **options)
+    started = interrupt_at(monkeypatch, 10**9)
+    resumed = sobol(APRIL, UNCERTAIN, executor="serial", out=out, **OPTIONS)
     assert started == [16, 24]
     pd.testing.assert_frame_equal(resumed, whole, check_exact=True)
     for name in ("evaluations.parquet", "sobol.parquet"):
@@ -135,18 +145,45 @@ def test_an_interrupted_study_resumes_from_its_kept_blocks(tmp_path, monkeypatch
             pd.read_parquet(tmp_path / "whole" / name),
             check_exact=True,
         )
-    started.clear()
-    sobol(APRIL, UNCERTAIN, executor="serial", out=out, **(options | {"seed": 4}))
+    assert not (out / "blocks").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seed": 4}, {"replications": 5}, {"overrides": ["actors.iran.policy.self_restraint=0.1"]}],
+    ids=["seed", "replications", "model"],
+)
+def test_kept_blocks_of_another_study_are_never_reused(tmp_path, monkeypatch, change):
+    """Blocks kept by an interrupted study are not mixed into one with another seed, another
+    number of replications or another model in the same folder: it evaluates every block."""
+    interrupt_at(monkeypatch, 16)
+    with pytest.raises(KeyboardInterrupt):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
+    started = interrupt_at(monkeypatch, 10**9)
+    sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **(OPTIONS | change))
     assert started == [0, 8, 16, 24]
 
 
-def test_a_damaged_block_is_refused_by_name(tmp_path):
-    options = {"outcomes": ["rung>=3"], "n": 8, "replications": 2, "seed": 3, "executor": "serial"}
-    sobol(APRIL, UNCERTAIN, out=tmp_path, **options)
-    block = sorted(tmp_path.glob("blocks/*/*.parquet"))[0]
-    block.write_bytes(block.read_bytes()[:40])
-    with pytest.raises(ResultsError, match=rf"{block}: corrupted block .*delete it"):
-        sobol(APRIL, UNCERTAIN, out=tmp_path, **options)
+def test_the_block_key_names_the_uncertain_paths_in_order(tmp_path):
+    base = load_scenario(APRIL)
+    points = np.zeros((2, 8))
+    forward = sensitivity._block_folder(tmp_path, base, 3, 4, ["a.b", "c.d"], points)
+    assert forward == sensitivity._block_folder(tmp_path, base, 3, 4, ["a.b", "c.d"], points)
+    assert forward != sensitivity._block_folder(tmp_path, base, 3, 4, ["c.d", "a.b"], points)
+
+
+def test_a_damaged_or_misshapen_block_is_refused_by_name(tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, 16)
+    with pytest.raises(KeyboardInterrupt):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
+    first, second = sorted(tmp_path.glob("blocks/*/*.parquet"))
+    second.write_bytes(first.read_bytes()[:40])
+    with pytest.raises(ResultsError, match=rf"{second}: corrupted block .*delete it"):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
+    short = pd.read_parquet(first).iloc[:3]
+    second.write_bytes(parquet_bytes(pa.Table.from_pandas(short, preserve_index=False)))
+    with pytest.raises(ResultsError, match=rf"{second}: holds 3 points, expected 8; delete it"):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
 
 
 def test_a_range_outside_the_schema_gets_the_file_style_error(tmp_path):
