@@ -50,28 +50,43 @@ def test_calibrate_writes_the_posterior_checks_and_report(tmp_path):
         assert section in report
 
 
-def test_a_budget_too_small_is_a_clear_error_and_raising_it_reuses_the_work(tmp_path):
-    config = tiny(tmp_path, max_generations=1, final_epsilon=0.5)
-    result = calibrate("--config", str(config), "-o", str(tmp_path / "out"), "--no-checks")
+@pytest.mark.parametrize(
+    ("small", "raised", "message"),
+    [
+        (
+            {"max_generations": 1, "final_epsilon": 0.5},
+            {"max_generations": 8, "final_epsilon": 0.5},
+            "smc.max_generations: all 1 generations ran and the tolerance (2.000) is still above "
+            "final_epsilon (0.5); raise max_generations and run again",
+        ),
+        (
+            {"max_proposals": 10},
+            {"max_proposals": 300_000},
+            "smc.max_proposals: generation 0 accepted fewer than 20 particles in 10 proposals; "
+            "raise max_proposals",
+        ),
+    ],
+    ids=["max_generations", "max_proposals"],
+)
+def test_a_budget_too_small_is_a_clear_error_and_raising_it_reuses_the_work(
+    tmp_path, small, raised, message
+):
+    """The error names the field to raise and keeps the work; with the cap raised the same
+    command continues in the same draws folder (the cap is not part of the config's hash) and
+    ends with the particles of a fresh run."""
+    config, out = tiny(tmp_path, **small), tmp_path / "out"
+    result = calibrate("--config", str(config), "-o", str(out), "--no-checks")
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert result.output.startswith(
-        f"error: {config}: smc.max_generations: all 1 generations ran and the tolerance (2.000) "
-        "is still above final_epsilon (0.5); raise max_generations and run again"
-    )
-    [kept] = (tmp_path / "out" / "draws").glob("*/gen-00.parquet")
-    first = kept.read_bytes()
-    raised = tiny(tmp_path, max_generations=8, final_epsilon=0.5)
-    assert (
-        calibrate("--config", str(raised), "-o", str(tmp_path / "out"), "--no-checks").exit_code
-        == 0
-    )
-    # one draws folder: generation 0 was reused under the same hash, not drawn again elsewhere
-    assert list((tmp_path / "out" / "draws").iterdir()) == [kept.parent]
-    assert kept.read_bytes() == first and (kept.parent / "gen-01.parquet").exists()
+    assert result.output.startswith(f"error: {config}: {message}")
+    [kept] = list((out / "draws").iterdir())
+    assert any(kept.rglob("*.parquet"))
+    higher = tiny(tmp_path, **raised)
+    assert calibrate("--config", str(higher), "-o", str(out), "--no-checks").exit_code == 0
+    assert list((out / "draws").iterdir()) == [kept]
     fresh = tmp_path / "fresh"
-    assert calibrate("--config", str(raised), "-o", str(fresh), "--no-checks").exit_code == 0
+    assert calibrate("--config", str(higher), "-o", str(fresh), "--no-checks").exit_code == 0
     pd.testing.assert_frame_equal(
-        pd.read_parquet(tmp_path / "out" / "particles.parquet"),
+        pd.read_parquet(out / "particles.parquet"),
         pd.read_parquet(fresh / "particles.parquet"),
         check_exact=True,
     )
