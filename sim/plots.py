@@ -266,9 +266,10 @@ def _typical_replication(runs: pd.DataFrame) -> int:
     return int(chosen.replication.min())
 
 
-def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> None:
+def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> pd.DataFrame:
     """Strikes (filled, labelled with target, rung and projectiles) and decisions (open circle:
-    answer, cross: no answer) in one row per actor."""
+    answer, cross: no answer) in one row per actor; returns the strikes drawn, each with the
+    projectiles its outcome says were launched."""
     strikes = (
         log[log.kind == "strike"]
         .drop(columns="launched")
@@ -296,6 +297,7 @@ def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> None:
     axes.set_ylim(-0.6, len(actors) - 0.2)
     axes.set(ylabel="actor", xlabel="days since the opening strike")
     axes.legend(loc="upper left", bbox_to_anchor=(0, 1.3), ncols=3, fontsize=7)
+    return strikes
 
 
 LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
@@ -339,7 +341,7 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     with paper_style():
         figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
-        _timeline_strikes(top, log, actors)
+        strikes = _timeline_strikes(top, log, actors)
         table = _timeline_interceptions(bottom, log)
         top.set_xlabel("")
         top.tick_params(labelbottom=False)
@@ -347,8 +349,7 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     data = log[log.kind.isin(["strike", "decision"])][
         ["kind", "time_hours", "strike_id", "attacker", "actor", "target", "rung", "respond"]
     ]
-    # The projectiles each strike's label gives: launched, from the strike's outcome.
-    launched = log[log.kind == "outcome"].set_index("strike_id").launched
+    launched = strikes.set_index("strike_id").launched  # as each strike's label gives it
     data = data.assign(launched=data.strike_id.map(launched).where(data.kind == "strike"))
     data = pd.concat([data, table.assign(kind="interception")], ignore_index=True)
     caption = f"Replication {replication}: strikes, decisions, interceptions by layer and leakers."
