@@ -15,6 +15,8 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
 
@@ -199,3 +201,26 @@ def ratio_interval(
     se = np.sqrt((residuals**2).sum() / (n * (n - 1))) / x.mean()
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * se)
     return ratio, ratio - half, ratio + half
+
+
+def interval_points(
+    axes: Axes, x, y, low, high, horizontal: bool = True, **style
+) -> ErrorbarContainer:
+    """Points with 95% whiskers, horizontal (around ``x``) or vertical (around ``y``)."""
+    style = {"fmt": "o", "ms": 3, "capsize": 2, "lw": 0.8, **style}
+    x, y, low, high = (np.asarray(v, dtype=float) for v in (x, y, low, high))
+    centre = x if horizontal else y
+    # A bootstrap percentile interval may miss its own estimate; whiskers cannot be negative.
+    error = [np.maximum(centre - low, 0), np.maximum(high - centre, 0)]
+    return axes.errorbar(x, y, **{"xerr" if horizontal else "yerr": error}, **style)
+
+
+def short_parameter(parameter: str) -> str:
+    """``actors.iran.policy.delay.median_days`` -> ``iran delay.median_days``;
+    ``proxy[hezbollah>iran].obey_probability`` -> ``proxy[hezbollah>iran] obey_probability``."""
+    parts = parameter.split(".")
+    if parts[0] == "actors" and "policy" in parts:
+        return f"{parts[1]} {'.'.join(parts[parts.index('policy') + 1 :])}"
+    if parts[0].endswith("]") and len(parts) > 1:
+        return f"{parts[0]} {'.'.join(parts[1:])}"
+    return parameter

@@ -5,8 +5,8 @@ a ``PaperFigure``: a matplotlib ``Figure`` whose ``data`` attribute is a DataFra
 numbers drawn and whose ``caption`` says what they are. Every estimate is shown with its 95%
 interval or band. ``save_figure(figure, stem, formats, manifest)`` writes PDF/SVG (vector, TrueType
 fonts) and/or 300-dpi PNG beside ``stem.csv``, with the scenario, seed, n, package version and git
-commit in each file's metadata. Figures of study tables (sweeps, comparisons, Sobol indices,
-calibration) are in ``sim.plot_studies`` and re-exported here.
+commit in each file's metadata. Figures of study tables (sweeps, comparisons, Sobol indices) are in
+``sim.plot_studies``, those of a calibration in ``sim.plot_calibration``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,14 +21,9 @@ from matplotlib.ticker import FuncFormatter
 from sim.events import HOURS_PER_DAY
 from sim.ladder import RUNGS, Rung
 from sim.outcomes import first_day_column
+from sim.plot_calibration import predictive_check, prior_posterior
 from sim.plot_paths import path_tree
-from sim.plot_studies import (
-    paired_differences,
-    predictive_check,
-    prior_posterior,
-    sobol_indices,
-    sweep_probabilities,
-)
+from sim.plot_studies import paired_differences, sobol_indices, sweep_probabilities
 from sim.plot_style import (
     BAND_ALPHA,
     OKABE_ITO,

@@ -452,7 +452,7 @@ def test_predictive_csv_holds_the_bars_drawn(figures, saved):
 
 
 def test_sobol_csv_holds_the_indices_and_intervals_drawn(figures, saved):
-    from sim.plot_studies import _short
+    from sim.plot_style import short_parameter as _short
     from sim.plot_style import symbols
 
     data = saved["sobol"]
