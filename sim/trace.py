@@ -45,7 +45,7 @@ def _line(event: Event) -> str | None:
             return None
         status = "" if event.active else " (not engaged: inactive for this strike)"
         return (
-            f"{day}      {event.layer} [{event.operator}] vs {event.weapon}: "
+            f"{day}      #{event.strike_id} {event.layer} [{event.operator}] vs {event.weapon}: "
             f"{event.entered} in, {event.engaged} engaged, {event.intercepted} intercepted, "
             f"{event.interceptors_fired} interceptors ({_money(event.interceptor_cost_usd)}), "
             f"stock left {event.stock_after}{status}"
