@@ -32,6 +32,21 @@ class StrikeLaunched:
 
 
 @dataclass(frozen=True, slots=True)
+class WaveLaunched:
+    """One wave of a strike: the projectiles of one weapon, launched so that the modal arrival
+    times of a strike's waves coincide (hours on the run's clock; recorded with the strike)."""
+
+    kind: ClassVar[str] = "wave"
+    time_hours: float
+    strike_id: int
+    weapon: str
+    count: int
+    launch_hours: float
+    first_arrival_hours: float
+    last_arrival_hours: float
+
+
+@dataclass(frozen=True, slots=True)
 class Interception:
     """What one defence layer did against one weapon type in one strike (projectiles)."""
 
@@ -122,6 +137,7 @@ class StrikeCapReached:
 
 Event = (
     StrikeLaunched
+    | WaveLaunched
     | Interception
     | StrikeOutcome
     | DecisionMade
@@ -135,6 +151,7 @@ EVENT_TYPES = (
     DecisionMade,
     StrikeCapReached,
     ParametersDrawn,
+    WaveLaunched,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

@@ -291,8 +291,37 @@ def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> pd.Da
     axes.set_yticks(range(len(actors)), actors)
     axes.set_ylim(-0.6, len(actors) - 0.2)
     axes.set(ylabel="actor", xlabel="days since the opening strike")
-    axes.legend(loc="upper left", bbox_to_anchor=(0, 1.3), ncols=3, fontsize=7)
     return strikes
+
+
+def _timeline_waves(
+    axes: Axes, log: pd.DataFrame, strikes: pd.DataFrame, actors: list[str]
+) -> pd.DataFrame:
+    """Each wave of a strike as a segment below its attacker's row, from its launch to the last
+    arrival it can have, one shade per weapon; returns the waves drawn, with their attacker."""
+    waves = (
+        log[log.kind == "wave"]
+        .drop(columns="attacker")
+        .merge(strikes[["strike_id", "attacker"]], on="strike_id", how="left")
+    )
+    weapons = sorted(waves.weapon.unique())
+    for k, weapon in enumerate(weapons):
+        chosen = waves[waves.weapon == weapon]
+        row = chosen.attacker.map(actors.index) - 0.18 - 0.1 * k
+        axes.hlines(
+            row,
+            chosen.launch_hours / HOURS_PER_DAY,
+            chosen.last_arrival_hours / HOURS_PER_DAY,
+            color=WAVE_COLOURS[k % len(WAVE_COLOURS)],
+            lw=1.6,
+            capstyle="projecting",  # a wave of minutes still shows, as a dash of the line width
+            label=f"{weapon} wave",
+        )
+    return waves
+
+
+WAVE_COLOURS = ("0.1", "0.45", "0.7")
+"""Greys for the waves of a timeline (weapons in name order): the colours mark layers below."""
 
 
 LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
@@ -320,7 +349,8 @@ def _timeline_interceptions(axes: Axes, log: pd.DataFrame) -> pd.DataFrame:
 
 def run_timeline(results: Results | pd.DataFrame, replication: int | None = None) -> PaperFigure:
     """One run as a timeline, from the events table: strikes by attacker (label: target and rung),
-    decisions (open circle: answer, cross: no answer), and for each strike the projectiles each
+    their waves (a segment per weapon from launch to the last possible arrival), decisions (open
+    circle: answer, cross: no answer), and for each strike the projectiles each
     layer intercepted and the leakers. ``replication`` defaults to a typical run (median highest
     rung, at least the median number of strikes). A single run has no estimates to bound."""
     events = _events(results)
@@ -337,6 +367,8 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
         figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
         strikes = _timeline_strikes(top, log, actors)
+        waves = _timeline_waves(top, log, strikes, actors)
+        top.legend(loc="upper left", bbox_to_anchor=(0, 1.42), ncols=3, fontsize=7)
         table = _timeline_interceptions(bottom, log)
         top.set_xlabel("")
         top.tick_params(labelbottom=False)
@@ -346,8 +378,15 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     ]
     launched = strikes.set_index("strike_id").launched  # as each strike's label gives it
     data = data.assign(launched=data.strike_id.map(launched).where(data.kind == "strike"))
-    data = pd.concat([data, table.assign(kind="interception")], ignore_index=True)
-    caption = f"Replication {replication}: strikes, decisions, interceptions by layer and leakers."
+    wave_columns = ["kind", "time_hours", "strike_id", "attacker", "weapon", "count"]
+    wave_columns += ["launch_hours", "last_arrival_hours"]
+    data = pd.concat(
+        [data, waves[wave_columns], table.assign(kind="interception")], ignore_index=True
+    )
+    caption = (
+        f"Replication {replication}: strikes, their waves (launch to last arrival), decisions, "
+        "interceptions by layer and leakers."
+    )
     return figure.finish(data.assign(replication=replication), caption)
 
 

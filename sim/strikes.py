@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.events import Interception, StrikeLaunched, StrikeOutcome
+from sim.events import Interception, StrikeLaunched, StrikeOutcome, WaveLaunched
 from sim.interception import InterceptionOutcome, Wave, intercept
 from sim.schema import Weapon
 
@@ -87,6 +87,23 @@ def _interception_events(
     return events
 
 
+def wave_events(waves: list[Wave], strike_id: int, now_hours: float) -> list[WaveLaunched]:
+    """The log entries for a strike's waves, recorded with the strike: when each leaves and the
+    window in which its projectiles arrive (its flight-time range after its launch)."""
+    return [
+        WaveLaunched(
+            time_hours=now_hours,
+            strike_id=strike_id,
+            weapon=wave.weapon,
+            count=wave.count,
+            launch_hours=wave.launch_hours,
+            first_arrival_hours=wave.launch_hours + wave.flight.min_hours,
+            last_arrival_hours=wave.launch_hours + wave.flight.max_hours,
+        )
+        for wave in waves
+    ]
+
+
 def launched_event(order: StrikeOrder, strike_id: int, now_hours: float) -> StrikeLaunched:
     """The log entry for a strike leaving now; recorded before anything the strike sets off."""
     return StrikeLaunched(
@@ -103,11 +120,11 @@ def launched_event(order: StrikeOrder, strike_id: int, now_hours: float) -> Stri
 
 
 def strike_process(
-    world: World, order: StrikeOrder, strike_id: int, rng: np.random.Generator
+    world: World, order: StrikeOrder, strike_id: int, waves: list[Wave], rng: np.random.Generator
 ) -> Generator:
-    """Fly, intercept and land one launched strike; then tell the world what it achieved."""
+    """Fly, intercept and land one launched strike (its ``coordinated_waves``, launched now);
+    then tell the world what it achieved."""
     env, weapons = world.env, world.scenario.weapons
-    waves = coordinated_waves(order.projectiles, weapons, env.now)
     launched = failed = intercepted = leaked = 0
     interceptor_cost = 0.0
     expected_casualties = order.casualties_mean

@@ -1,4 +1,5 @@
-"""One replication as a timeline a person can follow: strikes, interceptions, decisions, outcomes.
+"""One replication as a timeline a person can follow: strikes and their waves, interceptions,
+decisions, outcomes.
 
 The text depends only on the event log, which depends only on (scenario, seed, replication): the
 same inputs give the same trace, byte for byte.
@@ -15,6 +16,7 @@ from sim.events import (
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
+    WaveLaunched,
 )
 from sim.ladder import Rung
 
@@ -39,6 +41,13 @@ def _line(event: Event) -> str | None:
             f"{day}  STRIKE #{event.strike_id} {event.attacker} -> {event.target} at rung "
             f"{event.rung} ({Rung(event.rung).label}), {event.cause}{signal}: "
             f"{_mix(event.projectiles)}{note}"
+        )
+    if isinstance(event, WaveLaunched):
+        start = event.time_hours
+        return (
+            f"{day}    wave of #{event.strike_id}: {event.count} {event.weapon}, leaves at "
+            f"+{event.launch_hours - start:.2f} h, arrives +{event.first_arrival_hours - start:.2f}"
+            f" to +{event.last_arrival_hours - start:.2f} h"
         )
     if isinstance(event, Interception):
         if not event.entered:

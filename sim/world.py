@@ -26,7 +26,13 @@ from sim.parameters import PosteriorSample, draw_parameters
 from sim.policies import Decision, Observation, force, package_for
 from sim.rng import Streams
 from sim.schema import DefenceLayer, Defends, ProxyOf, Restrains, Scenario
-from sim.strikes import StrikeOrder, launched_event, strike_process
+from sim.strikes import (
+    StrikeOrder,
+    coordinated_waves,
+    launched_event,
+    strike_process,
+    wave_events,
+)
 
 
 class World:
@@ -72,8 +78,12 @@ class World:
                 self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
             return
         self.strikes_launched += 1
-        self.record(launched_event(order, self.strikes_launched, self.env.now))
-        self.env.process(strike_process(self, order, self.strikes_launched, self._strike_rng))
+        strike_id, now = self.strikes_launched, self.env.now
+        waves = coordinated_waves(order.projectiles, self.scenario.weapons, now)
+        self.record(launched_event(order, strike_id, now))
+        for wave in wave_events(waves, strike_id, now):
+            self.record(wave)
+        self.env.process(strike_process(self, order, strike_id, waves, self._strike_rng))
         if order.cause != "ordered by patron" and order.rung >= Rung.LIMITED_DIRECT_STRIKE:
             self._order_proxies(order)
 

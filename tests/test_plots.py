@@ -502,6 +502,18 @@ def test_timeline_csv_holds_the_strikes_decisions_and_bars_drawn(figures, saved)
         chosen = decisions[decisions.respond.astype(str) == respond]
         assert np.allclose(line.get_xdata(), chosen.time_hours / 24)
         assert list(line.get_ydata()) == [actors.index(a) for a in chosen.actor]
+    waves = data[data.kind == "wave"]
+    assert len(waves) > 0, "the timeline's run launches no projectiles: the check is empty"
+    drawn = {c.get_label(): c for c in top.collections if c.get_label().endswith(" wave")}
+    assert sorted(drawn) == [f"{w} wave" for w in sorted(waves.weapon.unique())]
+    for weapon, chosen in waves.groupby("weapon"):
+        segments = drawn[f"{weapon} wave"].get_segments()
+        assert np.allclose([s[0][0] for s in segments], chosen.launch_hours / 24)
+        assert np.allclose([s[1][0] for s in segments], chosen.last_arrival_hours / 24)
+        below = [actors.index(a) for a in chosen.attacker]  # just below the attacker's row
+        assert all(r - 0.5 < s[0][1] < r for s, r in zip(segments, below, strict=True))
+    launched = waves.groupby("strike_id")["count"].sum()  # what the strike labels say
+    assert launched.to_dict() == rows[rows.launched > 0].set_index("strike_id").launched.to_dict()
     bars = data[data.kind == "interception"].dropna(axis=1, how="all")
     layers = [c for c in bars.columns if c not in {"kind", "strike_id", "day", "replication"}]
     containers = [c for c in bottom.containers if isinstance(c, BarContainer)]

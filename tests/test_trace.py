@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sim.cli import main
-from sim.events import DecisionMade, Interception, StrikeLaunched
+from sim.events import DecisionMade, Interception, StrikeLaunched, WaveLaunched
 from sim.scenario import load_scenario
 from sim.trace import format_trace
 from sim.world import run_replication
@@ -45,6 +45,10 @@ def test_trace_names_every_strike_and_decision_of_the_log():
         assert f"STRIKE #{strike.strike_id} {strike.attacker} -> {strike.target}" in text
     for decision in decisions:
         assert f"p(respond)={decision.respond_probability:.3f}" in text
+    waves = [e for e in events if isinstance(e, WaveLaunched)]
+    assert waves, "replication 5 launches no projectiles: the check below would be empty"
+    for wave in waves:
+        assert f"wave of #{wave.strike_id}: {wave.count} {wave.weapon}, leaves at +" in text
     engaged = [e for e in events if isinstance(e, Interception) and e.entered]
     assert engaged, "replication 5 has no interception: the check below would be empty"
     for layer in engaged:  # strikes in flight together interleave: each line names its strike

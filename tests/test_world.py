@@ -13,6 +13,7 @@ from sim.events import (
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
+    WaveLaunched,
 )
 from sim.scenario import load_scenario, parse_scenario
 from sim.world import run_replication
@@ -70,15 +71,22 @@ def test_exact_log_of_a_strike_and_a_certain_response():
     kinds = [type(e).__name__ for e in events]
     assert kinds == [
         "StrikeLaunched",
+        "WaveLaunched",
         "Interception",
         "StrikeOutcome",
         "DecisionMade",
         "StrikeLaunched",
+        "WaveLaunched",
         "StrikeOutcome",
         "DecisionMade",
     ]
-    opening, intercepted, outcome, decision, answer, answered, last = events
+    opening, wave, intercepted, outcome, decision, answer, answer_wave, answered, last = events
     assert opening.time_hours == 24.0 and opening.projectiles == (("rocket", 6),)
+    assert wave == WaveLaunched(24.0, 1, "rocket", 6, 24.0, 24.1, 24.1)
+    assert answer.projectiles == (("rocket", 4),)
+    assert answer_wave == WaveLaunched(
+        answer.time_hours, 2, "rocket", 4, answer.time_hours, *[answer.time_hours + 0.1] * 2
+    )
     assert intercepted.intercepted == 6 and intercepted.interceptors_fired == 6
     assert (outcome.launched, outcome.intercepted, outcome.leaked) == (6, 6, 0)
     assert outcome.casualties == 2 and outcome.defender_cost_usd == 600.0
@@ -163,12 +171,22 @@ SHIPPED = {path.name: load_scenario(path) for path in SCENARIOS}
 def assert_every_projectile_accounted_for(events: list) -> None:
     """Each strike's totals agree with its launch order and with what each layer logged.
 
-    A strike's outcome launches what its order listed; what it intercepted is what its layers
+    A strike's waves carry what its order listed, one wave per weapon, each launched before it
+    arrives; its outcome launches that; what it intercepted is what its layers
     logged as intercepted; and for each weapon, what enters a layer is what entered the layer
     before it less what that layer intercepted, never more than flew. (The outcome's own
     ``launched = failed + intercepted + leaked`` holds by construction and proves nothing.)
     """
     ordered = {e.strike_id: dict(e.projectiles) for e in events if isinstance(e, StrikeLaunched)}
+    waves: dict[int, dict[str, int]] = {}
+    for wave in (e for e in events if isinstance(e, WaveLaunched)):
+        assert wave.weapon not in waves.setdefault(wave.strike_id, {})  # one wave per weapon
+        assert wave.time_hours <= wave.launch_hours <= wave.first_arrival_hours
+        assert wave.first_arrival_hours <= wave.last_arrival_hours
+        waves[wave.strike_id][wave.weapon] = wave.count
+    assert all(
+        waves.get(k, {}) == {w: n for w, n in mix.items() if n} for k, mix in ordered.items()
+    )
     layers: dict[int, list[Interception]] = {}
     for event in (e for e in events if isinstance(e, Interception)):
         layers.setdefault(event.strike_id, []).append(event)
