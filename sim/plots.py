@@ -298,7 +298,8 @@ def _timeline_waves(
     axes: Axes, log: pd.DataFrame, strikes: pd.DataFrame, actors: list[str]
 ) -> pd.DataFrame:
     """Each wave of a strike as a segment below its attacker's row, from its launch to the last
-    arrival it can have, one shade per weapon; returns the waves drawn, with their attacker."""
+    arrival it can have, one grey per weapon (colours mark the layers below); returns the waves
+    drawn, with their attacker."""
     waves = (
         log[log.kind == "wave"]
         .drop(columns="attacker")
@@ -312,16 +313,12 @@ def _timeline_waves(
             row,
             chosen.launch_hours / HOURS_PER_DAY,
             chosen.last_arrival_hours / HOURS_PER_DAY,
-            color=WAVE_COLOURS[k % len(WAVE_COLOURS)],
+            color=str(round(0.1 + 0.6 * k / max(1, len(weapons) - 1), 3)),  # a grey per weapon
             lw=1.6,
             capstyle="projecting",  # a wave of minutes still shows, as a dash of the line width
             label=f"{weapon} wave",
         )
     return waves
-
-
-WAVE_COLOURS = ("0.1", "0.45", "0.7")
-"""Greys for the waves of a timeline (weapons in name order): the colours mark layers below."""
 
 
 LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
