@@ -16,6 +16,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from sim.chunks import Chunk
+from sim.events import EVENT_SCHEMA
 from sim.results import EVENTS, RUNS, ResultsError
 
 CHUNKS = "chunks"
@@ -53,6 +54,11 @@ def finished_chunks(folder: Path, size: int) -> set[Chunk]:
         if start % size or not 0 < stop - start <= size:
             raise ResultsError(f"{path}: chunk does not match chunk size {size}")
         runs, events = read_chunk(folder, "runs", chunk), read_chunk(folder, "events", chunk)
+        if not events.schema.equals(EVENT_SCHEMA, check_metadata=False):
+            raise ResultsError(
+                f"{path.with_name(f'events-{chunk.name}.parquet')}: written by another version "
+                "of the event log (its columns differ); run the study afresh in a new folder"
+            )
         replications = runs["replication"].to_pylist()
         if replications != list(range(start, stop)) or not set(
             events["replication"].to_pylist()

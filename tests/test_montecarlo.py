@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
@@ -318,6 +320,27 @@ def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatc
     damaged.write_bytes(bytes(data))
     monkeypatch.setattr(montecarlo, "simulate_chunk", None)  # any work would fail differently
     with pytest.raises(ResultsError, match=f"{damaged.name}: corrupted chunk"):
+        study(out, resume=True)
+
+
+def test_a_chunk_of_an_older_event_log_is_refused_by_name(tmp_path, monkeypatch):
+    """A study begun before the event log had waves: its chunks lack the wave columns and rows,
+    so resuming it with this version would mix two logs; it is refused before any work."""
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            study(out)
+    older = sorted((out / "chunks").glob("events-*.parquet"))[0]
+    table = pq.read_table(older)
+    table = table.filter(pa.compute.not_equal(table["kind"], "wave"))
+    pq.write_table(
+        table.drop(["count", "launch_hours", "first_arrival_hours", "last_arrival_hours"]), older
+    )
+    monkeypatch.setattr(montecarlo, "simulate_chunk", None)  # any work would fail differently
+    with pytest.raises(
+        ResultsError, match=f"{older.name}: written by another version of the event log"
+    ):
         study(out, resume=True)
 
 
