@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-from sim.events import HOURS_PER_DAY
+from sim.events import EVENT_SCHEMA, HOURS_PER_DAY
 from sim.ladder import RUNGS, Rung
 from sim.outcomes import first_day_column
 from sim.plot_calibration import predictive_check, prior_posterior
@@ -30,6 +30,7 @@ from sim.plot_style import (
     ONE_COLUMN_INCHES,
     TWO_COLUMNS_INCHES,
     PaperFigure,
+    interval_points,
     mean_interval,
     paper_style,
     ratio_interval,
@@ -66,13 +67,9 @@ def _events(results: Results | pd.DataFrame) -> pd.DataFrame:
     return results.events if isinstance(results, Results) else results
 
 
-def _errorbars(axes: Axes, x, y, low, high, horizontal: bool = False, **style) -> None:
-    """Black 95% interval whiskers around ``y`` (or around ``x`` when ``horizontal``)."""
-    style = {"fmt": "none", "ecolor": "black", "capsize": 2, "lw": 0.7, **style}
-    if horizontal:
-        axes.errorbar(x, y, xerr=[x - low, high - x], **style)
-    else:
-        axes.errorbar(x, y, yerr=[y - low, high - y], **style)
+def _errorbars(axes: Axes, x, y, low, high, horizontal: bool = False) -> None:
+    """Black 95% interval whiskers (no marker) on bars: around ``y``, or ``x`` when ``horizontal``."""
+    interval_points(axes, x, y, low, high, horizontal, fmt="none", ecolor="black", lw=0.7)
 
 
 def cumulative_rung_probability(
@@ -264,17 +261,18 @@ def _typical_replication(runs: pd.DataFrame) -> int:
 def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> pd.DataFrame:
     """Strikes (filled, labelled with target, rung and projectiles) and decisions (open circle:
     answer, cross: no answer) in one row per actor; returns the strikes drawn, each with the
-    projectiles its outcome says were launched."""
-    strikes = (
-        log[log.kind == "strike"]
-        .drop(columns="launched")
-        .merge(log[log.kind == "outcome"][["strike_id", "launched"]], on="strike_id", how="left")
-    )
+    projectiles its waves launched (logged at launch, so a strike still in flight at the horizon
+    counts too; a log from before waves were logged gives its outcomes' counts)."""
+    waves = log[log.kind == "wave"].groupby("strike_id")["count"].sum()
+    outcomes = log[log.kind == "outcome"].set_index("strike_id").launched
+    strikes = log[log.kind == "strike"]
+    launched = strikes.strike_id.map(waves).fillna(strikes.strike_id.map(outcomes)).fillna(0)
+    strikes = strikes.assign(launched=launched.astype(int))
     days = strikes.time_hours / HOURS_PER_DAY
     rows = strikes.attacker.map(actors.index)
     axes.plot(days, rows, "o", ms=4, color="black", label="strike: target, rung (projectiles)")
     for day, row, strike in zip(days, rows, strikes.itertuples(), strict=True):
-        text = f"{strike.target}, {int(strike.rung)} ({int(strike.launched or 0)})"
+        text = f"{strike.target}, {int(strike.rung)} ({strike.launched})"
         axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=7)
     decisions = log[log.kind == "decision"]
     for respond, marker, name in ((True, "o", "answer"), (False, "x", "no answer")):
@@ -308,7 +306,7 @@ def _timeline_waves(
     weapons = sorted(waves.weapon.unique())
     for k, weapon in enumerate(weapons):
         chosen = waves[waves.weapon == weapon]
-        row = chosen.attacker.map(actors.index) - 0.18 - 0.1 * k
+        row = chosen.attacker.map(actors.index) - 0.15 - 0.3 * k / max(1, len(weapons) - 1)
         axes.hlines(
             row,
             chosen.launch_hours / HOURS_PER_DAY,
@@ -350,7 +348,7 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     circle: answer, cross: no answer), and for each strike the projectiles each
     layer intercepted and the leakers. ``replication`` defaults to a typical run (median highest
     rung, at least the median number of strikes). A single run has no estimates to bound."""
-    events = _events(results)
+    events = _events(results).reindex(columns=EVENT_SCHEMA.names)  # older logs lack wave columns
     if replication is None:
         replication = _typical_replication(results.runs) if isinstance(results, Results) else 0
     log = events[events.replication == replication].sort_values("time_hours", kind="stable")

@@ -358,6 +358,22 @@ def test_timeline_draws_one_run_from_the_events_table(results, figures):
     leakers = next(c for c in bars.containers if c.get_label() == "leakers")
     outcomes = log[log.kind == "outcome"]
     assert [p.get_height() for p in leakers] == list(outcomes.leaked)
+    assert (figure.data.kind == "wave").sum() == (log.kind == "wave").sum() > 0
+
+
+def test_timeline_of_a_log_from_before_waves_were_logged(results):
+    """Results written before the wave events: no wave columns or rows. The timeline still
+    draws, labelling each strike with the projectiles its outcome counted."""
+    events = results.events[results.events.kind != "wave"]
+    older = events.drop(
+        columns=["count", "launch_hours", "first_arrival_hours", "last_arrival_hours"]
+    )
+    replication = int(older[(older.kind == "outcome") & (older.launched > 0)].replication.iloc[0])
+    figure = plots.run_timeline(older, replication)
+    outcomes = older[(older.replication == replication) & (older.kind == "outcome")]
+    strikes = figure.data[figure.data.kind == "strike"].set_index("strike_id").launched
+    assert strikes.to_dict() == outcomes.set_index("strike_id").launched.to_dict()
+    assert not (figure.data.kind == "wave").any()
 
 
 @pytest.fixture(scope="session")
