@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,10 +244,18 @@ def sobol(
             replications=replications,
             seed=study_seed,
         )
-        shutil.rmtree(blocks, ignore_errors=True)  # evaluations.parquet holds the same numbers
-        with contextlib.suppress(OSError):  # other studies' blocks may remain beside it
-            blocks.parent.rmdir()
+        _remove_blocks(blocks, outcomes)  # evaluations.parquet holds the same numbers
     return table
+
+
+def _remove_blocks(blocks: Path, outcomes: Sequence[str]) -> None:
+    """Remove a finished study's kept blocks, and their folders once empty: blocks of a study
+    with other outcomes (same key, other names) or another key stay where they are."""
+    for path in blocks.glob(f"*-{_outcomes_tag(outcomes)}.parquet"):
+        path.unlink()
+    for folder in (blocks, blocks.parent):
+        with contextlib.suppress(OSError):  # not empty, or already gone
+            folder.rmdir()
 
 
 def _block_folder(
@@ -272,10 +279,14 @@ def _block_folder(
     return out / "blocks" / hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
+def _outcomes_tag(outcomes: Sequence[str]) -> str:
+    """A short name for a list of outcomes, in block file names (the outcomes are their columns)."""
+    return hashlib.sha256("\n".join(outcomes).encode()).hexdigest()[:8]
+
+
 def _block_path(blocks: Path, start: int, outcomes: Sequence[str]) -> Path:
-    """One block's file; the outcomes are in its name because they are its columns."""
-    tag = hashlib.sha256("\n".join(outcomes).encode()).hexdigest()[:8]
-    return blocks / f"{start:09d}-{tag}.parquet"
+    """One block's file, named by its first point and its outcomes."""
+    return blocks / f"{start:09d}-{_outcomes_tag(outcomes)}.parquet"
 
 
 def _read_block(path: Path, rows: int, outcomes: Sequence[str]) -> np.ndarray:

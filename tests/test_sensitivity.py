@@ -196,3 +196,19 @@ def test_a_range_outside_the_schema_gets_the_file_style_error(tmp_path):
     assert result.exit_code == 2
     assert "--uncertain nope=0:1: nope: unknown key" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_finished_study_removes_only_its_own_blocks(tmp_path, monkeypatch):
+    """Two studies in one folder differing only in their outcomes share a key: the one that
+    finishes removes its blocks, and the interrupted one still resumes from its own."""
+    interrupt_at(monkeypatch, 16)
+    with pytest.raises(KeyboardInterrupt):
+        sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
+    kept = sorted(tmp_path.glob("blocks/*/*.parquet"))
+    other = OPTIONS | {"outcomes": ["rung>=5"]}
+    interrupt_at(monkeypatch, 10**9)
+    sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **other)
+    assert sorted(tmp_path.glob("blocks/*/*.parquet")) == kept and len(kept) == 2
+    started = interrupt_at(monkeypatch, 10**9)
+    sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
+    assert started == [16, 24] and not (tmp_path / "blocks").exists()
