@@ -107,7 +107,8 @@ def schema(markdown: bool, calibration: bool) -> None:
 @SET_OPTION
 @user_errors
 def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, ...]) -> None:
-    """Print one replication of FILE as a timeline: strikes, interceptions, decisions, outcomes.
+    """Print one replication of FILE as a timeline: strikes and their waves, interceptions,
+    decisions, outcomes.
 
     The same scenario, seed and replication give the same text, byte for byte.
     """
@@ -218,7 +219,7 @@ def run(
     \b
     Writes to the results folder:
       runs.parquet     one row per replication (max rung, first day at each rung, path, totals)
-      events.parquet   one row per event (strikes, interceptions, decisions, outcomes)
+      events.parquet   one row per event (strikes, waves, interceptions, decisions, outcomes)
       manifest.json    scenario hash, seed, N, versions, git commit, options, times
       scenario.yaml    the exact scenario text that ran
     Ctrl-C keeps every finished chunk: continue with --resume FOLDER.

@@ -39,12 +39,12 @@ def _save(figure: plots.PaperFigure, name: str, manifest: dict, docs: Path) -> t
     return name, figure.caption, trace_text(manifest)
 
 
-def _april_like(results: Results) -> int:
+def _april_like(results: Results) -> int | None:
     """The first run in which Iran answers the opening strike with a direct strike on Israel, as
     in April 2024: its timeline shows waves and every layer at work (the default typical run, a
-    tit-for-tat in third countries, shows neither)."""
+    tit-for-tat in third countries, shows neither). None (the typical run) if no run does."""
     april = results.runs.path.str.startswith("israel>iran:2 iran>israel:3")
-    return int(results.runs.replication[april].min()) if april.any() else 0
+    return int(results.runs.replication[april].min()) if april.any() else None
 
 
 def _figures(
@@ -116,7 +116,8 @@ def _page(shown: list[tuple[str, str, str]], n: int) -> str:
         "Made by `sim gallery` from the shipped scenarios "
         f"(n = {n} replications; comparisons and sweeps {n // 2} per setting; Sobol indices "
         f"from {SOBOL_BASE_SAMPLES} base samples of {SOBOL_REPLICATIONS} replications) and the "
-        "shipped calibration. `sim plot` draws the same figures as PDF, SVG or 300-dpi PNG; "
+        "shipped calibration. `sim plot` draws the same figures as PDF, SVG or 300-dpi PNG (the "
+        "timeline of the replication its caption names: `sim plot DIR --kind timeline -r K`); "
         f"these PNGs are {DPI} dpi to keep the documentation small.",
         "",
     ]
