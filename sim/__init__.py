@@ -11,11 +11,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+source"
 
+DEFAULT_N = 2000
+"""Replications of a study when none are asked for, from the command line or from Python."""
+
 
 def run(scenario, n: int | None = None, *, seed: int | None = None, workers: int = 1, **options):
     """Run a Monte Carlo study of ``scenario`` (a path or a ``Scenario``) and return its results.
 
-    ``n`` replications (default 1,000; when resuming, the study's own).
+    ``n`` replications (default ``DEFAULT_N``, 2,000; when resuming, the study's own).
 
     ``options`` are those of ``sim.montecarlo.run_study`` (``out``, ``executor``, ``chunk_size``,
     ``until_ci``, ``resume`` ...). ``results.runs`` and ``results.events`` are pandas DataFrames and

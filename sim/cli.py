@@ -158,7 +158,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     "--replications",
     "n",
     type=click.IntRange(min=1),
-    default=2000,
+    default=sim.DEFAULT_N,
     show_default=True,
     help="Number of replications (with --resume: the study's own).",
 )

@@ -53,7 +53,6 @@ from sim.study_tables import (
 
 SOURCE_COPY = "scenario-source.yaml"
 DEFAULT_CHUNK_SIZE = 100
-DEFAULT_N = 1000
 
 
 def canonical_text(scenario: Scenario) -> str:
@@ -208,13 +207,13 @@ def run_study(
 ) -> Results:
     """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``.
 
-    ``n`` replications (at least 1; default 1,000, or a resumed study's own) in chunks of
+    ``n`` replications (at least 1; default ``sim.DEFAULT_N``, or a resumed study's own) in chunks of
     ``chunk_size``; with ``until_ci`` (a CI half-width, as a probability) more are added until
     every rung's half-width is at most it, or ``max_n``. A resumed study is finished as it was
     planned: an ``n`` other than its own is refused, not silently ignored.
     """
     if n is None and not resume:
-        n = DEFAULT_N
+        n = sim.DEFAULT_N
     for name, value in (
         ("n", 1 if n is None else n),
         ("chunk_size", chunk_size),
