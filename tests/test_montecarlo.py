@@ -189,13 +189,18 @@ def chunk_files(folder: Path) -> list[str]:
     return sorted(p.name for p in (folder / "chunks").glob("runs-*.parquet"))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, reference, monkeypatch, workers):
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 3)
+def interrupted_study(out: Path, chunks: int, **options) -> Path:
+    """``out``: a study stopped, as on Ctrl-C, after ``chunks`` chunks were written."""
+    with pytest.MonkeyPatch.context() as patch:
+        interrupt_after(patch, chunks)
         with pytest.raises(KeyboardInterrupt):
-            study(out, executor="process", workers=workers)
+            study(out, **options)
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, reference, workers):
+    out = interrupted_study(tmp_path / "out", 3, executor="process", workers=workers)
     assert len(chunk_files(out)) == 3
     with pytest.raises(ResultsError, match="incomplete"):
         Results(out)
@@ -205,11 +210,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, reference, monk
 
 
 def test_resume_runs_only_the_missing_chunks(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 2)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted_study(tmp_path / "out", 2)
     ran = []
     real = montecarlo.simulate_chunk
 
@@ -222,14 +223,11 @@ def test_resume_runs_only_the_missing_chunks(tmp_path, monkeypatch):
     assert ran == [20, 30, 40, 50]
 
 
-def test_until_ci_interrupted_while_extending_then_resumed(tmp_path, monkeypatch):
+def test_until_ci_interrupted_while_extending_then_resumed(tmp_path):
     whole = study(tmp_path / "whole", n=30, until_ci=0.07)
     assert whole.manifest["n"] > 30
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 5)  # 3 chunks for n = 30, then 2 of the extension
-        with pytest.raises(KeyboardInterrupt):
-            study(out, n=30, until_ci=0.07)
+    # 3 chunks for n = 30, then 2 of the extension
+    out = interrupted_study(tmp_path / "out", 5, n=30, until_ci=0.07)
     assert len(chunk_files(out)) == 5
     assert_same_tables(study(out, n=30, until_ci=0.07, resume=True), whole)
 
@@ -250,12 +248,8 @@ def test_until_ci_respects_max_n(tmp_path):
     assert results.manifest["n"] == len(results.runs) == 40
 
 
-def test_a_folder_from_another_scenario_or_seed_is_refused(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 2)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+def test_a_folder_from_another_scenario_or_seed_is_refused(tmp_path):
+    out = interrupted_study(tmp_path / "out", 2)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     overrides = ["actors.iran.policy.self_restraint=0.5"]
     with pytest.raises(ResultsError, match=r"another scenario.*refusing to mix two studies"):
@@ -269,11 +263,7 @@ def test_resume_finishes_the_planned_study_and_refuses_another_n(tmp_path, refer
     finished = study(tmp_path / "finished", n=20)
     with pytest.raises(ResultsError, match="is a study of 20 replications, not 40"):
         study(finished.folder, resume=True, n=40)
-    out = tmp_path / "out"
-    with pytest.MonkeyPatch.context() as patch:
-        interrupt_after(patch, 2)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted_study(tmp_path / "out", 2)
     with pytest.raises(ResultsError, match=f"is a study of {N} replications, not {N + 10}"):
         study(out, resume=True, n=N + 10)
     resumed = study(out, resume=True, n=None)
@@ -281,11 +271,7 @@ def test_resume_finishes_the_planned_study_and_refuses_another_n(tmp_path, refer
 
 
 def test_an_interrupted_study_leaves_its_chunks_and_no_partial_table(tmp_path):
-    out = tmp_path / "out"
-    with pytest.MonkeyPatch.context() as patch:
-        interrupt_after(patch, 3)  # chunks 0-2 were appended to the tables as they came
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted_study(tmp_path / "out", 3)  # chunks 0-2 were appended to the tables
     names = sorted(p.name for p in out.iterdir())
     assert names == ["chunks", "manifest.json", "scenario-source.yaml", "scenario.yaml"]
     assert len(chunk_files(out)) == 3
@@ -308,11 +294,7 @@ def test_the_model_hash_names_the_posterior_by_content_not_path(tmp_path):
 
 
 def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 3)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted_study(tmp_path / "out", 3)
     damaged = sorted((out / "chunks").glob("events-*.parquet"))[1]
     data = bytearray(damaged.read_bytes())
     half = len(data) // 2  # footer intact, one page damaged (every bit flipped: surely changed)
@@ -326,11 +308,7 @@ def test_a_damaged_chunk_is_refused_by_name_before_any_work(tmp_path, monkeypatc
 def test_a_chunk_of_an_older_event_log_is_refused_by_name(tmp_path, monkeypatch):
     """A study begun before the event log had waves: its chunks lack the wave columns and rows,
     so resuming it with this version would mix two logs; it is refused before any work."""
-    out = tmp_path / "out"
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 3)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted_study(tmp_path / "out", 3)
     older = sorted((out / "chunks").glob("events-*.parquet"))[0]
     table = pq.read_table(older)
     table = table.filter(pa.compute.not_equal(table["kind"], "wave"))
