@@ -21,7 +21,7 @@ def _read_manifest(folder: Path) -> dict:
         return {}
 
 
-def _sweep_figure(folder: Path):
+def sweep_figure(folder: Path):
     """A sweep's figure, its levers named by their declared meanings when the swept scenario
     file is still where the sweep read it and still loads (else by their paths)."""
     from sim import plots
@@ -62,7 +62,7 @@ def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None
     return None
 
 
-def _calibration_figure(folder: Path):
+def calibration_figure(folder: Path):
     """Prior against posterior, relations named by alias when the calibrated scenario file can
     be found (``_calibrated_scenario``; else by their paths)."""
     from sim import plots
@@ -83,14 +83,14 @@ def _study_figures(folder: Path) -> dict[str, Callable] | None:
     from sim import plots
 
     if (folder / "sweep.parquet").exists():
-        return {"sweep": lambda: _sweep_figure(folder)}
+        return {"sweep": lambda: sweep_figure(folder)}
     if (folder / "comparison.parquet").exists():
         table = folder / "comparison.parquet"
         return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}
     if (folder / "sobol.parquet").exists():
         return {"sobol": lambda: plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"))}
     if (folder / "posterior.parquet").exists() and (folder / "summary.csv").exists():
-        figures = {"calibration": lambda: _calibration_figure(folder)}
+        figures = {"calibration": lambda: calibration_figure(folder)}
         if (folder / "predictive_sample.parquet").exists():
             sample = folder / "predictive_sample.parquet"
             figures["predictive"] = lambda: plots.predictive_check(pd.read_parquet(sample))

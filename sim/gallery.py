@@ -18,8 +18,8 @@ import yaml
 
 import sim
 from sim import plots
+from sim.cli_figures import calibration_figure, sweep_figure
 from sim.compare import Setting, compare, sweep
-from sim.plot_studies import path_labels
 from sim.plot_style import trace_text
 from sim.results import Results, git_commit, read_manifest
 from sim.sensitivity import sobol
@@ -65,16 +65,8 @@ def _figures(
         _save(plots.paired_differences(table), "compare", read_manifest(work / "compare"), docs)
     )
     levers = ["relations.4.pressure=0:1:5"]
-    swept = sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
-    named = path_labels(april, swept.columns[: len(levers)])  # a declared lever's meaning
-    shown.append(
-        _save(
-            plots.sweep_probabilities(swept, labels=named),
-            "sweep",
-            read_manifest(work / "sweep"),
-            docs,
-        )
-    )
+    sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
+    shown.append(_save(sweep_figure(work / "sweep"), "sweep", read_manifest(work / "sweep"), docs))
     indices = sobol(
         april,
         n=SOBOL_BASE_SAMPLES,
@@ -85,12 +77,7 @@ def _figures(
     shown.append(_save(plots.sobol_indices(indices), "sobol", read_manifest(work / "sobol"), docs))
     posterior = pd.read_parquet(calibration / "posterior.parquet")
     fitted = _calibration_trace(calibration, len(posterior))
-    summary = pd.read_csv(calibration / "summary.csv")
-    config = yaml.safe_load((calibration / "calibrate.yaml").read_text(encoding="utf-8"))
-    # A prior is named by its path, with its relation named by alias.
-    aliased = path_labels(calibration / config["scenario"], summary.parameter, meanings=False)
-    figure = plots.prior_posterior(posterior, summary, labels=aliased)
-    shown.append(_save(figure, "calibration", fitted, docs))
+    shown.append(_save(calibration_figure(calibration), "calibration", fitted, docs))
     sample = pd.read_parquet(calibration / "predictive_sample.parquet")
     shown.append(_save(plots.predictive_check(sample), "predictive", fitted, docs))
     return shown
