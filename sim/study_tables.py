@@ -56,7 +56,7 @@ def finished_chunks(folder: Path, size: int) -> set[Chunk]:
         runs, events = read_chunk(folder, "runs", chunk), read_chunk(folder, "events", chunk)
         if not events.schema.equals(EVENT_SCHEMA, check_metadata=False):
             raise ResultsError(
-                f"{path.with_name(f'events-{chunk.name}.parquet')}: written by another version "
+                f"{chunk_path(folder, 'events', chunk)}: written by another version "
                 "of the event log (its columns differ); run the study afresh in a new folder"
             )
         replications = runs["replication"].to_pylist()
