@@ -52,7 +52,9 @@ def coordinated_waves(
         Wave(
             weapon=w,
             count=n,
-            launch_hours=start_hours + latest_mode - weapons[w].flight_time.mode_hours,
+            # The head start is computed first, so the slowest weapon's is exactly 0.0 and no
+            # wave can leave before the strike does: (start + a) - a may round above start.
+            launch_hours=start_hours + (latest_mode - weapons[w].flight_time.mode_hours),
             flight=weapons[w].flight_time,
             failure_probability=weapons[w].failure_probability,
         )

@@ -4,7 +4,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sim.events import (
@@ -16,6 +16,8 @@ from sim.events import (
     WaveLaunched,
 )
 from sim.scenario import load_scenario, parse_scenario
+from sim.schema import FlightTime, Weapon
+from sim.strikes import coordinated_waves
 from sim.world import run_replication
 
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml"))
@@ -204,12 +206,39 @@ def assert_every_projectile_accounted_for(events: list) -> None:
                 assert after.entered == before.entered - before.intercepted
 
 
+_HOURS = st.floats(1e-3, 1e3, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start_hours=st.floats(0, 1e6, allow_nan=False),
+    modes=st.lists(_HOURS, min_size=1, max_size=5),
+    counts=st.lists(st.integers(1, 500), min_size=5, max_size=5),
+)
+@example(start_hours=252.6088410018117, modes=[2.0, 9.0], counts=[1, 1, 1, 1, 1])
+def test_no_wave_leaves_before_its_strike_and_all_modes_coincide(start_hours, modes, counts):
+    """Waves are timed so their modal arrivals coincide; the slowest weapon leaves exactly when
+    the strike does and none leaves earlier, whatever the float rounding of the offsets."""
+    weapons = {
+        f"w{i}": Weapon(
+            flight_time=FlightTime(min_hours=m, mode_hours=m, max_hours=m), unit_cost_usd=0
+        )
+        for i, m in enumerate(modes)
+    }
+    waves = coordinated_waves(dict(zip(weapons, counts, strict=False)), weapons, start_hours)
+    assert min(w.launch_hours for w in waves) == start_hours
+    assert all(w.launch_hours >= start_hours for w in waves)
+    arrivals = [w.launch_hours + w.flight.mode_hours for w in waves]
+    assert max(arrivals) - min(arrivals) <= 1e-9 * max(1.0, start_hours + max(modes))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     name=st.sampled_from(sorted(SHIPPED)),
     seed=st.integers(0, 2**31),
     replication=st.integers(0, 10**6),
 )
+@example(name="april-2024-point.yaml", seed=365, replication=5696)  # a wave left before its strike
 def test_properties_of_the_shipped_scenarios(name, seed, replication):
     """Same seed, same log; every projectile launched is accounted for; stocks never go negative
     and, with no resupply in these scenarios, never grow."""
