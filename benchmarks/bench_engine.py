@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.interception import LayerState, intercept  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
-from sim.strikes import coordinated_waves  # noqa: E402
+from sim.model.interception import LayerState, intercept  # noqa: E402
+from sim.model.strikes import coordinated_waves  # noqa: E402
+from sim.scenario.loading import load_scenario  # noqa: E402
 from tests.reference_model import reference_intercept  # noqa: E402
 
 MIX = {"drone": 170, "cruise": 30, "ballistic": 120}

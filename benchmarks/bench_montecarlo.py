@@ -7,7 +7,7 @@ Prints, all measured in this one run, every study with the default chunk size:
     (process pool), and the parallel efficiency rate(2) / (2 rate(1)); the 2-worker study is
     also the one the 30 s target is about;
   the speed-up over a naive world in which every projectile is its own SimPy process (the same
-    world with ``sim.strikes.intercept`` replaced by ``tests.reference_model.reference_intercept``);
+    world with ``sim.model.strikes.intercept`` replaced by ``tests.reference_model.reference_intercept``);
   Dask LocalCluster (2 workers) against the process pool on the same run, sized from the
     measured rate to take the pool about 40 s (the target is about runs of 30 s or more);
   the driver's peak resident memory for N = 10,000 and N = 100,000 (each in a fresh process,
@@ -40,7 +40,7 @@ LONG_RUN_SECONDS = 40
 MEMORY_PROBE = """
 import resource, sys
 from pathlib import Path
-from sim.montecarlo import run_study
+from sim.study.montecarlo import run_study
 out = Path(sys.argv[3])
 run_study(sys.argv[1], n=int(sys.argv[2]), out=out, workers=2)
 size = sum(p.stat().st_size for p in out.glob("*.parquet"))
@@ -50,7 +50,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, size)
 
 def timed_study(n: int, **options) -> float:
     """Wall seconds for a study of ``n`` replications (fresh folder, no progress bar)."""
-    from sim.montecarlo import run_study
+    from sim.study.montecarlo import run_study
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
@@ -65,26 +65,26 @@ def naive_rate(n: int) -> float | None:
         from tests.reference_model import reference_intercept
     except ImportError:
         return None
-    import sim.strikes
-    from sim.scenario import load_scenario
-    from sim.world import run_replication
+    import sim.model.strikes
+    from sim.model.world import run_replication
+    from sim.scenario.loading import load_scenario
 
     scenario = load_scenario(APRIL)
-    fast = sim.strikes.intercept
-    sim.strikes.intercept = reference_intercept
+    fast = sim.model.strikes.intercept
+    sim.model.strikes.intercept = reference_intercept
     try:
         start = time.perf_counter()
         for replication in range(n):
             run_replication(scenario, replication)
         return n / (time.perf_counter() - start)
     finally:
-        sim.strikes.intercept = fast
+        sim.model.strikes.intercept = fast
 
 
 def engine_rate(n: int) -> float:
     """Replications per second of the world alone (no tables, no files), in this process."""
-    from sim.scenario import load_scenario
-    from sim.world import run_replication
+    from sim.model.world import run_replication
+    from sim.scenario.loading import load_scenario
 
     scenario = load_scenario(APRIL)
     start = time.perf_counter()

@@ -1,5 +1,5 @@
 """``python -m sim`` runs the command line."""
 
-from sim.cli import main
+from sim.cli.main import main
 
 main()

@@ -1,6 +1,6 @@
 """Per-projectile reference for the interception engine: every projectile is its own SimPy process.
 
-It runs the model documented at the top of ``sim.interception`` literally, with the same inputs and
+It runs the model documented at the top of ``sim.model.interception`` literally, with the same inputs and
 the same activity rules, so the fast engine's distributions can be checked against it. Layers are
 independent timelines met outer to inner: layer ``j`` sees each projectile at its arrival time plus
 ``j`` times a gap longer than any layer's window plus engagement, so a projectile has left layer
@@ -14,7 +14,7 @@ from collections.abc import Generator
 import numpy as np
 import simpy
 
-from sim.interception import InterceptionOutcome, LayerOutcome, LayerState, Wave
+from sim.model.interception import InterceptionOutcome, LayerOutcome, LayerState, Wave
 
 
 def layer_gap_hours(layers: list[LayerState]) -> float:
@@ -93,7 +93,7 @@ def reference_intercept(
     rung: int,
     rng: np.random.Generator,
 ) -> InterceptionOutcome:
-    """The same question as ``sim.interception.intercept``, answered one projectile at a time."""
+    """The same question as ``sim.model.interception.intercept``, answered one projectile at a time."""
     env = simpy.Environment()
     weapons = sorted({w.weapon for w in waves})
     runs = [

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.abc as abc
-from sim.calibration import (
+import sim.calibration.smc as abc
+from sim.calibration.schema import TargetSpec
+from sim.calibration.targets import (
     Config,
     Prior,
     Target,
@@ -17,12 +18,17 @@ from sim.calibration import (
     simulate_statistics,
     target_statistics,
 )
-from sim.calibration_schema import TargetSpec
-from sim.events import DecisionMade, Interception, ParametersDrawn, StrikeLaunched, StrikeOutcome
-from sim.outcomes import run_row
-from sim.parameters import PosteriorSample, scenario_with, with_fixed
-from sim.scenario import load_scenario
-from sim.world import run_replication
+from sim.model.events import (
+    DecisionMade,
+    Interception,
+    ParametersDrawn,
+    StrikeLaunched,
+    StrikeOutcome,
+)
+from sim.model.outcomes import run_row
+from sim.model.world import run_replication
+from sim.scenario.loading import load_scenario
+from sim.scenario.parameters import PosteriorSample, scenario_with, with_fixed
 
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "calibration" / "calibrate.yaml"
@@ -254,7 +260,7 @@ def test_a_value_set_explicitly_is_never_replaced_by_a_draw(tmp_path, how):
 
 
 def test_missing_posterior_file_is_a_clear_error(tmp_path):
-    from sim.scenario import ScenarioError
+    from sim.scenario.loading import ScenarioError
 
     variant = tmp_path / "v.yaml"
     variant.write_text(f"extends: {APRIL}\nparameters_from: nowhere.parquet\n")

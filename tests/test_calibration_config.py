@@ -8,8 +8,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sim.calibration import STATISTICS, Config
-from sim.cli import main
+from sim.calibration.targets import STATISTICS, Config
+from sim.cli.main import main
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = (ROOT / "calibration" / "calibrate.yaml").read_text(encoding="utf-8")

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import sim.montecarlo as montecarlo
-from sim.cli import main
-from sim.outcomes import run_row
-from sim.results import Results
-from sim.scenario import load_scenario
-from sim.world import run_replication
+import sim.study.montecarlo as montecarlo
+from sim.cli.main import main
+from sim.model.outcomes import run_row
+from sim.model.world import run_replication
+from sim.scenario.loading import load_scenario
+from sim.study.results import Results
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"

@@ -8,11 +8,18 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.compare import Lever, Setting, compare, outcome_indicator, paired_difference, sweep
-from sim.montecarlo import run_study
-from sim.results import ResultsError
-from sim.scenario import ScenarioError
+from sim.analysis.compare import (
+    Lever,
+    Setting,
+    compare,
+    outcome_indicator,
+    paired_difference,
+    sweep,
+)
+from sim.cli.main import main
+from sim.scenario.loading import ScenarioError
+from sim.study.montecarlo import run_study
+from sim.study.results import ResultsError
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from sim.reference_doc import scenario_reference
+from sim.scenario.reference_doc import scenario_reference
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -54,7 +54,7 @@ def _reference_rows(text: str) -> dict[str, dict[str, str]]:
 
 
 def test_every_field_of_the_schema_has_a_description():
-    from sim.schema import Scenario
+    from sim.scenario.schema import Scenario
 
     models = _models(Scenario.model_json_schema())
     assert "Scenario" in models and "Policy" in models, "the schema walk found no models"
@@ -65,13 +65,13 @@ def test_every_field_of_the_schema_has_a_description():
         if not str(spec.get("description", "")).strip()
     ]
     assert not missing, (
-        "fields without a meaning: give each a Field(description=...) in sim/schema.py "
+        "fields without a meaning: give each a Field(description=...) in sim/scenario/schema.py "
         "(what it means, in which unit): " + ", ".join(missing)
     )
 
 
 def test_every_field_of_the_schema_is_documented():
-    from sim.schema import Scenario
+    from sim.scenario.schema import Scenario
 
     rows = _reference_rows((DOCS / "scenario-reference.md").read_text())
     for name, model in _models(Scenario.model_json_schema()).items():
@@ -88,7 +88,7 @@ def test_relative_links_in_docs_resolve():
 
 
 def test_gallery_shows_every_figure_and_stays_small():
-    from sim.plots import RESULTS_FIGURES
+    from sim.figures.plots import RESULTS_FIGURES
 
     text = (DOCS / "gallery.md").read_text()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
@@ -102,7 +102,7 @@ def test_gallery_shows_every_figure_and_stays_small():
 
 def test_model_description_points_at_modules_that_exist():
     text = (DOCS / "model-odd.md").read_text()
-    modules = set(re.findall(r"`(sim/[a-z_]+\.py)", text))
+    modules = set(re.findall(r"`(sim/(?:[a-z_]+/)*[a-z_]+\.py)", text))
     assert modules, "the ODD description names no module"
     for module in modules:
         assert (DOCS.parent / module).exists(), module

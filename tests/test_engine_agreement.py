@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.engagement import LayerRun
-from sim.interception import LayerState, Wave, intercept
-from sim.scenario import load_scenario
-from sim.schema import DefenceLayer, FlightTime
-from sim.strikes import coordinated_waves
+from sim.model.engagement import LayerRun
+from sim.model.interception import LayerState, Wave, intercept
+from sim.model.strikes import coordinated_waves
+from sim.scenario.loading import load_scenario
+from sim.scenario.schema import DefenceLayer, FlightTime
 from tests.reference_model import reference_intercept
 
 REPLICATIONS = 300

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.ladder import HIGHEST, LOWEST
-from sim.scenario import load_scenario
+from sim.scenario.ladder import HIGHEST, LOWEST
+from sim.scenario.loading import load_scenario
 
 ROOT = Path(__file__).parents[1]
 EVENTS = yaml.safe_load((ROOT / "calibration" / "events.yaml").read_text())

@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import Problem, ScenarioError, load_scenario, parse_scenario
-from sim.schema import Scenario
+from sim.scenario.loading import Problem, ScenarioError, load_scenario, parse_scenario
+from sim.scenario.schema import Scenario
 
 APRIL_TEXT = (Path(__file__).parents[1] / "scenarios" / "april-2024.yaml").read_text()
 APRIL = yaml.safe_load(APRIL_TEXT)

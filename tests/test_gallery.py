@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import sim.gallery as gallery
-from sim.cli import main
-from sim.plots import RESULTS_FIGURES
+import sim.figures.gallery as gallery
+from sim.cli.main import main
+from sim.figures.plots import RESULTS_FIGURES
 
 ROOT = Path(__file__).parents[1]
 STUDIES = {"compare", "sweep", "sobol", "calibration", "predictive"}

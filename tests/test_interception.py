@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engagement import LayerRun
-from sim.interception import LayerState, Wave, _wave_arrivals, intercept, triangular_cdf
-from sim.schema import DefenceLayer, FlightTime
+from sim.model.engagement import LayerRun
+from sim.model.interception import LayerState, Wave, _wave_arrivals, intercept, triangular_cdf
+from sim.scenario.schema import DefenceLayer, FlightTime
 
 FLIGHT = FlightTime(min_hours=0.2, mode_hours=0.22, max_hours=0.25)
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.levers import (
+from sim.cli.main import main
+from sim.scenario.levers import (
     Lever,
     Uncertain,
     declared_levers,
@@ -16,9 +16,9 @@ from sim.levers import (
     resolve_override,
     resolve_path,
 )
-from sim.montecarlo import run_study
-from sim.results import ResultsError
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario.loading import ScenarioError, load_scenario
+from sim.study.montecarlo import run_study
+from sim.study.results import ResultsError
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
 SCENARIO = load_scenario(APRIL)

@@ -20,16 +20,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim
-import sim.montecarlo as montecarlo
-from sim.executors import (
+import sim.study.montecarlo as montecarlo
+from sim.scenario.loading import load_scenario, parse_scenario
+from sim.study.executors import (
     TASKS_PER_DASK_TASK,
     ExecutorError,
     ProcessExecutor,
     batches,
     make_executor,
 )
-from sim.results import Results, ResultsError, rung_table, wilson_interval
-from sim.scenario import load_scenario, parse_scenario
+from sim.study.results import Results, ResultsError, rung_table, wilson_interval
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"

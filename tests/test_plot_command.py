@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.cli_figures import figures_of
+from sim.cli.figures import figures_of
+from sim.cli.main import main
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"

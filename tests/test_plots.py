@@ -14,10 +14,10 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 
 import sim
 from sim import plots
-from sim.cli import main
-from sim.plot_studies import path_labels
-from sim.plot_style import ratio_interval
-from sim.results import ResultsError, wilson_interval
+from sim.cli.main import main
+from sim.figures.studies import path_labels
+from sim.figures.style import ratio_interval
+from sim.study.results import ResultsError, wilson_interval
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -468,8 +468,8 @@ def test_predictive_csv_holds_the_bars_drawn(figures, saved):
 
 
 def test_sobol_csv_holds_the_indices_and_intervals_drawn(figures, saved):
-    from sim.plot_style import short_parameter as _short
-    from sim.plot_style import symbols
+    from sim.figures.style import short_parameter as _short
+    from sim.figures.style import symbols
 
     data = saved["sobol"]
     panels = figures["sobol"].axes
@@ -592,7 +592,7 @@ def test_an_outer_style_chooses_the_font_of_every_figure_inside_it(results, monk
     """``with paper_style(font="cm")`` reaches ``save_figure``, which opens its own block (fonts
     are chosen when a figure is drawn). Computer Modern may not be installed here, so "cm" is
     pointed at DejaVu Serif."""
-    from sim import plot_style
+    from sim.figures import style as plot_style
 
     monkeypatch.setitem(plot_style.FONTS, "cm", {"font.serif": ["DejaVu Serif"]})
     with plots.paper_style(font="cm"):
@@ -759,8 +759,8 @@ def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     """`sim plot` on a sweep folder labels the lever axis as the scenario declares it, and by
     its path once the swept scenario file no longer loads or is no longer where the sweep read
     it (the figure needs only the sweep's table)."""
-    from sim.cli_figures import figures_of
-    from sim.compare import sweep
+    from sim.analysis.compare import sweep
+    from sim.cli.figures import figures_of
 
     scenario = tmp_path / "april-2024.yaml"  # a copy that can be moved away, posterior and all
     text = APRIL.read_text(encoding="utf-8").replace(

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.policies import (
+from sim.model.policies import (
     Observation,
     choose_rung,
     decide,
@@ -14,7 +14,7 @@ from sim.policies import (
     package_for,
     respond_probability,
 )
-from sim.schema import Policy, StrikePackage
+from sim.scenario.schema import Policy, StrikePackage
 
 
 def policy(**changes) -> Policy:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.montecarlo import run_study
-from sim.plots import RESULTS_FIGURES
+from sim.cli.main import main
+from sim.figures.plots import RESULTS_FIGURES
+from sim.study.montecarlo import run_study
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
 VOID = {"meta", "br", "img", "hr", "input", "link"}

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.ladder import RUNGS
-from sim.outcomes import first_day_column
-from sim.results import (
+from sim.model.outcomes import first_day_column
+from sim.scenario.ladder import RUNGS
+from sim.study.results import (
     Results,
     ResultsError,
     atomic_write_bytes,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.scenario import Problem, ScenarioError, load_scenario, parse_scenario
+from sim.cli.main import main
+from sim.scenario.loading import Problem, ScenarioError, load_scenario, parse_scenario
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
 TEXT = APRIL.read_text(encoding="utf-8")

@@ -9,12 +9,12 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-import sim.sensitivity as sensitivity
-from sim.chunks import parquet_bytes
-from sim.cli import main
-from sim.results import ResultsError
-from sim.scenario import ScenarioError, load_scenario
-from sim.sensitivity import saltelli_points, sobol
+import sim.analysis.sensitivity as sensitivity
+from sim.analysis.sensitivity import saltelli_points, sobol
+from sim.cli.main import main
+from sim.scenario.loading import ScenarioError, load_scenario
+from sim.study.chunks import parquet_bytes
+from sim.study.results import ResultsError
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
 UNCERTAIN = ["restrains[us>israel].pressure=0:1", "weapons.drone.unit_cost_usd=1000:100000"]

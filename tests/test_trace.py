@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.events import DecisionMade, Interception, StrikeLaunched, WaveLaunched
-from sim.scenario import load_scenario
-from sim.trace import format_trace
-from sim.world import run_replication
+from sim.cli.main import main
+from sim.model.events import DecisionMade, Interception, StrikeLaunched, WaveLaunched
+from sim.model.trace import format_trace
+from sim.model.world import run_replication
+from sim.scenario.loading import load_scenario
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario.loading import ScenarioError, load_scenario
 
 BASE = """\
 name: base

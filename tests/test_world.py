@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sim.events import (
+from sim.model.events import (
     DecisionMade,
     Interception,
     StrikeCapReached,
@@ -15,10 +15,10 @@ from sim.events import (
     StrikeOutcome,
     WaveLaunched,
 )
-from sim.scenario import load_scenario, parse_scenario
-from sim.schema import FlightTime, Weapon
-from sim.strikes import coordinated_waves
-from sim.world import run_replication
+from sim.model.strikes import coordinated_waves
+from sim.model.world import run_replication
+from sim.scenario.loading import load_scenario, parse_scenario
+from sim.scenario.schema import FlightTime, Weapon
 
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml"))
 APRIL = load_scenario(SCENARIOS[0].parent / "april-2024.yaml")

@@ -1,0 +1,359 @@
+"""Comparing settings with common random numbers, and sweeping levers over a grid.
+
+Every setting runs with the same root seed, so replication ``k`` of every setting draws the same
+numbers for the same purpose (``sim.model.rng.Streams``): differences between settings are paired, and
+their confidence intervals come from the per-replication differences. Each setting is an ordinary
+study (``sim.study.montecarlo.run_study``) in its own subfolder, so executors, progress and resume work
+as for ``sim run``. The folder also holds ``comparison.parquet``/``.csv`` (``sweep.*`` for a sweep)
+and ``manifest.json``.
+
+    >>> from sim.analysis.compare import compare, sweep
+    >>> compare("scenarios/april-2024.yaml", ["strong: restrains[us>israel].pressure=1"], n=1000)
+    >>> sweep("scenarios/april-2024.yaml", ["restrains[us>israel].pressure=0:1:5"], n=1000)
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.scenario.levers import Lever, load_with_overrides
+from sim.scenario.loading import load_scenario
+from sim.scenario.schema import Scenario
+from sim.study import PACKAGE_VERSION
+from sim.study.montecarlo import default_folder, run_study
+from sim.study.results import (
+    ResultsError,
+    atomic_write_bytes,
+    git_commit,
+    wilson_interval,
+    write_manifest,
+)
+
+__all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
+
+DEFAULT_OUTCOMES = ("rung>=3", "rung>=4", "rung>=5", "rung>=6", "strike:israel>iran>=3")
+"""Direct strike on a homeland, major strike, strategic strikes, regional war, and Israel striking
+Iran's homeland (the step US pressure on Israel can act on)."""
+
+_RUNG = re.compile(r"^rung>=([0-6])$")
+_STRIKE = re.compile(r"^strike:([a-z][a-z0-9_]*)>([a-z][a-z0-9_]*)>=([0-6])$")
+_RUNG_MEANING = {
+    3: "direct strike on a homeland",
+    4: "major direct strike",
+    5: "strategic strikes",
+    6: "regional war",
+}
+
+
+def outcome_label(outcome: str) -> str:
+    """Words for an outcome, for tables: ``rung>=6`` -> ``P(regional war)``."""
+    if (match := _RUNG.match(outcome)) and int(match[1]) in _RUNG_MEANING:
+        return f"P({_RUNG_MEANING[int(match[1])]})"
+    if match := _STRIKE.match(outcome):
+        return f"P({match[1]} strikes {match[2]} at rung >= {match[3]})"
+    return f"P({outcome})"
+
+
+def outcome_indicator(runs: pd.DataFrame, outcome: str) -> np.ndarray:
+    """Per-replication 0/1 values of an outcome, in replication order.
+
+    ``rung>=R``: the run reached rung R. ``strike:A>B>=R``: A struck B at rung R or higher.
+    """
+    runs = runs.sort_values("replication")
+    if match := _RUNG.match(outcome):
+        return (runs["max_rung"].to_numpy() >= int(match[1])).astype(float)
+    if match := _STRIKE.match(outcome):
+        attacker, target, rung = match[1], match[2], int(match[3])
+        pattern = re.compile(rf"(?:^| ){attacker}>{target}:([0-6])")
+        return np.array(
+            [any(int(r) >= rung for r in pattern.findall(path)) for path in runs["path"]],
+            dtype=float,
+        )
+    raise ResultsError(f"unknown outcome {outcome!r}: use rung>=R or strike:ATTACKER>TARGET>=R")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A named scenario setting: a file and overrides by path (aliases allowed)."""
+
+    name: str
+    file: Path
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+    origins: tuple[str, ...] = field(default_factory=tuple)
+    """Where each override came from, for error messages (``--set`` when empty)."""
+
+    def origin_of_each(self) -> tuple[str, ...]:
+        """One origin per override."""
+        return self.origins or ("--set",) * len(self.overrides)
+
+
+def parse_variant(text: str, file: str | Path) -> Setting:
+    """``"NAME: PATH=VALUE, PATH=VALUE"`` -> a Setting of ``file`` with those overrides."""
+    name, sep, assignments = text.partition(":")
+    if not sep or not name.strip() or "=" in name:
+        raise ResultsError(f"variant {text!r}: expected 'NAME: PATH=VALUE, PATH=VALUE'")
+    overrides = tuple(a.strip() for a in assignments.split(",") if a.strip())
+    origin = f"--variant {name.strip()}:"
+    return Setting(name.strip(), Path(file), overrides, (origin,) * len(overrides))
+
+
+def _settings(
+    base: str | Path | Sequence[Setting | str | Path],
+    variants: Sequence[str] | Mapping[str, Any],
+    common: Sequence[str],
+) -> list[Setting]:
+    """The settings to compare: files or Settings, then variants of the first file."""
+    items = [base] if isinstance(base, str | Path) else list(base)
+    settings = [s if isinstance(s, Setting) else Setting(Path(s).stem, Path(s)) for s in items]
+    if not settings:
+        raise ResultsError("compare needs a scenario file")
+    first = settings[0].file
+    if isinstance(variants, Mapping):
+        settings += [
+            Setting(
+                name,
+                first,
+                tuple(f"{p}={v}" for p, v in dict(values).items()),
+                (f"--variant {name}:",) * len(values),
+            )
+            for name, values in variants.items()
+        ]
+    else:
+        settings += [parse_variant(text, first) for text in variants]
+    if len(settings) < 2 or len({s.name for s in settings}) != len(settings):
+        raise ResultsError("compare needs two or more settings with distinct names")
+    return [
+        Setting(
+            s.name,
+            s.file,
+            (*common, *s.overrides),
+            ("--set",) * len(common) + s.origin_of_each(),
+        )
+        for s in settings
+    ]
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
+    """Mean of ``b - a`` over paired replications, with a Student-t CI, and what pairing saved.
+
+    ``independent_variance`` is the variance the difference of the two means would have with
+    independent streams, p_a(1-p_a)/n + p_b(1-p_b)/n; ``paired_variance`` is the variance it has,
+    var(b - a)/n; ``variance_saved`` is the share of the former that pairing removed.
+    """
+    d, n = b - a, len(a)
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else np.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+    independent = float(a.mean() * (1 - a.mean()) + b.mean() * (1 - b.mean())) / n
+    paired = sd**2 / n
+    saved = 1 - paired / independent if independent > 0 else np.nan
+    return {
+        "difference": mean,
+        "diff_ci_low": mean - half,
+        "diff_ci_high": mean + half,
+        "paired_variance": paired,
+        "independent_variance": independent,
+        "variance_ratio": independent / paired if paired > 0 else np.inf,
+        "variance_saved": saved,
+    }
+
+
+def _probability(indicator: np.ndarray) -> dict[str, float]:
+    """Share of replications with the outcome, with a Wilson 95% CI."""
+    k, n = indicator.sum(), len(indicator)
+    low, high = wilson_interval(np.array([k]), np.array([n]))
+    return {"probability": k / n, "ci_low": float(low[0]), "ci_high": float(high[0]), "n": n}
+
+
+def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
+    """The table as Parquet and CSV, each written atomically."""
+    atomic_write_bytes(folder / f"{stem}.parquet", table.to_parquet(index=False))
+    atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
+
+
+def check_outcomes(outcomes: Sequence[str], scenario: Scenario, source: str | Path) -> None:
+    """Refuse an outcome of unknown form, or one naming an actor ``scenario`` does not have (a
+    misspelt actor would otherwise be an outcome that never happens)."""
+    for outcome in outcomes:
+        outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
+        if match := _STRIKE.match(outcome):
+            unknown = [name for name in match.group(1, 2) if name not in scenario.actors]
+            if unknown:
+                raise ResultsError(
+                    f"outcome {outcome!r}: {source} has no actor {' or '.join(unknown)} "
+                    f"(actors: {', '.join(scenario.actors)})"
+                )
+
+
+def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
+    """Refuse an unknown outcome or a bad override before any setting runs."""
+    for setting in settings:
+        scenario = load_with_overrides(setting.file, setting.overrides, setting.origin_of_each())
+        check_outcomes(outcomes, scenario, setting.file)
+
+
+def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:
+    """One setting's study in ``folder``, resumed if started (``run_study`` refuses another n)."""
+    started = (folder / "manifest.json").exists()
+    return run_study(
+        setting.file,
+        n=n,
+        out=folder,
+        seed=seed,
+        overrides=setting.overrides,
+        resume=started,
+        **options,
+    )
+
+
+def compare(
+    settings: str | Path | Sequence[Setting | str | Path],
+    variants: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    n: int = 1000,
+    out: str | Path | None = None,
+    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    on_setting: Callable[[Setting], Any] | None = None,
+    kind: str = "comparison",
+    **study_options: Any,
+) -> pd.DataFrame:
+    """Run every setting with common random numbers; one row per setting and outcome.
+
+    ``settings``: a scenario file, or a list of files and ``Setting``s; ``variants``: settings of
+    the first file, as ``"NAME: PATH=VALUE, ..."`` strings or ``{NAME: {PATH: VALUE}}``;
+    ``overrides`` apply to every setting. The first setting is the baseline: each row gives the
+    setting's probability (Wilson 95% CI) and its paired difference from the baseline (t 95% CI)
+    with the variance pairing saved. ``study_options`` go to ``run_study`` (workers, executor ...).
+    """
+    chosen = _settings(settings, variants, overrides)
+    folder = Path(out) if out is not None else default_folder(f"compare-{chosen[0].file.stem}")
+    common_seed = seed if seed is not None else load_scenario(chosen[0].file).seed
+    _check(chosen, outcomes)
+    indicators, hashes = {}, {}
+    for setting in chosen:
+        if on_setting:
+            on_setting(setting)
+        results = _run_setting(setting, folder / setting.name, n, common_seed, study_options)
+        indicators[setting.name] = {o: outcome_indicator(results.runs, o) for o in outcomes}
+        hashes[setting.name] = results.manifest["scenario_sha256"]
+    table = _table(chosen, outcomes, indicators)
+    write_table(table, folder, "comparison")
+    _write_manifest(folder, kind, chosen, hashes, n, common_seed, outcomes)
+    return table
+
+
+def _table(
+    settings: Sequence[Setting], outcomes: Sequence[str], indicators: Mapping[str, Mapping]
+) -> pd.DataFrame:
+    """One row per setting and outcome: probability and paired difference from the first."""
+    baseline = indicators[settings[0].name]
+    rows = []
+    for setting in settings:
+        for outcome in outcomes:
+            values = indicators[setting.name][outcome]
+            rows.append(
+                {
+                    "setting": setting.name,
+                    "outcome": outcome,
+                    "label": outcome_label(outcome),
+                    "overrides": " ".join(setting.overrides),
+                    **_probability(values),
+                    **paired_difference(baseline[outcome], values),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _write_manifest(
+    folder: Path,
+    kind: str,
+    settings: Sequence[Setting],
+    hashes: Mapping[str, str],
+    n: int,
+    seed: int,
+    outcomes: Sequence[str],
+) -> None:
+    """What was compared, how, with which versions (the settings' own manifests say more)."""
+    write_manifest(
+        folder,
+        {
+            "kind": kind,
+            "status": "complete",
+            "n_per_setting": n,
+            "seed": seed,
+            "common_random_numbers": True,
+            "outcomes": list(outcomes),
+            "baseline": settings[0].name,
+            "settings": [
+                {
+                    "name": s.name,
+                    "file": str(s.file),
+                    "overrides": list(s.overrides),
+                    "scenario_sha256": hashes[s.name],
+                    "folder": s.name,
+                }
+                for s in settings
+            ],
+            "package_version": PACKAGE_VERSION,
+            "git_commit": git_commit(),
+            "finished_utc": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def sweep(
+    file: str | Path,
+    levers: Sequence[Lever | str],
+    *,
+    n: int = 1000,
+    out: str | Path | None = None,
+    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    overrides: Sequence[str] = (),
+    **options: Any,
+) -> pd.DataFrame:
+    """Every grid point of one or two levers, with common random numbers across points.
+
+    ``levers``: ``Lever``s or ``"PATH=START:STOP:STEPS"`` strings (declared lever names allowed).
+    One row per point and outcome: the lever values (one column per lever, named by its path),
+    the probability with a Wilson CI, and the paired difference from the first grid point.
+    """
+    scenario = load_scenario(file)
+    parsed = [
+        (lever if isinstance(lever, Lever) else Lever.parse(lever, scenario.levers)).resolved(
+            scenario
+        )
+        for lever in levers
+    ]
+    if not 1 <= len(parsed) <= 2:
+        raise ResultsError("sweep takes one or two levers")
+    points = list(itertools.product(*(lever.values for lever in parsed)))
+    settings = [
+        Setting(
+            f"point-{i:03d}",
+            Path(file),
+            tuple(f"{lever.path}={value}" for lever, value in zip(parsed, point, strict=True)),
+            ("--lever",) * len(parsed),
+        )
+        for i, point in enumerate(points)
+    ]
+    folder = Path(out) if out is not None else default_folder(f"sweep-{Path(file).stem}")
+    table = compare(
+        settings, n=n, out=folder, outcomes=outcomes, overrides=overrides, kind="sweep", **options
+    )
+    for index, lever in enumerate(parsed):
+        by_setting = {s.name: point[index] for s, point in zip(settings, points, strict=True)}
+        table.insert(index, lever.path, table["setting"].map(by_setting))
+    write_table(table, folder, "sweep")
+    return table

@@ -1,0 +1,278 @@
+"""The ``sim`` command line: validate, schema, trace and run; each command's --help teaches its use.
+
+Mistakes in what the user gave (a scenario file, a results folder, an option) end with a one-line
+message per problem on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+from rich.console import Console
+from rich.table import Table
+
+from sim.cli.support import (
+    EXECUTOR_OPTION,
+    EXIT_USAGE,
+    WORKERS_OPTION,
+    interrupt_hint,
+    progress_bar,
+    user_errors,
+)
+from sim.scenario.loading import ScenarioError, load_scenario
+from sim.scenario.schema import Scenario
+from sim.study import DEFAULT_N, PACKAGE_VERSION
+from sim.study.results import Results, Summary
+
+SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value by its path, e.g. --set relations.4.pressure=0.9 (repeatable).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(PACKAGE_VERSION, prog_name="sim")
+def main() -> None:
+    """Escalation simulator: scenario YAML -> SimPy world -> Monte Carlo -> probabilities.
+
+    \b
+    Start here:
+      sim validate scenarios/april-2024.yaml     check a scenario file
+      sim trace scenarios/april-2024.yaml        one run as a readable timeline
+      sim run scenarios/april-2024.yaml -n 2000  probabilities of each rung, with 95% CIs
+    """
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check scenario FILES; print every problem as file:line: field: message.
+
+    Exits 0 when every file is valid, 2 otherwise.
+    """
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            click.echo(str(exc), err=True)
+            failed = True
+            continue
+        click.echo(
+            f"ok: {path} ({scenario.name}: {len(scenario.actors)} actors, "
+            f"{len(scenario.weapons)} weapons, {scenario.horizon_days:g} days)"
+        )
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the scenario reference as Markdown instead.")
+@click.option(
+    "--calibration", is_flag=True, help="The schema of a calibration config (calibrate.yaml)."
+)
+def schema(markdown: bool, calibration: bool) -> None:
+    """Print the scenario JSON Schema (for editors: yaml-language-server's $schema)."""
+    if calibration:
+        from sim.calibration.schema import CalibrationFile
+
+        click.echo(json.dumps(CalibrationFile.model_json_schema(), indent=2))
+        return
+    if markdown:
+        from sim.scenario.reference_doc import scenario_reference
+
+        click.echo(scenario_reference(), nl=False)
+        return
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
+@click.option(
+    "--replication",
+    "-r",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which replication to replay; matches row K of a study with the same seed.",
+)
+@SET_OPTION
+@user_errors
+def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, ...]) -> None:
+    """Print one replication of FILE as a timeline: strikes and their waves, interceptions,
+    decisions, outcomes.
+
+    The same scenario, seed and replication give the same text, byte for byte.
+    """
+    from sim.model.trace import format_trace
+    from sim.model.world import run_replication
+    from sim.scenario.levers import load_with_overrides
+
+    scenario = load_with_overrides(file, overrides)
+    used_seed = scenario.seed if seed is None else seed
+    title = f"{scenario.name} - seed {used_seed}, replication {replication}"
+    click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
+
+
+def print_summary(summary: Summary, console: Console) -> None:
+    """Rung probabilities and the most frequent paths as terminal tables."""
+    table = Table(title=f"Probability of reaching each rung within the horizon (n = {summary.n})")
+    for name in ("rung", "meaning", "P(reach)", "95% CI (Wilson)", "median day reached"):
+        table.add_column(name, justify="left" if name == "meaning" else "right", no_wrap=True)
+    for row in summary.rungs.itertuples():
+        median = (
+            "-"
+            if row.median_days_to_reach != row.median_days_to_reach
+            else (f"{row.median_days_to_reach:.1f}")
+        )
+        table.add_row(
+            str(row.rung),
+            row.label,
+            f"{row.probability:.3f}",
+            f"[{row.ci_low:.3f}, {row.ci_high:.3f}]",
+            median,
+        )
+    console.print(table)
+    paths = Table(title="Most frequent escalation paths (rungs of successive strikes)")
+    for name in ("path", "runs", "share", "95% CI"):
+        paths.add_column(name, justify="left" if name == "path" else "right")
+    for row in summary.paths.itertuples():
+        paths.add_row(
+            row.path, str(row.runs), f"{row.share:.3f}", f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+        )
+    console.print(paths)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-n",
+    "--replications",
+    "n",
+    type=click.IntRange(min=1),
+    default=DEFAULT_N,
+    show_default=True,
+    help="Number of replications (with --resume: the study's own).",
+)
+@WORKERS_OPTION
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Results folder (default: results/<scenario>-<UTC time>).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    help="Finish an interrupted study in this folder (same scenario and seed).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Replications per chunk: the unit of work, of saving and of resuming.",
+)
+@EXECUTOR_OPTION
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:port); default a local one.")
+@click.option(
+    "--until-ci",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Add replications until every 95% CI half-width is at most this.",
+)
+@click.option(
+    "--max-n",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Cap on replications with --until-ci.",
+)
+@click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
+@SET_OPTION
+@user_errors
+def run(
+    file: Path,
+    n: int,
+    workers: int,
+    out: Path | None,
+    resume: Path | None,
+    seed: int | None,
+    chunk_size: int,
+    executor: str,
+    scheduler: str | None,
+    until_ci: float | None,
+    max_n: int,
+    csv: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run N replications of scenario FILE and print the probability of reaching each rung.
+
+    \b
+    Writes to the results folder:
+      runs.parquet     one row per replication (max rung, first day at each rung, path, totals)
+      events.parquet   one row per event (strikes, waves, interceptions, decisions, outcomes)
+      manifest.json    scenario hash, seed, N, versions, git commit, options, times
+      scenario.yaml    the exact scenario text that ran
+    Ctrl-C keeps every finished chunk: continue with --resume FOLDER.
+    """
+    from sim.study.montecarlo import default_folder, run_study
+
+    folder = resume or out or default_folder(file)
+    n_given = click.get_current_context().get_parameter_source("n") is not ParameterSource.DEFAULT
+    with progress_bar("replications") as progress, interrupt_hint(file, folder):
+        results = run_study(
+            file,
+            n=n if n_given or resume is None else None,
+            out=folder,
+            seed=seed,
+            workers=workers,
+            executor=executor,
+            overrides=overrides,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            resume=resume is not None,
+            until_ci=until_ci,
+            max_n=max_n,
+            csv=csv,
+            progress=progress,
+        )
+    console = Console()
+    print_summary(results.summary(), console)
+    console.print(
+        f"results: {results.folder}  (n = {results.manifest['n']}, seed {results.manifest['seed']})"
+    )
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@user_errors
+def summary(folder: Path) -> None:
+    """Print the summary tables of an existing results FOLDER."""
+    print_summary(Results(folder).summary(), Console())
+
+
+def _add_command_groups() -> None:
+    """Commands that live beside the step they drive."""
+    from sim.cli.calibrate import calibrate_command
+    from sim.cli.compare import compare_command, sensitivity_command, sweep_command
+    from sim.cli.figures import gallery_command, plot_command, report_command
+
+    main.add_command(compare_command)
+    main.add_command(sweep_command)
+    main.add_command(sensitivity_command)
+    main.add_command(plot_command)
+    main.add_command(report_command)
+    main.add_command(gallery_command)
+    main.add_command(calibrate_command)
+
+
+_add_command_groups()

@@ -1,0 +1,120 @@
+"""The figures a results folder can give: a study's, a sweep's, a comparison's, a Sobol study's or
+a calibration's, each drawn from the folder's tables (``figures_of``), with their levers and
+parameters named by their declared meanings where the scenario they came from can still be
+found."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from sim.study.results import Results, ResultsError, read_manifest
+
+
+def _read_manifest(folder: Path) -> dict:
+    try:
+        return read_manifest(folder)
+    except ResultsError:
+        return {}
+
+
+def sweep_figure(folder: Path):
+    """A sweep's figure, its levers named by their declared meanings when the swept scenario
+    file is still where the sweep read it and still loads (else by their paths)."""
+    from sim.figures import plots
+    from sim.figures.studies import path_labels, sweep_levers
+    from sim.scenario.problems import ScenarioError
+
+    table = pd.read_parquet(folder / "sweep.parquet")
+    source = Path(_read_manifest(folder).get("settings", [{}])[0].get("file", ""))
+    try:
+        labels = path_labels(source, sweep_levers(table)) if source.is_file() else None
+    except ScenarioError:  # the scenario has changed since (or its posterior moved): paths
+        labels = None
+    return plots.sweep_probabilities(table, labels=labels)
+
+
+def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None:
+    """The scenario a calibration folder was fitted on, if it is still there: the one named by
+    the config on the first line of its report.md (the path `sim calibrate --config` was given),
+    else by a calibrate.yaml kept beside the outputs (the shipped calibration/). A config counts
+    only if its priors are exactly the folder's parameters."""
+    import yaml
+
+    configs = []
+    report = folder / "report.md"
+    if report.is_file():
+        named = re.search(r"^Config `([^`]+)`", report.read_text(encoding="utf-8"), re.MULTILINE)
+        configs += [Path(named.group(1))] if named else []
+    for config in [*configs, folder / "calibrate.yaml"]:
+        try:
+            raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(raw, dict) or not isinstance(raw.get("priors"), dict):
+            continue
+        scenario = config.parent / str(raw.get("scenario") or "")
+        if set(raw["priors"]) == set(parameters) and scenario.is_file():
+            return scenario
+    return None
+
+
+def calibration_figure(folder: Path):
+    """Prior against posterior, relations named by alias when the calibrated scenario file can
+    be found (``_calibrated_scenario``; else by their paths)."""
+    from sim.figures import plots
+    from sim.figures.studies import path_labels
+    from sim.scenario.problems import ScenarioError
+
+    summary = pd.read_csv(folder / "summary.csv")
+    scenario = _calibrated_scenario(folder, summary.parameter)
+    try:
+        labels = path_labels(scenario, summary.parameter, meanings=False) if scenario else None
+    except ScenarioError:  # the scenario has changed since (or its posterior moved): paths
+        labels = None
+    return plots.prior_posterior(pd.read_parquet(folder / "posterior.parquet"), summary, labels)
+
+
+def _study_figures(folder: Path) -> dict[str, Callable] | None:
+    """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is one."""
+    from sim.figures import plots
+
+    if (folder / "sweep.parquet").exists():
+        return {"sweep": lambda: sweep_figure(folder)}
+    if (folder / "comparison.parquet").exists():
+        table = folder / "comparison.parquet"
+        return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}
+    if (folder / "sobol.parquet").exists():
+        return {"sobol": lambda: plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"))}
+    if (folder / "posterior.parquet").exists() and (folder / "summary.csv").exists():
+        figures = {"calibration": lambda: calibration_figure(folder)}
+        if (folder / "predictive_sample.parquet").exists():
+            sample = folder / "predictive_sample.parquet"
+            figures["predictive"] = lambda: plots.predictive_check(pd.read_parquet(sample))
+        return figures
+    return None
+
+
+def figures_of(folder: Path, kinds: tuple[str, ...] = (), replication: int | None = None):
+    """(name, figure, manifest) for each figure asked of ``folder`` (all it can give by default)."""
+    from sim.figures import plots
+
+    makers = _study_figures(folder)
+    manifest = _read_manifest(folder)
+    if makers is None:
+        results = Results(folder)
+        manifest = results.manifest
+        makers = {
+            name: (lambda draw=draw: draw(results)) for name, draw in plots.RESULTS_FIGURES.items()
+        }
+        makers["timeline"] = lambda: plots.run_timeline(results, replication)
+    unknown = set(kinds) - set(makers)
+    if unknown:
+        raise ResultsError(
+            f"{folder}: unknown --kind {', '.join(sorted(unknown))}; this folder gives "
+            f"{', '.join(makers)}"
+        )
+    return [(name, makers[name](), manifest) for name in kinds or makers]

@@ -1,0 +1,126 @@
+"""Response policies: pure functions from what an actor observed (and a Generator) to a decision.
+
+No SimPy here: a policy can be tested from a table of observations. Every decision draws the same
+six numbers in the same order whatever it decides, so two settings compared with common random
+numbers stay paired decision by decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.scenario.schema import Policy, StrikePackage
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an actor saw of a strike on itself (or on an ally it defends)."""
+
+    actor: str
+    attacker: str
+    rung: int
+    casualties: int = 0
+    damage_usd: float = 0.0
+    intercepted_share: float = 0.0
+    ally_pressure: float = 0.0
+    attacker_patron: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether and how to respond, with the probability that drove it (for traces and tests)."""
+
+    respond: bool
+    respond_probability: float
+    target: str
+    rung: int
+    delay_hours: float
+    telegraphed: bool
+    projectiles: dict[str, int] = field(default_factory=dict)
+    package: StrikePackage | None = None
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def respond_probability(policy: Policy, seen: Observation, domestic_pressure: float) -> float:
+    """Chance of responding: the logistic model documented on ``sim.scenario.schema.Policy``."""
+    harm = math.log1p(seen.casualties + seen.damage_usd / 1e6)
+    z = (
+        _logit(policy.base_response_probability)
+        + policy.red_line_weight * (seen.rung >= policy.red_line_rung)
+        + policy.harm_weight * harm
+        - policy.thwarted_weight * seen.intercepted_share
+        + policy.domestic_weight * domestic_pressure
+        - policy.restraint_weight * seen.ally_pressure
+    )
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def escalation_probability(policy: Policy, incoming: int, ally_pressure: float) -> float:
+    """Chance of answering one rung up: damped by the actor's own and its allies' restraint, and
+    by its aversion to climbing further above its red line."""
+    above_red_line = max(0, incoming - policy.red_line_rung)
+    return (
+        policy.escalate_probability
+        * (1 - policy.self_restraint)
+        * (1 - ally_pressure)
+        * math.exp(-policy.escalation_aversion * above_red_line)
+    )
+
+
+def choose_rung(policy: Policy, incoming: int, ally_pressure: float, u: float) -> int:
+    """Rung of the answer from one uniform draw ``u``: up, down or the same, within the caps."""
+    up = escalation_probability(policy, incoming, ally_pressure)
+    step = 1 if u < up else -1 if u < up + policy.deescalate_probability else 0
+    return max(0, min(incoming + step, policy.max_rung))
+
+
+def package_for(policy: Policy, rung: int) -> tuple[int, StrikePackage]:
+    """The package for ``rung``: the highest one at or below it, else the lowest one above it."""
+    below = [r for r in policy.packages if r <= rung]
+    chosen = max(below) if below else min(policy.packages)
+    return chosen, policy.packages[chosen]
+
+
+def force(package: StrikePackage, arsenal: dict[str, int], z: float) -> dict[str, int]:
+    """Projectile counts for a package, scaled by ``exp(size_sigma * z)`` and capped by stocks."""
+    scale = math.exp(package.size_sigma * z)
+    return {
+        weapon: min(round(count * scale), arsenal.get(weapon, 0))
+        for weapon, count in package.projectiles.items()
+    }
+
+
+def decide(
+    policy: Policy,
+    seen: Observation,
+    *,
+    domestic_pressure: float,
+    arsenal: dict[str, int],
+    rng: np.random.Generator,
+) -> Decision:
+    """Decide the answer to ``seen``; always draws six numbers from ``rng``."""
+    u_respond, u_rung, u_target, u_telegraph = rng.random(4)
+    z_delay, z_size = rng.standard_normal(2)
+    p = respond_probability(policy, seen, domestic_pressure)
+    wanted = choose_rung(policy, seen.rung, seen.ally_pressure, u_rung)
+    rung, package = package_for(policy, wanted)
+    target = seen.attacker
+    if seen.attacker_patron and u_target < policy.strike_patron_probability:
+        target = seen.attacker_patron
+    return Decision(
+        respond=bool(u_respond < p),
+        respond_probability=p,
+        target=target,
+        rung=rung,
+        delay_hours=float(24 * policy.delay.median_days * math.exp(policy.delay.sigma * z_delay)),
+        telegraphed=bool(u_telegraph < policy.telegraph_probability),
+        projectiles=force(package, arsenal, z_size),
+        package=package,
+    )

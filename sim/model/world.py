@@ -1,0 +1,197 @@
+"""One SimPy world built from a ``Scenario``: the only module that wires the pieces together.
+
+``run_replication(scenario, replication)`` is the whole of one run: it builds the actors, their
+defence layers and the relations between them, schedules the opening strikes, runs SimPy to the
+horizon and returns the event log. Every random draw comes from the replication's named streams.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Generator
+
+import simpy
+
+from sim.model.actors import ActorAgent, Notice
+from sim.model.engagement import LayerState
+from sim.model.events import (
+    HOURS_PER_DAY,
+    Event,
+    ParametersDrawn,
+    StrikeCapReached,
+    StrikeOutcome,
+)
+from sim.model.policies import Decision, Observation, force, package_for
+from sim.model.rng import Streams
+from sim.model.strikes import (
+    StrikeOrder,
+    Theatre,
+    coordinated_waves,
+    launched_event,
+    strike_process,
+    wave_events,
+)
+from sim.scenario.ladder import Rung
+from sim.scenario.parameters import PosteriorSample, draw_parameters
+from sim.scenario.schema import Defends, ProxyOf, Restrains, Scenario
+
+
+class World:
+    """The actors, defences and relations of one replication, on one SimPy clock (hours)."""
+
+    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+        self.scenario, self.streams = scenario, streams
+        self.env = simpy.Environment()
+        self.events: list[Event] = []
+        self.strikes_launched = 0
+        self.layers = {
+            actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.defence]
+            for actor_id, actor in scenario.actors.items()
+        }
+        self.pressure: dict[str, float] = defaultdict(float)
+        for relation in scenario.relations_of(Restrains):
+            self.pressure[relation.restrained] = min(
+                1.0, self.pressure[relation.restrained] + relation.pressure
+            )
+        self.patron_of = {r.proxy: r.patron for r in scenario.relations_of(ProxyOf)}
+        self.proxies_of: dict[str, list[ProxyOf]] = defaultdict(list)
+        for relation in scenario.relations_of(ProxyOf):
+            self.proxies_of[relation.patron].append(relation)
+        self.defenders: dict[str, list[Defends]] = defaultdict(list)
+        for relation in scenario.relations_of(Defends):
+            self.defenders[relation.protects].append(relation)
+        self.agents = {
+            a: ActorAgent(self.env, a, spec, streams.get("policy", a), self.record, self.launch)
+            for a, spec in scenario.actors.items()
+        }
+        self._order_rng = streams.get("proxy-orders")
+        self.theatre = Theatre(
+            env=self.env,
+            weapons=scenario.weapons,
+            layers=self.layers,
+            rng=streams.get("strikes"),
+            record=self.record,
+            landed=self.strike_landed,
+        )
+
+    def record(self, event: Event) -> None:
+        """Append an event to the run's log."""
+        self.events.append(event)
+
+    def launch(self, order: StrikeOrder) -> None:
+        """Start a strike now, unless the scenario's strike bound is reached."""
+        if self.strikes_launched >= self.scenario.max_strikes:
+            if not any(isinstance(e, StrikeCapReached) for e in self.events):
+                self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
+            return
+        self.strikes_launched += 1
+        strike_id, now = self.strikes_launched, self.env.now
+        waves = coordinated_waves(order.projectiles, self.scenario.weapons, now)
+        self.record(launched_event(order, strike_id, now))
+        for wave in wave_events(waves, strike_id, now):
+            self.record(wave)
+        self.env.process(strike_process(self.theatre, order, strike_id, waves))
+        if order.cause != "ordered by patron" and order.rung >= Rung.LIMITED_DIRECT_STRIKE:
+            self._order_proxies(order)
+
+    def _order_proxies(self, order: StrikeOrder) -> None:
+        """A patron striking directly may order its proxies in; each proxy may obey or not."""
+        patron = self.scenario.actors[order.attacker].policy
+        for relation in self.proxies_of[order.attacker]:
+            ordered, obeys = self._order_rng.random(2)
+            proxy = self.agents[relation.proxy]
+            if (
+                patron is None
+                or proxy.spec.policy is None
+                or ordered >= patron.proxy_order_probability
+            ):
+                continue
+            rung = min(relation.ordered_rung, proxy.spec.policy.max_rung)
+            _, package = package_for(proxy.spec.policy, rung)
+            decision = Decision(
+                respond=bool(obeys < relation.obey_probability),
+                respond_probability=relation.obey_probability,
+                target=order.target,
+                rung=rung,
+                delay_hours=0.0,
+                telegraphed=False,
+                package=package,
+                projectiles=force(package, proxy.arsenal, 0.0),
+            )
+            seen = Observation(actor=relation.proxy, attacker=order.attacker, rung=order.rung)
+            proxy.record(decision, Notice(seen, self.strikes_launched, "ordered by patron"))
+            if decision.respond:
+                proxy.launch(decision, cause="ordered by patron")
+
+    def strike_landed(self, outcome: StrikeOutcome) -> None:
+        """Tell the target, and allies who fight for it at this rung, what the strike did."""
+
+        def notify(actor: str, reason: str) -> None:
+            seen = Observation(
+                actor=actor,
+                attacker=outcome.attacker,
+                rung=outcome.rung,
+                casualties=outcome.casualties,
+                damage_usd=outcome.damage_usd,
+                intercepted_share=outcome.intercepted_share,
+                ally_pressure=self.pressure[actor],
+                attacker_patron=self.patron_of.get(outcome.attacker),
+            )
+            self.agents[actor].inbox.put(Notice(seen, outcome.strike_id, reason))
+
+        notify(outcome.target, "struck")
+        for relation in self.defenders[outcome.target]:
+            if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
+                notify(relation.ally, f"ally {outcome.target} struck")
+
+    def _opening(self) -> Generator:
+        for event in sorted(self.scenario.opening, key=lambda e: e.day):
+            yield self.env.timeout(event.day * HOURS_PER_DAY - self.env.now)
+            self.launch(
+                StrikeOrder(
+                    attacker=event.attacker,
+                    target=event.target,
+                    rung=event.rung,
+                    telegraphed=event.telegraphed,
+                    cause="opening",
+                    projectiles=dict(event.projectiles),
+                    casualties_fixed=event.casualties,
+                    damage_usd_fixed=event.damage_usd,
+                    description=event.description,
+                )
+            )
+
+    def _resupply(self, state: LayerState) -> Generator:
+        supply = state.spec.resupply
+        while True:
+            yield self.env.timeout(supply.every_days * HOURS_PER_DAY)
+            state.stock += supply.interceptors
+
+    def run(self) -> list[Event]:
+        """Run to the horizon and return the event log."""
+        self.env.process(self._opening())
+        for states in self.layers.values():
+            for state in states:
+                if state.spec.resupply:
+                    self.env.process(self._resupply(state))
+        self.env.run(until=self.scenario.horizon_days * HOURS_PER_DAY)
+        return self.events
+
+
+def run_replication(
+    scenario: Scenario,
+    replication: int,
+    seed: int | None = None,
+    posterior: PosteriorSample | None = None,
+) -> list[Event]:
+    """Run replication ``replication`` of ``scenario`` (seed from the scenario unless given).
+
+    ``posterior`` is the scenario's posterior sample, if the caller holds it (``posterior_of``);
+    otherwise it is read from the scenario's ``parameters_from`` file.
+    """
+    streams = Streams(scenario.seed if seed is None else seed, replication)
+    scenario, drawn = draw_parameters(scenario, streams.get("parameters"), posterior)
+    world = World(scenario, streams)
+    if drawn:
+        world.record(ParametersDrawn(0.0, tuple(drawn.items())))
+    return world.run()

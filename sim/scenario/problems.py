@@ -1,0 +1,122 @@
+"""What is wrong with a scenario, said plainly: ``Problem`` (file, line, field, message) and
+``ScenarioError``, and the translation of pydantic's errors into those words and dotted fields.
+
+``sim.scenario.loading`` finds the problems; this module only says them.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    source: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def dotted_field(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) and out else f".{part}" if out else str(part)
+    return out
+
+
+def data_path(data: Any, loc: tuple) -> Path_:
+    """Map a pydantic error location onto the document's keys, dropping union tags.
+
+    Pydantic puts the tag of a tagged union (a relation's ``kind``) into the location right after
+    the relation, and ``[key]`` after a bad mapping key; neither is a key of the document. The tag
+    is recognised as the ``kind`` of the mapping it follows, so that a field named like its tag
+    (``proxy`` in a ``kind: proxy`` relation) keeps its place in the path.
+    """
+    path: list[str | int] = []
+    node, tag_seen = data, False
+    for part in loc:
+        if isinstance(node, Mapping) and not tag_seen and node.get("kind") == part:
+            tag_seen = True
+            continue
+        if isinstance(node, Mapping):
+            key = part if part in node else str(part) if str(part) in node else None
+            if key is not None:
+                path.append(key)
+                node, tag_seen = node[key], False
+                continue
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node, tag_seen = node[part], False
+            continue
+        if part == "[key]":
+            continue
+        path.append(part)
+        node = None
+    return tuple(path)
+
+
+_COMPARISONS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+
+
+_SHORT = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 60
+_KINDS = "adversaries, defends, restrains, proxy"
+
+
+def pydantic_message(error: Mapping[str, Any]) -> str:
+    """A short, plain message for one pydantic error (the value shown is cut to a short repr)."""
+    kind, given = error["type"], _SHORT.repr(error.get("input"))
+    ctx = error.get("ctx", {})
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `sim schema`)"
+    if kind in _COMPARISONS:
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
+    if kind == "union_tag_invalid":
+        return f"kind must be one of {_KINDS}; got {_SHORT.repr(ctx.get('tag'))}"
+    if kind == "union_tag_not_found":
+        return f"needs a kind: one of {_KINDS}"
+    if kind == "string_pattern_mismatch":
+        return f"must be a lowercase name (a-z, 0-9 and _, starting with a letter), got {given}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s), got {given}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s), got {given}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {given}"
+    if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1:] == ("[key]",)):
+        return f"keys must be names (text), got {given}"
+    text = error["msg"].removeprefix("Value error, ")
+    text = text.replace("Input should be", "must be").replace("Input should", "must")
+    if kind.endswith(("_type", "_parsing", "literal_error")):
+        text += f", got {given}"
+    return text

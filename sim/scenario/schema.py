@@ -1,0 +1,419 @@
+"""The scenario schema: typed, frozen, strictly validated objects.
+
+These classes are the documented contract of a scenario YAML file (``sim schema`` prints them as
+JSON Schema; ``docs/scenario-reference.md`` is generated from them). Unknown keys are errors, types
+are strict (a quoted number is not a number), and every field says what it means and in which unit.
+Cross-references between sections (an actor named in a relation, a weapon named in an arsenal) are
+checked in ``sim.scenario.loading``, which also turns every error into ``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.ladder import HIGHEST, LOWEST
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Count = Annotated[int, Field(ge=0)]
+RungNumber = Annotated[int, Field(ge=LOWEST, le=HIGHEST)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class StrictModel(BaseModel):
+    """Base: frozen, strict types, unknown keys rejected, numbers finite (no .inf or .nan)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class FlightTime(StrictModel):
+    """Triangular distribution of one projectile's flight time from launch to arrival, in hours."""
+
+    min_hours: Positive = Field(description="Shortest flight time, hours.")
+    mode_hours: Positive = Field(
+        description="Most likely flight time, hours; waves of a strike are timed so their modes "
+        "coincide."
+    )
+    max_hours: Positive = Field(description="Longest flight time, hours.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FlightTime:
+        if not self.min_hours <= self.mode_hours <= self.max_hours:
+            raise ValueError(
+                "need min_hours <= mode_hours <= max_hours, got "
+                f"{self.min_hours}, {self.mode_hours}, {self.max_hours}"
+            )
+        return self
+
+
+class Weapon(StrictModel):
+    """A projectile type (drone, cruise missile, ballistic missile, rocket, ...)."""
+
+    description: str = Field("", description="Free text for readers; the model does not use it.")
+    flight_time: FlightTime = Field(
+        description="Flight time of one projectile from launch to arrival (triangular), hours."
+    )
+    failure_probability: Probability = Field(
+        0.0, description="Chance that one projectile fails at launch or in flight, probability 0-1."
+    )
+    unit_cost_usd: NonNegative = Field(
+        description="Cost of one projectile to its user, paid for every one launched, US dollars."
+    )
+    damage_usd_per_hit: NonNegative = Field(
+        0.0, description="Damage done by one leaker (a projectile no layer kills), US dollars."
+    )
+    casualties_per_hit: NonNegative = Field(
+        0.0, description="Mean casualties (killed and wounded) per leaker; Poisson."
+    )
+
+
+class Resupply(StrictModel):
+    """Interceptors added to a layer's stock at a fixed interval."""
+
+    interceptors: Annotated[int, Field(gt=0)] = Field(
+        description="Interceptors added to the layer's stock at each delivery."
+    )
+    every_days: Positive = Field(
+        description="Interval between deliveries, days; the first comes one interval after the start."
+    )
+
+
+class DefenceLayer(StrictModel):
+    """One layer of air and missile defence protecting an actor (Arrow 3, Iron Dome, F-15Es ...).
+
+    Layers are listed outer to inner; a projectile meets them in that order. A layer engages an
+    arriving projectile if a fire channel is free within ``engagement_window_minutes`` of its arrival
+    and stock remains; it then fires ``shots_per_target`` interceptors (fewer if the stock runs out),
+    each killing independently with the layer's per-shot kill probability for that weapon, and the
+    channel is busy for ``engagement_minutes``.
+    """
+
+    name: str = Field(description="Name of the layer, as shown in the event log and traces.")
+    operator: Identifier = Field(
+        description="The actor that operates and pays for this layer: the defended actor itself, "
+        "or an ally with a `defends` relation to it."
+    )
+    kill_probability: dict[str, Probability] = Field(
+        description="Per-shot kill probability (0-1) by weapon; weapons not listed are not engaged.",
+        min_length=1,
+    )
+    stock: Count = Field(
+        description="Interceptors on hand at the start of a run; each one fired is used up."
+    )
+    fire_channels: Annotated[int, Field(gt=0)] = Field(
+        description="Targets the layer can engage at the same time."
+    )
+    engagement_minutes: Positive = Field(
+        description="Time one engagement occupies a fire channel, minutes."
+    )
+    engagement_window_minutes: NonNegative = Field(
+        0.0,
+        description="How long an arriving projectile can wait for a free fire channel, minutes "
+        "(0 = engaged only if a channel is free on arrival).",
+    )
+    shots_per_target: Annotated[int, Field(gt=0)] = Field(
+        1, description="Interceptors fired per engagement (firing doctrine)."
+    )
+    unit_cost_usd: NonNegative = Field(description="Cost of one interceptor, US dollars.")
+    requires_warning: bool = Field(
+        False, description="Engages only telegraphed strikes (forces must be moved into place)."
+    )
+    min_rung: RungNumber = Field(
+        0, description="Engages only strikes at or above this rung (0-6) of the escalation ladder."
+    )
+    resupply: Resupply | None = Field(
+        None, description="Periodic deliveries of interceptors; without it the stock never refills."
+    )
+
+
+class StrikePackage(StrictModel):
+    """What an actor sends when it strikes at one rung."""
+
+    projectiles: dict[str, Count] = Field(
+        default_factory=dict,
+        description="Projectiles by weapon, before the size multiplier; capped by the arsenal.",
+    )
+    size_sigma: NonNegative = Field(
+        0.0, description="Log-normal spread of a multiplier on all counts (0 = exact counts)."
+    )
+    casualties_mean: NonNegative = Field(
+        0.0,
+        description="Mean casualties (Poisson) from means other than projectiles (air strikes, "
+        "raids).",
+    )
+    damage_usd_mean: NonNegative = Field(
+        0.0, description="Damage from means other than projectiles, US dollars."
+    )
+    cost_usd: NonNegative = Field(
+        0.0, description="Cost to the attacker of means other than projectiles, US dollars."
+    )
+
+
+class Delay(StrictModel):
+    """Log-normal delay between a decision to respond and the response."""
+
+    median_days: Positive = Field(description="Median delay from decision to strike, days.")
+    sigma: NonNegative = Field(
+        0.5, description="Log-normal shape (sigma of the log of the delay); 0 = always the median."
+    )
+
+
+class Policy(StrictModel):
+    """An actor's response policy: what it observes -> whether, how high, when and how it strikes.
+
+    The chance of responding to a strike is a logistic model whose terms a researcher can argue about:
+    ``logit p = logit(base_response_probability) + red_line_weight * [rung >= red_line_rung]
+    + harm_weight * log1p(casualties + damage_usd / 1e6) - thwarted_weight * intercepted_share
+    + domestic_weight * domestic_pressure - restraint_weight * ally_pressure``.
+    If it responds it goes one rung up with ``escalate_probability * (1 - self_restraint) *
+    (1 - ally_pressure) * exp(-escalation_aversion * max(0, rung - red_line_rung))``, one down
+    with ``deescalate_probability``, else stays at the same rung.
+    """
+
+    base_response_probability: Probability = Field(
+        description="Chance of responding to a strike when every other term of the logistic "
+        "model is zero, probability 0-1."
+    )
+    red_line_rung: RungNumber = Field(
+        3,
+        description="Rung (0-6) from which a strike crosses the actor's red line; "
+        "escalation_aversion counts the rungs above it.",
+    )
+    red_line_weight: float = Field(
+        0.0,
+        description="Log-odds of responding added when a strike is at or above red_line_rung.",
+    )
+    harm_weight: float = Field(
+        0.0,
+        description="Log-odds of responding added per unit of log1p(casualties + damage in US "
+        "dollars / 1e6).",
+    )
+    thwarted_weight: float = Field(
+        0.0,
+        description="Log-odds of responding removed per unit of intercepted share (0-1 of the "
+        "projectiles that flew).",
+    )
+    domestic_pressure: Probability = Field(
+        0.0, description="Domestic pressure to respond, 0-1, constant over a run."
+    )
+    domestic_weight: float = Field(
+        0.0, description="Log-odds of responding added per unit of domestic_pressure."
+    )
+    restraint_weight: float = Field(
+        0.0,
+        description="Log-odds of responding removed per unit of allies' restraint pressure (0-1).",
+    )
+    escalate_probability: Probability = Field(
+        0.0,
+        description="Chance that a response goes one rung above the strike it answers, before "
+        "restraint and aversion damp it.",
+    )
+    deescalate_probability: Probability = Field(
+        0.0, description="Chance that a response goes one rung below the strike it answers."
+    )
+    self_restraint: Probability = Field(
+        0.0,
+        description="How much the actor holds back from escalating (0 none, 1 never escalates).",
+    )
+    escalation_aversion: NonNegative = Field(
+        0.0,
+        description="How fast the will to climb falls with each rung above the red line "
+        "(the chance of going up is multiplied by exp(-aversion * rungs above it)).",
+    )
+    max_rung: RungNumber = Field(
+        HIGHEST,
+        description="Highest rung (0-6) the actor chooses for a response or an ordered strike.",
+    )
+    delay: Delay = Field(description="Delay between deciding to respond and striking, days.")
+    telegraph_probability: Probability = Field(
+        0.0,
+        description="Chance that a response is announced in advance, so layers that require "
+        "warning can engage it.",
+    )
+    strike_patron_probability: Probability = Field(
+        0.0, description="Chance to answer a proxy's strike by striking its patron instead."
+    )
+    proxy_order_probability: Probability = Field(
+        0.0,
+        description="As a patron: chance to order each proxy to join a strike it launches at "
+        "rung 3 or above.",
+    )
+    packages: dict[RungNumber, StrikePackage] = Field(
+        min_length=1,
+        description="What the actor sends by rung (0-6); a response at a rung without a package "
+        "is made at the nearest package rung below, else the lowest above.",
+    )
+
+    @model_validator(mode="after")
+    def _rung_steps(self) -> Policy:
+        if self.escalate_probability + self.deescalate_probability > 1.0:
+            raise ValueError(
+                "escalate_probability + deescalate_probability must be <= 1, got "
+                f"{self.escalate_probability + self.deescalate_probability:g}"
+            )
+        return self
+
+
+class Actor(StrictModel):
+    """A state or armed group. Actors are data: add one in YAML, no code needed."""
+
+    name: str = Field(
+        description="Name for readers; the actor's key under `actors` names it everywhere else."
+    )
+    arsenal: dict[str, Count] = Field(
+        default_factory=dict, description="Projectiles on hand by weapon; strikes draw them down."
+    )
+    defence: list[DefenceLayer] = Field(
+        default_factory=list, description="Defence layers protecting this actor, outer to inner."
+    )
+    policy: Policy | None = Field(
+        None,
+        description="How the actor responds to strikes; without a policy it never responds "
+        "(it may still strike in the opening).",
+    )
+
+
+class Adversaries(StrictModel):
+    """Two hostile actors. It documents the scenario and names levers (``adversaries[a,b]``);
+    in a run, who strikes whom follows from the opening events and the answers they provoke."""
+
+    kind: Literal["adversaries"] = Field(description="Relation type: `adversaries`.")
+    actors: list[Identifier] = Field(
+        min_length=2, max_length=2, description="The two actors, by key under `actors`."
+    )
+
+
+class Defends(StrictModel):
+    """An ally that adds defence layers (with ``operator: ally``) and may join the fighting."""
+
+    kind: Literal["defends"] = Field(description="Relation type: `defends`.")
+    ally: Identifier = Field(
+        description="The actor that may operate layers for the protected actor and fight for it."
+    )
+    protects: Identifier = Field(description="The actor the ally defends.")
+    joins_combat_at_rung: Annotated[int, Field(ge=LOWEST, le=HIGHEST + 1)] = Field(
+        HIGHEST + 1,
+        description="A strike on the protected actor at or above this rung is treated as a strike "
+        "on the ally too (7 = never).",
+    )
+
+
+class Restrains(StrictModel):
+    """An ally that presses an actor to hold back; a first-class lever of restraint studies."""
+
+    kind: Literal["restrains"] = Field(description="Relation type: `restrains`.")
+    ally: Identifier = Field(description="The actor that presses for restraint.")
+    restrained: Identifier = Field(description="The actor pressed to hold back.")
+    pressure: Probability = Field(
+        description="How hard the ally presses, 0 (none) to 1 (strongest); pressures on one "
+        "actor add up, capped at 1."
+    )
+
+
+class ProxyOf(StrictModel):
+    """A proxy and its patron: the patron may order it into a fight or hold it back."""
+
+    kind: Literal["proxy"] = Field(description="Relation type: `proxy`.")
+    proxy: Identifier = Field(description="The actor that fights on the patron's orders.")
+    patron: Identifier = Field(description="The actor that orders the proxy in or holds it back.")
+    obey_probability: Probability = Field(
+        description="Chance the proxy joins when ordered, probability 0-1."
+    )
+    ordered_rung: RungNumber = Field(
+        4,
+        description="Rung (0-6) of the proxy's strike when it obeys an order, capped by its "
+        "max_rung (4: all-out offensive).",
+    )
+
+
+Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discriminator="kind")]
+
+
+class OpeningEvent(StrictModel):
+    """A strike that starts the run, with its outcome given (no projectiles) or simulated."""
+
+    day: NonNegative = Field(description="When the strike is launched, days after the start.")
+    attacker: Identifier = Field(description="The actor that strikes.")
+    target: Identifier = Field(description="The actor struck.")
+    rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
+    description: str = Field(
+        "", description="What happened, in words; shown in the event log and traces."
+    )
+    telegraphed: bool = Field(
+        False, description="Announced in advance, so layers that require warning can engage it."
+    )
+    projectiles: dict[str, Count] = Field(
+        default_factory=dict,
+        description="Projectiles by weapon, flown through the target's defences; not drawn from "
+        "the attacker's arsenal.",
+    )
+    casualties: Count = Field(
+        0, description="Casualties (killed and wounded) given, added to those of any leakers."
+    )
+    damage_usd: NonNegative = Field(
+        0.0, description="Damage given, US dollars, added to that of any leakers."
+    )
+
+
+class LeverSpec(StrictModel):
+    """A named lever: a scenario value by path, the range a study should explore, and why."""
+
+    path: str = Field(description="Dotted path of the value, e.g. relations.4.pressure.")
+    low: float = Field(description="Lowest value a study explores, in the unit of the value.")
+    high: float = Field(description="Highest value a study explores, in the unit of the value.")
+    meaning: str = Field(description="What moving this value means, in words a paper can use.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeverSpec:
+        if not self.low < self.high:
+            raise ValueError(f"need low < high, got {self.low}, {self.high}")
+        return self
+
+
+class Scenario(StrictModel):
+    """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
+
+    name: str = Field(description="Title of the scenario, shown by `sim validate` and `sim trace`.")
+    description: str = Field("", description="What the scenario represents, in words.")
+    seed: Count = Field(description="Root of every random stream of every replication.")
+    horizon_days: Positive = Field(description="Length of every run, days.")
+    max_strikes: Annotated[int, Field(gt=0)] = Field(
+        200, description="Safety bound on strikes in one run; reaching it is recorded."
+    )
+    weapons: dict[Identifier, Weapon] = Field(
+        min_length=1,
+        description="Projectile types by key, the names arsenals, layers and strikes use.",
+    )
+    actors: dict[Identifier, Actor] = Field(
+        min_length=2, description="States and armed groups by key, the names relations use."
+    )
+    relations: list[Relation] = Field(
+        default_factory=list,
+        description="Relations between actors (adversaries, defends, restrains, proxy), by `kind`.",
+    )
+    opening: list[OpeningEvent] = Field(
+        min_length=1, description="The strikes that start the run, each launched on its day."
+    )
+    levers: dict[Identifier, LeverSpec] = Field(
+        default_factory=dict,
+        description="Named levers for studies: sim sweep --lever NAME, sim sensitivity --uncertain "
+        "NAME.",
+    )
+    parameters_from: str | None = Field(
+        None,
+        description="A posterior sample (Parquet, from `sim calibrate`), relative to this file: "
+        "each replication draws one parameter set from it on its own random stream.",
+    )
+    parameters_fixed: list[str] = Field(
+        default_factory=list,
+        description="Dotted paths that keep this scenario's value although `parameters_from` "
+        "draws them. Every `--set` and every variant's `set:` adds the paths it sets, so an "
+        "explicit value is never replaced by a draw.",
+    )
+
+    def relations_of(self, kind: type[StrictModel]) -> list:
+        """All relations of one kind, in file order."""
+        return [r for r in self.relations if isinstance(r, kind)]
