@@ -6,6 +6,7 @@ blocks only (``matplotlib.rc_context``), and figures are made without pyplot.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +29,26 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 """Colour-blind-safe palette (Okabe and Ito, 2008): blue, orange, green, vermillion, purple,
 sky blue, yellow, black."""
 BAND_ALPHA = 0.25
+
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+SERIES_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)), (0, (8, 2)), "-")
+"""Each series' marker and line style, beside its colour (``OKABE_ITO``): the k-th series of
+every figure is told apart by its shape and dash pattern where colour is lost (greyscale print,
+colour-blind readers), not by colour alone."""
+
+
+HEATMAP_COLOURS = "cividis"
+"""The colour map of every heatmap: colour-blind-safe, and its lightness rises steadily with the
+value, so a heatmap reads the same printed in greyscale."""
+
+
+def series_style(index: int, lines: bool = True) -> dict[str, Any]:
+    """Colour, marker and (if ``lines``) line style of the ``index``-th series of a figure: one
+    shared cycle, so series k looks the same in every figure."""
+    k = index % len(OKABE_ITO)
+    style: dict[str, Any] = {"color": OKABE_ITO[k], "marker": SERIES_MARKERS[k]}
+    return style | ({"linestyle": SERIES_LINESTYLES[k]} if lines else {})
+
 
 FONTS = {
     "stix": {"font.serif": ["STIXGeneral", "DejaVu Serif"], "mathtext.fontset": "stix"},
@@ -65,6 +86,11 @@ PAPER_STYLE = {
 TrueType (type 42) fonts in PDF, text kept as text in SVG, PNG at 300 dpi."""
 
 
+NOTEBOOK_DPI = 200
+"""Resolution of the PNG a notebook shows (dots per inch)."""
+NOTEBOOK_PIXELS_PER_INCH = 100
+"""Size at which a notebook shows that PNG (screen pixels per inch of figure)."""
+
 _FONT: ContextVar[str] = ContextVar("paper_style_font", default="stix")
 """The font of the innermost ``paper_style`` block."""
 
@@ -99,6 +125,16 @@ class PaperFigure(Figure):
         self.data = data.reset_index(drop=True)
         self.caption = caption
         return self
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
+        """The figure as a PNG, so a notebook shows it inline when it is a cell's value (no
+        ``%matplotlib inline`` needed: the figure is made without pyplot). Drawn at 200 dpi and
+        shown at 100 pixels per inch, sharp on high-density screens."""
+        buffer = io.BytesIO()
+        with paper_style():
+            self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI)
+        width, height = self.get_size_inches() * NOTEBOOK_PIXELS_PER_INCH
+        return buffer.getvalue(), {"width": round(width), "height": round(height)}
 
 
 def traceability(manifest: Mapping[str, Any] | None) -> dict[str, str]:
