@@ -2,6 +2,9 @@
 ``%matplotlib inline``: a real notebook is run by a Jupyter kernel (nbclient) and its output
 cells are read back."""
 
+import json
+import sys
+
 import nbclient
 import nbformat
 
@@ -14,16 +17,22 @@ CELLS = (
 """A notebook that draws a figure from a tiny in-memory runs table (five runs)."""
 
 
-def run_notebook(cells) -> list[list[dict]]:
-    """The outputs of each cell of a notebook of ``cells``, run by a fresh kernel (ipykernel's
-    own ``python3``, which runs the Python that runs the tests, so it imports this ``sim``)."""
+def run_notebook(cells, kernels) -> list[list[dict]]:
+    """The outputs of each cell of a notebook of ``cells``, run by a fresh kernel of the Python
+    that runs the tests (so it imports this ``sim``), declared in the folder ``kernels``."""
+    spec = kernels / "kernels" / "sim-test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "sim test", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="sim-test").execute()
     return [cell.outputs for cell in notebook.cells]
 
 
-def test_a_figure_as_a_cells_value_shows_inline_as_an_image():
-    outputs = run_notebook(CELLS)[-1]
+def test_a_figure_as_a_cells_value_shows_inline_as_an_image(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    outputs = run_notebook(CELLS, tmp_path)[-1]
     (result,) = [o for o in outputs if o.output_type == "execute_result"]
     images = {"image/png", "image/svg+xml"} & set(result.data)
     assert images, f"no image, only {result.data.get('text/plain')}"
