@@ -15,8 +15,9 @@ from sim.model.events import (
     StrikeOutcome,
     WaveLaunched,
 )
+from sim.model.rng import Streams
 from sim.model.strikes import coordinated_waves
-from sim.model.world import run_replication
+from sim.model.world import World, run_replication
 from sim.scenario.loading import load_scenario, parse_scenario
 from sim.scenario.schema import FlightTime, Weapon
 
@@ -453,3 +454,25 @@ def test_no_decision_is_logged_before_the_strike_that_triggered_it():
     for index, event in enumerate(events):
         if isinstance(event, DecisionMade):
             assert launched_at[event.trigger_strike_id] < index, event
+
+
+class LogThatCountsReads(list):
+    """An event log that counts how often it is read whole (a scan costs the length of the log)."""
+
+    reads = 0
+
+    def __iter__(self):
+        LogThatCountsReads.reads += 1
+        return super().__iter__()
+
+
+def test_a_launch_refused_by_the_strike_cap_does_not_scan_the_log():
+    """Issue 15 item 16: each refused launch read the whole log, so a run cost the square of its
+    strikes. Every refused launch must now cost the same whatever the length of the log."""
+    world = World(tiny(respond_a=1, respond_b=1, max_strikes=3), Streams(1, 0))
+    world.events = LogThatCountsReads()
+    LogThatCountsReads.reads = 0
+    events = world.run()
+    reads_during_the_run = LogThatCountsReads.reads
+    assert sum(isinstance(e, StrikeCapReached) for e in events) == 1
+    assert reads_during_the_run == 0

@@ -44,6 +44,7 @@ class World:
         self.env = simpy.Environment()
         self.events: list[Event] = []
         self.strikes_launched = 0
+        self.strike_cap_recorded = False
         self.layers = {
             actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.defence]
             for actor_id, actor in scenario.actors.items()
@@ -79,9 +80,14 @@ class World:
         self.events.append(event)
 
     def launch(self, order: StrikeOrder) -> None:
-        """Start a strike now, unless the scenario's strike bound is reached."""
+        """Start a strike now, unless the scenario's strike bound is reached.
+
+        A refused launch costs the same however long the log is (a flag, not a scan of the log),
+        so a run stays linear in its strikes.
+        """
         if self.strikes_launched >= self.scenario.max_strikes:
-            if not any(isinstance(e, StrikeCapReached) for e in self.events):
+            if not self.strike_cap_recorded:
+                self.strike_cap_recorded = True
                 self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
             return
         self.strikes_launched += 1
