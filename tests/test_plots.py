@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
 from matplotlib.container import BarContainer, ErrorbarContainer
 
 import sim
@@ -133,8 +133,10 @@ def has_interval(axes) -> bool:
     return bool(bands or [c for c in axes.containers if isinstance(c, ErrorbarContainer)])
 
 
-BAND_FIGURES = ("cumulative", "sweep", "sweep-2")
+BAND_FIGURES = ("cumulative", "sweep")
 """Figures that draw estimates as lines, each with a band (``fill_between``)."""
+HEATMAP_FIGURES = ("sweep-2",)
+"""Figures that draw estimates as the cells of a heatmap, their intervals in ``data``."""
 BAR_FIGURES = ("max-rung", "interception", "compare", "sobol", "calibration", "predictive")
 """Figures that draw estimates as bars or points, each with an error bar."""
 TOL = 1e-9
@@ -303,7 +305,7 @@ def test_every_estimate_has_an_interval(figures):
         if name in ("timeline", "path-tree"):
             continue  # no estimates / intervals as text: see the two tests below
         for axes in figure.axes:
-            if axes.axison:
+            if axes.axison and name not in HEATMAP_FIGURES:  # see the heatmap's own test
                 assert has_interval(axes), name
                 if name in BAND_FIGURES:
                     assert_every_line_has_its_band(axes, name)
@@ -489,18 +491,21 @@ def test_sobol_csv_holds_the_indices_and_intervals_drawn(figures, saved):
             assert names == [_short(p) for p in part.parameter]
 
 
-def test_two_lever_sweep_csv_holds_each_line_and_band_drawn(figures, saved):
+def test_two_lever_sweep_is_a_heatmap_whose_csv_holds_each_cell_and_its_interval(figures, saved):
     data = saved["sweep-2"]
-    panels = figures["sweep-2"].axes
-    for axes, (_, part) in zip(panels, data.groupby("outcome", sort=False), strict=True):
+    panels = [a for a in figures["sweep-2"].axes if a.get_label() != "<colorbar>"]
+    table = sweep_table(("a.x", "b.y"))
+    for axes, (outcome, part) in zip(panels, data.groupby("outcome", sort=False), strict=True):
         assert axes.get_title() == part.outcome_label.iloc[0]
-        bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
-        lines = zip(axes.get_lines(), bands, part.groupby("b.y"), strict=True)
-        for line, band, (value, sub) in lines:
-            assert line.get_label() == f"{value:g}"
-            assert np.allclose(line.get_xdata(), sub["a.x"])
-            assert np.allclose(line.get_ydata(), sub.probability)
-            assert_band_is(band, line, sub.ci_low, sub.ci_high, f"sweep-2 b.y={value:g}")
+        assert axes.get_xlabel() == "a.x" and panels[0].get_ylabel() == "b.y"
+        (mesh,) = [c for c in axes.collections if isinstance(c, QuadMesh)]
+        grid = part.pivot_table(index="b.y", columns="a.x", values="probability")
+        assert np.allclose(mesh.get_array().reshape(grid.shape), grid.to_numpy())
+        texts = sorted(t.get_text() for t in axes.texts)
+        assert texts == sorted(f"{p:.2f}" for p in part.probability)
+        given = table[table.outcome == outcome].sort_values(["b.y", "a.x"])
+        assert np.allclose(part[["ci_low", "ci_high"]], given[["ci_low", "ci_high"]])
+    assert len({a.collections[0].norm.vmax for a in panels}) == 1, "one colour scale"
 
 
 def test_timeline_csv_holds_the_strikes_decisions_and_bars_drawn(figures, saved):
@@ -778,3 +783,64 @@ def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     scenario.unlink()
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
     assert figure.axes[0].get_xlabel() == "relations.4.pressure"
+
+
+def rare_sweep_table() -> pd.DataFrame:
+    """A one-lever sweep of outcomes of a few percent (rung 5 and 6 are rare)."""
+    table = sweep_table()
+    rare = table.probability * 0.08
+    return table.assign(probability=rare, ci_low=rare * 0.6, ci_high=rare * 1.5)
+
+
+def test_a_sweep_probability_axis_is_scaled_to_the_data_with_a_log_option():
+    table = rare_sweep_table()
+    linear = plots.sweep_probabilities(table).axes[0]
+    bottom, top = linear.get_ylim()
+    assert bottom == 0 and table.ci_high.max() <= top <= table.ci_high.max() + 0.05
+    log = plots.sweep_probabilities(table, scale="log").axes[0]
+    assert log.get_yscale() == "log" and "logarithmic" in log.get_ylabel()
+    low, high = log.get_ylim()
+    assert low <= table.ci_low.min() and table.ci_high.max() <= high <= 1
+    with pytest.raises(ValueError, match="scale: 'symlog' is not one of linear, log"):
+        plots.sweep_probabilities(table, scale="symlog")
+
+
+def test_sweep_points_outside_the_calibration_prior_are_marked_as_extrapolation():
+    prior = {"relations.4.pressure": (0.2, 0.7)}
+    figure = plots.sweep_probabilities(sweep_table(), prior_ranges=prior)
+    values = figure.data["relations.4.pressure"]
+    assert list(figure.data.extrapolation) == list((values < 0.2) | (values > 0.7))
+    spans = [p for p in figure.axes[0].patches if p.get_hatch()]
+    assert sorted((p.get_x(), p.get_x() + p.get_width()) for p in spans) == [(0, 0.2), (0.7, 1)]
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "outside the calibration prior (extrapolation)" in legend
+    assert "extrapolation" in figure.caption
+    unmarked = plots.sweep_probabilities(sweep_table())
+    assert not unmarked.data.extrapolation.any() and "extrapolation" not in unmarked.caption
+    two = plots.sweep_probabilities(sweep_table(("a.x", "b.y")), prior_ranges={"a.x": (0, 0.5)})
+    hatched = [p for p in two.axes[0].patches if p.get_hatch()]
+    assert len(hatched) == (two.data.extrapolation & (two.data.outcome == "rung>=4")).sum() == 8
+
+
+def test_a_sweep_folder_marks_levers_outside_the_shipped_calibration_prior(tmp_path):
+    """A sweep of a calibrated lever of the shipped scenario: its prior (0 to 0.7, in
+    calibration/summary.csv beside the posterior) is found, and the points beyond it marked."""
+    import json
+
+    from sim.cli.figures import figures_of
+    from sim.figures.folders import prior_ranges
+    from sim.scenario.loading import load_scenario
+
+    lever = "actors.iran.policy.self_restraint"
+    summary = pd.read_csv(ROOT / "calibration" / "summary.csv").set_index("parameter")
+    assert prior_ranges(load_scenario(APRIL))[lever] == tuple(
+        summary.loc[lever, ["prior_low", "prior_high"]]
+    )
+    table = sweep_table((lever,))
+    table.to_parquet(tmp_path / "sweep.parquet")
+    manifest = {"kind": "sweep", "settings": [{"file": str(APRIL)}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    [(_, figure, _)] = figures_of(tmp_path, ["sweep"], None)
+    high = summary.loc[lever, "prior_high"]
+    assert list(figure.data.extrapolation) == list(figure.data[lever] > high)
+    assert figure.data.extrapolation.any() and not figure.data.extrapolation.all()

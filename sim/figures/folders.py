@@ -21,20 +21,39 @@ def _read_manifest(folder: Path) -> dict:
         return {}
 
 
-def sweep_figure(folder: Path):
-    """A sweep's figure, its levers named by their declared meanings when the swept scenario
-    file is still where the sweep read it and still loads (else by their paths)."""
+def prior_ranges(scenario) -> dict[str, tuple[float, float]]:
+    """The calibration prior of each parameter a scenario draws from its posterior, by path:
+    ``(prior_low, prior_high)`` from the ``summary.csv`` beside the posterior file (``sim
+    calibrate`` writes both); empty when the scenario has no posterior or no summary is there."""
+    if scenario.parameters_from is None:
+        return {}
+    summary = Path(scenario.parameters_from).with_name("summary.csv")
+    try:
+        table = pd.read_csv(summary, usecols=["parameter", "prior_low", "prior_high"])
+    except (OSError, ValueError):
+        return {}
+    return {
+        row.parameter: (float(row.prior_low), float(row.prior_high)) for row in table.itertuples()
+    }
+
+
+def sweep_figure(folder: Path, scale: str = "linear"):
+    """A sweep's figure, its levers named by their declared meanings and its points outside the
+    calibration prior marked, when the swept scenario file is still where the sweep read it and
+    still loads (else levers by their paths, and no marks)."""
     from sim.figures import plots
     from sim.figures.studies import path_labels, sweep_levers
+    from sim.scenario.loading import load_scenario
     from sim.scenario.problems import ScenarioError
 
     table = pd.read_parquet(folder / "sweep.parquet")
     source = Path(_read_manifest(folder).get("settings", [{}])[0].get("file", ""))
     try:
         labels = path_labels(source, sweep_levers(table)) if source.is_file() else None
+        priors = prior_ranges(load_scenario(source)) if source.is_file() else None
     except ScenarioError:  # the scenario has changed since (or its posterior moved): paths
-        labels = None
-    return plots.sweep_probabilities(table, labels=labels)
+        labels, priors = None, None
+    return plots.sweep_probabilities(table, labels=labels, scale=scale, prior_ranges=priors)
 
 
 def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None:

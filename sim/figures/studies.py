@@ -11,17 +11,23 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from sim.figures.style import (
     BAND_ALPHA,
+    HEATMAP_COLOURS,
     OKABE_ITO,
     ONE_COLUMN_INCHES,
     TWO_COLUMNS_INCHES,
     PaperFigure,
     interval_points,
     paper_style,
+    series_style,
     short_parameter,
     symbols,
 )
@@ -78,56 +84,188 @@ def sweep_levers(table: pd.DataFrame) -> list[str]:
     return list(table.columns[: list(table.columns).index("setting")])
 
 
+EXTRAPOLATION = "outside the calibration prior (extrapolation)"
+EXTRAPOLATION_HATCH = {"fill": False, "hatch": "////", "edgecolor": "0.55", "lw": 0}
+"""How lever values outside the calibration prior are marked: the model was never fitted there."""
+
+
+def _extrapolated(
+    data: pd.DataFrame, levers: Sequence[str], prior_ranges: Mapping[str, tuple[float, float]]
+) -> pd.Series:
+    """True where a lever's value lies outside its calibration prior (``prior_ranges``: a
+    calibrated lever's prior bounds, by path): the model was never fitted there."""
+    outside = pd.Series(False, index=data.index)
+    for lever in levers:
+        if lever in prior_ranges:
+            low, high = prior_ranges[lever]
+            outside |= (data[lever] < low) | (data[lever] > high)
+    return outside
+
+
+def probability_limits(low: pd.Series, high: pd.Series, scale: str) -> tuple[float, float]:
+    """Probability axis limits scaled to the data, not fixed at 0-1 (rare outcomes would lie
+    flat): linear from 0 to a little above the highest interval end (in steps of 0.05, at most
+    1); logarithmic from the decade below the lowest positive value to the decade above the
+    highest (at most 1)."""
+    if scale == "log":
+        positive = np.r_[low[low > 0], high[high > 0]]
+        bottom = 10 ** np.floor(np.log10(positive.min())) if len(positive) else 1e-3
+        return float(bottom), float(min(1.0, 10 ** np.ceil(np.log10(max(high.max(), bottom)))))
+    top = np.ceil(high.max() * 1.08 / 0.05) * 0.05 if len(high) else 1.0
+    return 0.0, float(min(1.0, max(top, 0.05)))
+
+
+SCALES = ("linear", "log")
+"""Scales of a probability axis: ``log`` shows outcomes of 1% beside outcomes of 50%."""
+
+
 def sweep_probabilities(
     table: pd.DataFrame,
     levers: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
+    scale: str = "linear",
+    prior_ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> PaperFigure:
-    """Outcome probabilities across one or two levers (a ``sim sweep`` table), with 95% bands.
+    """Outcome probabilities across one or two levers (a ``sim sweep`` table), with 95% Wilson
+    intervals.
 
     ``table`` columns: one column per lever holding its value (named by its path; by default the
     columns before ``setting``), ``outcome`` (optionally ``label``), ``probability``, ``ci_low``,
-    ``ci_high``. One lever: a line per outcome. Two levers: a panel per outcome, a line per value
-    of the second lever. ``labels`` names a lever's axis (by its column; ``path_labels`` gives
-    declared levers' meanings); a lever without one is named by its path.
+    ``ci_high``. One lever: a line per outcome with its band, each with its own colour, marker
+    and line style, on a probability axis scaled to the data (``scale``: "linear" or "log"). Two
+    levers: a heatmap per outcome (``sweep_heatmap``). ``labels`` names a lever's axis (by its
+    column; ``path_labels`` gives declared levers' meanings); a lever without one is named by its
+    path. ``prior_ranges`` (a calibrated lever's prior bounds, by path) marks the points outside
+    them as extrapolation (shaded; ``extrapolation`` in ``data``).
     """
+    if scale not in SCALES:
+        raise ValueError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
     levers = list(levers or sweep_levers(table))
-    names = {lever: _wrap((labels or {}).get(lever) or lever) for lever in levers}
+    if len(levers) == 2:
+        return sweep_heatmap(table, levers, labels, scale, prior_ranges)
+    (lever,) = levers
     data = table.assign(outcome_label=_outcome_names(table))[
-        [*levers, "outcome", "outcome_label", "probability", "ci_low", "ci_high"]
-    ].sort_values(["outcome", *levers[::-1]])
-    groups = list(data.groupby("outcome", sort=False))
-    panels = 1 if len(levers) == 1 else len(groups)
+        [lever, "outcome", "outcome_label", "probability", "ci_low", "ci_high"]
+    ].sort_values(["outcome", lever])
+    data["extrapolation"] = _extrapolated(data, levers, prior_ranges or {})
     with paper_style():
-        width = ONE_COLUMN_INCHES if panels == 1 else TWO_COLUMNS_INCHES
-        figure = PaperFigure(width, 2.4)
-        axes_list = np.atleast_1d(figure.subplots(1, panels, sharey=True))
-        for index, (_, part) in enumerate(groups):
-            axes = axes_list[0 if panels == 1 else index]
-            lines = (
-                [(part.outcome_label.iloc[0], part)]
-                if len(levers) == 1
-                else [(f"{value:g}", sub) for value, sub in part.groupby(levers[1])]
+        figure = PaperFigure(ONE_COLUMN_INCHES, 2.4)
+        axes = figure.add_subplot()
+        for k, (_, part) in enumerate(data.groupby("outcome", sort=False)):
+            style = series_style(k)
+            axes.fill_between(
+                part[lever], part.ci_low, part.ci_high, color=style["color"], alpha=BAND_ALPHA, lw=0
             )
-            shift = index if panels == 1 else 0
-            for color, (name, sub) in zip(OKABE_ITO[shift:], lines, strict=False):
-                axes.fill_between(
-                    sub[levers[0]], sub.ci_low, sub.ci_high, color=color, alpha=BAND_ALPHA, lw=0
-                )
-                axes.plot(
-                    sub[levers[0]], sub.probability, color=color, marker="o", ms=3, label=name
-                )
-            if panels > 1:
-                axes.set_title(part.outcome_label.iloc[0])
-            axes.set(xlabel=names[levers[0]], ylabel="probability", ylim=(0, 1))
-        figure.legend(
-            *axes_list[0].get_legend_handles_labels(),
-            loc="outside lower center",
-            ncols=2 if len(levers) == 1 else len(lines),
-            title=None if len(levers) == 1 else names[levers[1]],
+            axes.plot(
+                part[lever], part.probability, ms=3, label=part.outcome_label.iloc[0], **style
+            )
+        _shade_extrapolation(axes, lever, (prior_ranges or {}).get(lever), data[lever])
+        axes.set_yscale(scale)
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axes.set(
+            xlabel=_wrap((labels or {}).get(lever) or lever),
+            ylabel="probability" + (" (logarithmic axis)" if scale == "log" else ""),
+            ylim=probability_limits(data.ci_low, data.ci_high, scale),
         )
-    caption = "Outcome probabilities across the swept lever(s), with 95% Wilson bands."
+        figure.legend(
+            *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=2.6
+        )
+    caption = "Outcome probabilities across the swept lever, with 95% Wilson bands."
+    if data.extrapolation.any():
+        caption += " Shaded: lever values outside the calibration prior (extrapolation)."
     return figure.finish(data, caption)
+
+
+def _shade_extrapolation(axes, lever: str, prior: tuple[float, float] | None, values) -> None:
+    """Shade (hatched grey) the lever values outside the calibration prior ``prior``."""
+    if prior is None:
+        return
+    low, high = prior
+    first, last = float(values.min()), float(values.max())
+    spans = [(first, low)] if first < low else []
+    spans += [(high, last)] if last > high else []
+    for k, (start, stop) in enumerate(spans):
+        axes.axvspan(
+            start,
+            stop,
+            facecolor="0.94",
+            edgecolor="0.7",
+            hatch="////",
+            lw=0,
+            zorder=0,
+            label=EXTRAPOLATION if k == 0 else None,
+        )
+
+
+def sweep_heatmap(
+    table: pd.DataFrame,
+    levers: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+    scale: str = "linear",
+    prior_ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> PaperFigure:
+    """Outcome probabilities across two levers (a ``sim sweep`` table): one heatmap per outcome,
+    the first lever across and the second up, each cell the probability at one grid point
+    (written in it), on one colour scale (cividis, which keeps its order in greyscale) scaled
+    to the data (``scale``: "linear" or "log"). The 95% Wilson interval of every cell is in
+    ``data`` (``ci_low``, ``ci_high``); cells outside the calibration prior are hatched."""
+    across, up = levers
+    data = table.assign(outcome_label=_outcome_names(table))[
+        [across, up, "outcome", "outcome_label", "probability", "ci_low", "ci_high"]
+    ].sort_values(["outcome", up, across])
+    data["extrapolation"] = _extrapolated(data, levers, prior_ranges or {})
+    groups = list(data.groupby("outcome", sort=False))
+    low, high = probability_limits(data.probability, data.probability, scale)
+    norm = LogNorm(low, high) if scale == "log" else Normalize(low, high)
+    with paper_style():
+        width = ONE_COLUMN_INCHES if len(groups) == 1 else TWO_COLUMNS_INCHES
+        figure = PaperFigure(width, 2.6)
+        panels = np.atleast_1d(figure.subplots(1, len(groups), sharey=True))
+        for axes, (_, part) in zip(panels, groups, strict=True):
+            mesh = _heatmap_panel(axes, part, across, up, norm)
+            axes.set_title(part.outcome_label.iloc[0])
+            axes.set_xlabel(_wrap((labels or {}).get(across) or across, 36))
+        panels[0].set_ylabel(_wrap((labels or {}).get(up) or up, 36))
+        bar = figure.colorbar(mesh, ax=list(panels), shrink=0.9, pad=0.02)
+        bar.set_label("probability" + (" (logarithmic scale)" if scale == "log" else ""))
+        if data.extrapolation.any():
+            proxy = Rectangle((0, 0), 1, 1, **EXTRAPOLATION_HATCH)
+            figure.legend([proxy], [EXTRAPOLATION], loc="outside lower center")
+    caption = (
+        "Outcome probabilities across two swept levers (each cell one grid point, its estimate "
+        "written in it); the 95% Wilson interval of every cell is in the figure's table."
+    )
+    if data.extrapolation.any():
+        caption += " Hatched: lever values outside the calibration prior (extrapolation)."
+    return figure.finish(data, caption)
+
+
+def _heatmap_panel(axes, part: pd.DataFrame, across: str, up: str, norm: Normalize):
+    """One outcome's grid of probabilities: a cell per grid point, numbered in black or white
+    (whichever reads on the cell), extrapolated cells hatched; returns the mesh drawn."""
+    xs, ys = sorted(part[across].unique()), sorted(part[up].unique())
+    grid = part.pivot_table(index=up, columns=across, values="probability", sort=True)
+    grid = grid.reindex(index=ys, columns=xs)
+    mesh = axes.pcolormesh(
+        np.arange(len(xs) + 1) - 0.5,
+        np.arange(len(ys) + 1) - 0.5,
+        grid.to_numpy(),
+        cmap=HEATMAP_COLOURS,
+        norm=norm,
+    )
+    colours = matplotlib.colormaps[HEATMAP_COLOURS]
+    for a, b, p, outside in zip(
+        part[across], part[up], part.probability, part.extrapolation, strict=True
+    ):
+        x, y = xs.index(a), ys.index(b)
+        grey = np.dot(colours(norm(p))[:3], (0.299, 0.587, 0.114))
+        ink = "black" if grey > 0.5 else "white"
+        axes.text(x, y, f"{p:.2f}", ha="center", va="center", fontsize=6.5, color=ink)
+        if outside:
+            axes.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, **EXTRAPOLATION_HATCH))
+    axes.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
+    axes.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
+    return mesh
 
 
 def paired_differences(table: pd.DataFrame) -> PaperFigure:
