@@ -1,0 +1,372 @@
+"""Scenario discovery on an explore study: where in the factor space the runs of interest live.
+
+``discover(experiments, runs, outcome)`` finds a PRIM box (``sim.analysis.prim``), a CART box and
+feature scores (``sim.analysis.cart``), and states how much of the answer is Monte Carlo noise:
+
+- coverage and density carry bootstrap 95% intervals over replications (each point's runs
+  resampled with replacement, the box held fixed);
+- the box's stability is how often two independent half-studies find it again. Replications of
+  a point draw from independent streams, so splitting each point's runs in two at random gives
+  two studies as a re-run with another seed would, each with half the replications; a box found
+  by both (point-set intersection over union at least ``AGREEMENT``) is found again. Bootstrap
+  resamples would not do: each inherits the noise of the sample it is drawn from, so a box that
+  noise made would be "found again". Halves have half the replications, so the stability is
+  that of a study half as long: a lower bound.
+
+The box's limits carry the 2.5% and 97.5% quantiles of the limits the half-studies found.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.cart import CartBox, cart_box, feature_scores
+from sim.analysis.prim import (
+    Design,
+    DiscoveryError,
+    Limits,
+    chosen_box,
+    in_box,
+    prim_trajectory,
+    quasi_p_values,
+    restricted_factors,
+)
+from sim.model.rng import Streams
+
+AGREEMENT = 0.5
+"""Intersection over union (of the design points two boxes hold) from which they count as the
+same box."""
+STUDY_TABLES = ("experiments.parquet", "runs.parquet", "manifest.json")
+RUN_KEYS = ("point", "replication")
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    """What ``discover`` found, with its Monte Carlo uncertainty (like scipy.stats results).
+
+    ``box``: one row per restricted factor: ``factor``, ``low``, ``high`` (the box's limits, in
+    the factor's unit; for a categorical factor ``categories`` lists the kept ones), the factor's
+    ``range_low`` and ``range_high`` in the design, ``low_q025``/``low_q975`` and
+    ``high_q025``/``high_q975`` (the limits half-studies found), ``qp_low``/``qp_high``
+    (quasi-p-values of each restricted side, Bryant and Lempert 2010) and ``restricted_share``
+    (how many half-studies' boxes restrict the factor). ``tradeoff``: PRIM's coverage-density
+    curve (``sim.analysis.prim.PrimTrajectory``) with ``chosen`` marking the box.
+    ``coverage``/``density`` and their ``*_interval``: the box's values over the runs and
+    bootstrap 95% intervals. ``stability``: share of half-study pairs that find the same box;
+    ``stability_iou``: their mean intersection over union. ``base_rate``: share of all runs of
+    interest. ``cart``: the CART box; ``scores``: feature scores.
+    """
+
+    outcome: str
+    box: pd.DataFrame
+    tradeoff: pd.DataFrame
+    coverage: float
+    coverage_interval: tuple[float, float]
+    density: float
+    density_interval: tuple[float, float]
+    stability: float
+    stability_iou: float
+    base_rate: float
+    cart: CartBox
+    scores: pd.DataFrame
+    points: int
+    runs: int
+    settings: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The box as a few lines of text, as ``sim discover`` prints it."""
+        lines = [
+            f"{self.outcome}: {self.runs} runs at {self.points} points, base rate "
+            f"{self.base_rate:.3f}",
+            f"PRIM box: coverage {self.coverage:.3f} "
+            f"[{self.coverage_interval[0]:.3f}, {self.coverage_interval[1]:.3f}], "
+            f"density {self.density:.3f} "
+            f"[{self.density_interval[0]:.3f}, {self.density_interval[1]:.3f}], "
+            f"found again by {self.stability:.0%} of half-study pairs "
+            f"(mean IoU {self.stability_iou:.2f})",
+        ]
+        for row in self.box.itertuples():
+            kept = row.categories if isinstance(row.categories, str) and row.categories else None
+            limits = f"in {{{kept}}}" if kept else f"{row.low:.4g} .. {row.high:.4g}"
+            lines.append(
+                f"  {row.factor}: {limits} (of {row.range_low:.4g} .. {row.range_high:.4g}; "
+                f"qp {_qp_text(row.qp_low)} / {_qp_text(row.qp_high)})"
+            )
+        lines.append(
+            f"CART box: coverage {self.cart.coverage:.3f}, density {self.cart.density:.3f}: "
+            + ", ".join(
+                f"{r.factor} {r.low:.4g} .. {r.high:.4g}" for r in self.cart.limits.itertuples()
+            )
+        )
+        top = ", ".join(f"{r.factor} {r.score:.2f}" for r in self.scores.head(5).itertuples())
+        lines.append(f"feature scores: {top}")
+        return "\n".join(lines)
+
+
+def _qp_text(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.2g}"
+
+
+def runs_of_interest(
+    runs: pd.DataFrame, outcome: str, threshold: float | None = None, source: str = "runs"
+) -> tuple[np.ndarray, str]:
+    """Which runs are of interest (True/False) and the outcome's label.
+
+    A 0/1 outcome is of interest where it is 1; any other outcome needs ``threshold`` and is of
+    interest where it is at least that. ``source`` names the table in error messages.
+    """
+    outcomes = [c for c in runs.columns if c not in RUN_KEYS]
+    if outcome not in outcomes:
+        raise DiscoveryError(
+            f"{source}: outcome: no outcome {outcome!r}; the study has {', '.join(outcomes)}"
+        )
+    values = pd.to_numeric(runs[outcome], errors="coerce").to_numpy(float)
+    if np.isnan(values).any():
+        raise DiscoveryError(f"{source}: {outcome}: has missing or non-numeric values")
+    if threshold is not None:
+        return values >= threshold, f"{outcome}>={threshold:g}"
+    other = values[(values != 0) & (values != 1)]
+    if len(other):
+        raise DiscoveryError(
+            f"{source}: {outcome}: is not 0/1 (it takes {other[0]:g}, say); give a threshold: "
+            f"the runs with {outcome} >= threshold are those of interest"
+        )
+    return values == 1, outcome
+
+
+def _design(experiments: pd.DataFrame, runs: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The factor values of each run's point (one row per run), checked against the runs."""
+    for table, name, keys in ((experiments, "experiments", ("point",)), (runs, source, RUN_KEYS)):
+        missing = [k for k in keys if k not in table.columns]
+        if missing:
+            raise DiscoveryError(f"{name}: {missing[0]}: column missing")
+    if experiments["point"].duplicated().any():
+        raise DiscoveryError("experiments: point: a design point appears twice")
+    design = experiments.set_index("point")
+    unknown = set(runs["point"]) - set(design.index)
+    if unknown:
+        raise DiscoveryError(f"{source}: point: {min(unknown)} is not in the experiments")
+    if design.shape[1] == 0:
+        raise DiscoveryError("experiments: the design has no factors")
+    return design
+
+
+def _point_counts(points: np.ndarray, interest: np.ndarray, order: pd.Index):
+    """Runs and runs of interest per design point, in the order of ``order``."""
+    counts = pd.DataFrame({"point": points, "interest": interest}).groupby("point")["interest"]
+    return (
+        counts.size().reindex(order, fill_value=0).to_numpy(),
+        counts.sum().reindex(order, fill_value=0).to_numpy(),
+    )
+
+
+def _weighted(design: pd.DataFrame, points: np.ndarray, interest: np.ndarray) -> Design:
+    """The design points weighted by the given runs (a point without runs weighs nothing)."""
+    per_point, interest_per_point = _point_counts(points, interest, design.index)
+    return Design(design.reset_index(drop=True), per_point, interest_per_point)
+
+
+def _search(design: Design, options: dict):
+    """PRIM over the weighted design: the trajectory, the chosen box, its restricted factors
+    and which design points it holds."""
+    if design.interest.sum() in (0, design.runs.sum()):
+        which = "no" if design.interest.sum() == 0 else "every"
+        raise DiscoveryError(f"{options['outcome']}: {which} run is of interest: nothing to find")
+    trajectory = prim_trajectory(
+        design, options["peel_alpha"], options["paste_alpha"], options["mass_min"]
+    )
+    chosen = chosen_box(trajectory.tradeoff, options["min_density"])
+    limits = trajectory.limits[chosen]
+    factors = restricted_factors(limits, trajectory.limits[0])
+    return trajectory, chosen, factors, in_box(design.columns, limits)
+
+
+def _bootstrap_intervals(runs_per_point, interest_per_point, inside, generator, resamples):
+    """Bootstrap 95% intervals of the box's coverage and density over replications: a point's
+    resampled runs of interest are binomial (its runs drawn with replacement)."""
+    share = interest_per_point / np.maximum(runs_per_point, 1)
+    drawn = generator.binomial(runs_per_point, share, size=(resamples, len(share)))
+    total = np.maximum(drawn.sum(axis=1), 1)
+    in_box_interest = drawn[:, inside].sum(axis=1)
+    coverage = in_box_interest / total
+    density = in_box_interest / max(runs_per_point[inside].sum(), 1)
+    return tuple(np.quantile(coverage, [0.025, 0.975])), tuple(np.quantile(density, [0.025, 0.975]))
+
+
+def _half_masks(points: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """Each point's runs split at random into two halves (True: the first half)."""
+    shuffled = generator.permutation(len(points))
+    order = shuffled[np.argsort(points[shuffled], kind="stable")]
+    position = np.empty(len(points), dtype=int)
+    sorted_points = points[order]
+    starts = np.searchsorted(sorted_points, sorted_points, side="left")
+    position[order] = np.arange(len(points)) - starts
+    sizes = pd.Series(points).map(pd.Series(points).value_counts()).to_numpy()
+    return position < sizes // 2
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def _stability(design, points, interest, options, generator, splits):
+    """Half-study pairs: their agreement, mean IoU, and every half box's limits."""
+    if pd.Series(points).value_counts().min() < 2:
+        raise DiscoveryError("runs: replication: stability needs at least 2 replications a point")
+    agreements, halves = [], []
+    for _ in range(splits):
+        first = _half_masks(points, generator)
+        found = []
+        for half in (first, ~first):
+            trajectory, chosen, factors, inside = _search(
+                _weighted(design, points[half], interest[half]), options
+            )
+            found.append((inside, factors))
+            halves.append((trajectory.limits[chosen], factors))
+        (first_box, first_factors), (second_box, second_factors) = found
+        overlap = _iou(first_box, second_box)
+        agreements.append((overlap, overlap >= AGREEMENT and first_factors == second_factors))
+    return np.asarray(agreements, dtype=float), halves
+
+
+def _box_row(name, limit, full, quasi_p, halves) -> dict:
+    """One restricted factor of the box: limits, range, spread over half-studies, quasi-p."""
+    row = {"factor": name, "categories": ""}
+    if isinstance(limit, frozenset):
+        row["categories"] = ", ".join(sorted(map(str, limit)))
+        row.update({column: np.nan for column in BOX_COLUMNS[2:10]})
+    else:
+        row.update(low=limit[0], high=limit[1], range_low=full[0], range_high=full[1])
+        for side, index in (("low", 0), ("high", 1)):
+            found = [h[name][index] for h, _ in halves]
+            row[f"{side}_q025"], row[f"{side}_q975"] = np.quantile(found, [0.025, 0.975])
+    row["qp_low"], row["qp_high"] = quasi_p
+    row["restricted_share"] = float(np.mean([name in factors for _, factors in halves]))
+    return row
+
+
+def _box_table(design: Design, limits: Limits, factors: list[str], halves) -> pd.DataFrame:
+    """The chosen box's restricted factors with their limits, spread and quasi-p-values."""
+    whole, quasi_p = design.whole(), quasi_p_values(design, limits)
+    rows = [_box_row(name, limits[name], whole[name], quasi_p[name], halves) for name in factors]
+    return pd.DataFrame(rows, columns=BOX_COLUMNS)
+
+
+BOX_COLUMNS = [
+    "factor",
+    "categories",
+    "low",
+    "high",
+    "range_low",
+    "range_high",
+    "low_q025",
+    "low_q975",
+    "high_q025",
+    "high_q975",
+    "qp_low",
+    "qp_high",
+    "restricted_share",
+]
+
+
+def discover(
+    experiments: pd.DataFrame,
+    runs: pd.DataFrame,
+    outcome: str,
+    threshold: float | None = None,
+    min_density: float | None = None,
+    peel_alpha: float = 0.05,
+    paste_alpha: float = 0.05,
+    mass_min: float = 0.05,
+    resamples: int = 1000,
+    splits: int = 20,
+    seed: int = 0,
+    source: str = "runs",
+) -> DiscoveryResult:
+    """Scenario discovery for ``outcome`` on an explore study's tables.
+
+    ``experiments``: one row per design ``point`` with one column per factor; ``runs``: one row
+    per ``point`` and ``replication`` with one column per outcome. ``threshold``: runs with the
+    outcome at least this are of interest (needed unless the outcome is 0/1). ``min_density``:
+    report the box of highest coverage among those at least this dense (default: the box of
+    highest coverage x density). ``peel_alpha``, ``paste_alpha``, ``mass_min``: PRIM's step
+    sizes and smallest box, as shares of the runs. ``resamples``: bootstrap resamples for the
+    intervals; ``splits``: half-study pairs for the stability. ``seed``: the random streams of
+    the bootstrap, the splits and the trees (``sim.model.rng``).
+    """
+    interest, label = runs_of_interest(runs, outcome, threshold, source)
+    design = _design(experiments, runs, source)
+    points = runs["point"].to_numpy()
+    options = dict(
+        outcome=label,
+        peel_alpha=peel_alpha,
+        paste_alpha=paste_alpha,
+        mass_min=mass_min,
+        min_density=min_density,
+    )
+    weighted = _weighted(design, points, interest)
+    trajectory, chosen, factors, inside = _search(weighted, options)
+    streams = Streams(seed, 0)
+    agreements, halves = _stability(
+        design, points, interest, options, streams.get("discover", "splits"), splits
+    )
+    per_point, interest_per_point = weighted.runs, weighted.interest
+    coverage_ci, density_ci = _bootstrap_intervals(
+        per_point, interest_per_point, inside, streams.get("discover", "bootstrap"), resamples
+    )
+    tree_seed = int(streams.get("discover", "trees").integers(2**31))
+    tradeoff = trajectory.tradeoff.assign(chosen=trajectory.tradeoff["box"] == chosen)
+    return DiscoveryResult(
+        outcome=label,
+        box=_box_table(weighted, trajectory.limits[chosen], factors, halves),
+        tradeoff=tradeoff,
+        coverage=float(tradeoff.loc[chosen, "coverage"]),
+        coverage_interval=coverage_ci,
+        density=float(tradeoff.loc[chosen, "density"]),
+        density_interval=density_ci,
+        stability=float(agreements[:, 1].mean()),
+        stability_iou=float(agreements[:, 0].mean()),
+        base_rate=float(interest.mean()),
+        cart=cart_box(design, per_point, interest_per_point, mass_min, random_state=tree_seed),
+        scores=feature_scores(design, per_point, interest_per_point, random_state=tree_seed),
+        points=len(design),
+        runs=len(runs),
+        settings={**options, "resamples": resamples, "splits": splits, "seed": seed},
+    )
+
+
+def read_explore_study(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """An explore study folder's experiments, runs and manifest, or a clear error."""
+    folder = Path(folder)
+    missing = [name for name in STUDY_TABLES if not (folder / name).is_file()]
+    if missing:
+        raise DiscoveryError(
+            f"{folder}: not an explore study (no {', '.join(missing)}); `sim explore` writes one"
+        )
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DiscoveryError(f"{folder / 'manifest.json'}: unreadable: {exc}") from exc
+    kind = manifest.get("kind", "explore") if isinstance(manifest, dict) else None
+    if kind != "explore":
+        raise DiscoveryError(f"{folder / 'manifest.json'}: kind: {kind!r}, not an explore study")
+    tables = []
+    for name in STUDY_TABLES[:2]:
+        try:
+            tables.append(pd.read_parquet(folder / name))
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise DiscoveryError(f"{folder / name}: unreadable: {exc}") from exc
+    return tables[0], tables[1], manifest
+
+
+def discover_folder(folder: Path, outcome: str, **options) -> tuple[DiscoveryResult, dict]:
+    """``discover`` on an explore study folder; also returns the folder's manifest."""
+    experiments, runs, manifest = read_explore_study(folder)
+    source = str(Path(folder) / "runs.parquet")
+    return discover(experiments, runs, outcome, source=source, **options), manifest
