@@ -87,3 +87,16 @@ def test_same_trace_byte_for_byte_in_separate_processes(args):
     assert b" STRIKE #1 " in first and b" DECISION " in first
     assert first == second
     assert first.decode() == trace_text(*args)
+
+
+def test_trace_shows_each_account_and_the_one_that_closed():
+    from tests.test_memory import memory_world
+
+    text = format_trace(memory_world(), "memory")
+    accounts = [line for line in text.splitlines() if "account of" in line]
+    assert len(accounts) == 5
+    assert accounts[0].endswith(
+        "account of b with a: suffered 3.04, inflicted 0.00, pending 0.00 -> owes 3.04"
+    )
+    assert accounts[-1].endswith("-> CLOSED: the matter is settled")
+    assert sum("CLOSED" in line for line in accounts) == 1

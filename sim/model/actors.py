@@ -32,7 +32,8 @@ class ActorAgent:
     """One actor in one run: its arsenal, its inbox and its decision process.
 
     It knows nothing of the world that holds it: it is given the clock, its own random stream,
-    a ``record`` callback for the event log and a ``launch`` callback that starts a strike.
+    a ``record`` callback for the event log, a ``launch`` callback that starts a strike and, if
+    the world keeps accounts, a ``decided`` callback told of every decision it takes.
     """
 
     def __init__(
@@ -43,9 +44,10 @@ class ActorAgent:
         rng: np.random.Generator,
         record: Callable[[Event], None],
         launch: Callable[[StrikeOrder], None],
+        decided: Callable[[str, Decision, Notice], None] | None = None,
     ) -> None:
         self.env, self.actor_id, self.spec, self.rng = env, actor_id, spec, rng
-        self._record, self._launch = record, launch
+        self._record, self._launch, self._decided = record, launch, decided
         self.arsenal: dict[str, int] = dict(spec.arsenal)
         self.inbox: simpy.Store = simpy.Store(env)
         if spec.policy is not None:
@@ -62,6 +64,8 @@ class ActorAgent:
                 rng=self.rng,
             )
             self.record(decision, notice)
+            if self._decided is not None:
+                self._decided(self.actor_id, decision, notice)
             if decision.respond:
                 self.env.process(self._respond_later(decision, notice.reason))
 

@@ -135,6 +135,24 @@ class StrikeCapReached:
     max_strikes: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChanged:
+    """An actor's account with an adversary changed (rung-equivalents of severity); logged only
+    for actors whose policy keeps a memory. ``closed`` marks the change that settled an account
+    that was unsettled: the actor declares the matter closed."""
+
+    kind: ClassVar[str] = "account"
+    time_hours: float
+    actor: str
+    adversary: str
+    suffered: float
+    inflicted: float
+    pending: float
+    unsettled: float
+    settled: bool
+    closed: bool
+
+
 Event = (
     StrikeLaunched
     | WaveLaunched
@@ -143,6 +161,7 @@ Event = (
     | DecisionMade
     | StrikeCapReached
     | ParametersDrawn
+    | AccountChanged
 )
 EVENT_TYPES = (
     StrikeLaunched,
@@ -152,6 +171,7 @@ EVENT_TYPES = (
     StrikeCapReached,
     ParametersDrawn,
     WaveLaunched,
+    AccountChanged,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

@@ -17,7 +17,12 @@ from sim.scenario.schema import Policy, StrikePackage
 
 @dataclass(frozen=True)
 class Observation:
-    """What an actor saw of a strike on itself (or on an ally it defends)."""
+    """What an actor saw of a strike on itself (or on an ally it defends).
+
+    ``severity`` is the strike's, rung-equivalents (``sim.model.memory.severity``); ``unsettled``
+    is the actor's account with the attacker after it (None if the actor keeps no memory), and
+    ``costs_usd`` what the round has cost the actor so far, US dollars.
+    """
 
     actor: str
     attacker: str
@@ -27,6 +32,9 @@ class Observation:
     intercepted_share: float = 0.0
     ally_pressure: float = 0.0
     attacker_patron: str | None = None
+    severity: float = 0.0
+    unsettled: float | None = None
+    costs_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,11 @@ def _logit(p: float) -> float:
 
 
 def respond_probability(policy: Policy, seen: Observation, domestic_pressure: float) -> float:
-    """Chance of responding: the logistic model documented on ``sim.scenario.schema.Policy``."""
+    """Chance of responding: the logistic model documented on ``sim.scenario.schema.Policy``, with
+    the account and war-weariness terms of ``sim.scenario.dynamics.Memory`` if it keeps one."""
+    memory = policy.memory
+    if memory is not None and (seen.unsettled or 0.0) <= memory.settle_tolerance:
+        return 0.0
     harm = math.log1p(seen.casualties + seen.damage_usd / 1e6)
     z = (
         _logit(policy.base_response_probability)
@@ -59,6 +71,9 @@ def respond_probability(policy: Policy, seen: Observation, domestic_pressure: fl
         + policy.domestic_weight * domestic_pressure
         - policy.restraint_weight * seen.ally_pressure
     )
+    if memory is not None:
+        z += memory.account_weight * seen.unsettled
+        z -= memory.weariness_weight * math.log1p(seen.costs_usd / 1e9)
     return 1.0 / (1.0 + math.exp(-z))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sim.model.events import (
     HOURS_PER_DAY,
+    AccountChanged,
     DecisionMade,
     Event,
     Interception,
@@ -90,6 +91,17 @@ def _line(event: Event) -> str | None:
     if isinstance(event, ParametersDrawn):
         values = ", ".join(f"{path} = {value:.3g}" for path, value in event.values)
         return f"{day}  PARAMETERS drawn from the posterior: {values}"
+    if isinstance(event, AccountChanged):
+        state = (
+            "CLOSED: the matter is settled"
+            if event.closed
+            else ("settled" if event.settled else f"owes {event.unsettled:.2f}")
+        )
+        return (
+            f"{day}    account of {event.actor} with {event.adversary}: suffered "
+            f"{event.suffered:.2f}, inflicted {event.inflicted:.2f}, pending {event.pending:.2f}"
+            f" -> {state}"
+        )
     if isinstance(event, StrikeCapReached):
         return f"{day}  STRIKE CAP of {event.max_strikes} reached; no further strikes launched"
     return None

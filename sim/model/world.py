@@ -16,11 +16,13 @@ from sim.model.actors import ActorAgent, Notice
 from sim.model.engagement import LayerState
 from sim.model.events import (
     HOURS_PER_DAY,
+    AccountChanged,
     Event,
     ParametersDrawn,
     StrikeCapReached,
     StrikeOutcome,
 )
+from sim.model.memory import Ledger, severity
 from sim.model.policies import Decision, Observation, force, package_for
 from sim.model.rng import Streams
 from sim.model.strikes import (
@@ -34,6 +36,9 @@ from sim.model.strikes import (
 from sim.scenario.ladder import Rung
 from sim.scenario.parameters import PosteriorSample, draw_parameters
 from sim.scenario.schema import Defends, ProxyOf, Restrains, Scenario
+
+NOT_ANSWERS = frozenset({"opening", "ordered by patron"})
+"""Causes of strikes that answer no strike the attacker suffered (nothing was pending for them)."""
 
 
 class World:
@@ -61,8 +66,18 @@ class World:
         self.defenders: dict[str, list[Defends]] = defaultdict(list)
         for relation in scenario.relations_of(Defends):
             self.defenders[relation.protects].append(relation)
+        self.ledger = Ledger()
+        self.remembers = {
+            a: spec.policy.memory
+            for a, spec in scenario.actors.items()
+            if spec.policy is not None and spec.policy.memory is not None
+        }
+        self._answer_of: dict[int, tuple[str, str, int]] = {}
+        decided = self.decided if self.remembers else None
         self.agents = {
-            a: ActorAgent(self.env, a, spec, streams.get("policy", a), self.record, self.launch)
+            a: ActorAgent(
+                self.env, a, spec, streams.get("policy", a), self.record, self.launch, decided
+            )
             for a, spec in scenario.actors.items()
         }
         self._order_rng = streams.get("proxy-orders")
@@ -85,13 +100,20 @@ class World:
         A refused launch costs the same however long the log is (a flag, not a scan of the log),
         so a run stays linear in its strikes.
         """
+        answer = (order.attacker, order.target, order.rung)
+        is_answer = order.attacker in self.remembers and order.cause not in NOT_ANSWERS
         if self.strikes_launched >= self.scenario.max_strikes:
             if not self.strike_cap_recorded:
                 self.strike_cap_recorded = True
                 self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
+            if is_answer:
+                self.ledger.release(*answer)
+                self._log_account(order.attacker, order.target)
             return
         self.strikes_launched += 1
         strike_id, now = self.strikes_launched, self.env.now
+        if is_answer:
+            self._answer_of[strike_id] = answer
         waves = coordinated_waves(order.projectiles, self.scenario.weapons, now)
         self.record(launched_event(order, strike_id, now))
         for wave in wave_events(waves, strike_id, now):
@@ -129,10 +151,64 @@ class World:
             if decision.respond:
                 proxy.launch(decision, cause="ordered by patron")
 
+    def decided(self, actor: str, decision: Decision, notice: Notice) -> None:
+        """An actor that keeps accounts decided to answer: what it means to inflict is pending."""
+        if actor in self.remembers and decision.respond:
+            self.ledger.commit(actor, decision.target, decision.rung)
+            self._log_account(actor, decision.target)
+
+    def _log_account(self, actor: str, adversary: str, closed: bool = False) -> None:
+        """Record ``actor``'s account with ``adversary`` as it now stands (if it keeps one)."""
+        memory = self.remembers.get(actor)
+        if memory is None:
+            return
+        account = self.ledger.account(actor, adversary)
+        self.record(
+            AccountChanged(
+                time_hours=self.env.now,
+                actor=actor,
+                adversary=adversary,
+                suffered=account.suffered,
+                inflicted=account.inflicted,
+                pending=account.pending,
+                unsettled=account.unsettled,
+                settled=account.unsettled <= memory.settle_tolerance,
+                closed=closed,
+            )
+        )
+
+    def _book_landing(self, outcome: StrikeOutcome, strike_severity: float) -> None:
+        """Accounts after a strike landed: the target suffered it, the attacker inflicted it (its
+        pending answer, if this was one, is now inflicted), and both paid their costs."""
+        attacker, target = outcome.attacker, outcome.target
+        answer = self._answer_of.pop(outcome.strike_id, None)
+        if answer is not None:
+            self.ledger.release(*answer)
+        account = self.ledger.account(attacker, target)
+        owed_before = account.suffered - account.inflicted
+        self.ledger.landed(
+            attacker,
+            target,
+            strike_severity,
+            outcome.attacker_cost_usd,
+            outcome.defender_cost_usd + outcome.damage_usd,
+        )
+        memory = self.remembers.get(attacker)
+        owed_after = account.suffered - account.inflicted
+        closed = memory is not None and owed_after <= memory.settle_tolerance < owed_before
+        self._log_account(target, attacker)
+        self._log_account(attacker, target, closed)
+
     def strike_landed(self, outcome: StrikeOutcome) -> None:
         """Tell the target, and allies who fight for it at this rung, what the strike did."""
+        strike_severity = severity(
+            self.scenario.severity, outcome.rung, outcome.casualties, outcome.damage_usd
+        )
+        if self.remembers:
+            self._book_landing(outcome, strike_severity)
 
         def notify(actor: str, reason: str) -> None:
+            account = self.ledger.account(actor, outcome.attacker)
             seen = Observation(
                 actor=actor,
                 attacker=outcome.attacker,
@@ -142,12 +218,18 @@ class World:
                 intercepted_share=outcome.intercepted_share,
                 ally_pressure=self.pressure[actor],
                 attacker_patron=self.patron_of.get(outcome.attacker),
+                severity=strike_severity,
+                unsettled=account.unsettled if actor in self.remembers else None,
+                costs_usd=self.ledger.costs_usd[actor],
             )
             self.agents[actor].inbox.put(Notice(seen, outcome.strike_id, reason))
 
         notify(outcome.target, "struck")
         for relation in self.defenders[outcome.target]:
             if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
+                if relation.ally in self.remembers:
+                    self.ledger.suffer(relation.ally, outcome.attacker, strike_severity)
+                    self._log_account(relation.ally, outcome.attacker)
                 notify(relation.ally, f"ally {outcome.target} struck")
 
     def _opening(self) -> Generator:

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.dynamics import (
+    Count,
+    Identifier,
+    Memory,
+    NonNegative,
+    OpeningEvent,
+    Positive,
+    Probability,
+    RungNumber,
+    SeverityScale,
+    StrictModel,
+)
 from sim.scenario.ladder import HIGHEST, LOWEST
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-Count = Annotated[int, Field(ge=0)]
-RungNumber = Annotated[int, Field(ge=LOWEST, le=HIGHEST)]
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-
-
-class StrictModel(BaseModel):
-    """Base: frozen, strict types, unknown keys rejected, numbers finite (no .inf or .nan)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class FlightTime(StrictModel):
@@ -246,6 +245,9 @@ class Policy(StrictModel):
         description="What the actor sends by rung (0-6); a response at a rung without a package "
         "is made at the nearest package rung below, else the lowest above.",
     )
+    memory: Memory | None = Field(
+        None, description="The account kept with each adversary (absent: only the last strike)."
+    )
 
     @model_validator(mode="after")
     def _rung_steps(self) -> Policy:
@@ -332,32 +334,6 @@ class ProxyOf(StrictModel):
 Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discriminator="kind")]
 
 
-class OpeningEvent(StrictModel):
-    """A strike that starts the run, with its outcome given (no projectiles) or simulated."""
-
-    day: NonNegative = Field(description="When the strike is launched, days after the start.")
-    attacker: Identifier = Field(description="The actor that strikes.")
-    target: Identifier = Field(description="The actor struck.")
-    rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
-    description: str = Field(
-        "", description="What happened, in words; shown in the event log and traces."
-    )
-    telegraphed: bool = Field(
-        False, description="Announced in advance, so layers that require warning can engage it."
-    )
-    projectiles: dict[str, Count] = Field(
-        default_factory=dict,
-        description="Projectiles by weapon, flown through the target's defences; not drawn from "
-        "the attacker's arsenal.",
-    )
-    casualties: Count = Field(
-        0, description="Casualties (killed and wounded) given, added to those of any leakers."
-    )
-    damage_usd: NonNegative = Field(
-        0.0, description="Damage given, US dollars, added to that of any leakers."
-    )
-
-
 class LeverSpec(StrictModel):
     """A named lever: a scenario value by path, the range a study should explore, and why."""
 
@@ -396,6 +372,9 @@ class Scenario(StrictModel):
     )
     opening: list[OpeningEvent] = Field(
         min_length=1, description="The strikes that start the run, each launched on its day."
+    )
+    severity: SeverityScale = Field(
+        SeverityScale(), description="How bad a strike was, for the mechanisms that weigh it."
     )
     levers: dict[Identifier, LeverSpec] = Field(
         default_factory=dict,

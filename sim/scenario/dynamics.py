@@ -1,0 +1,98 @@
+"""Schema blocks of the model's escalation dynamics (issue 14), each optional: absent = switched off.
+
+An actor's ``memory`` (the account it keeps with each adversary), the ``height`` of its answers as
+an ordered choice over all rungs, and the ``timing`` of its answers by what it suffered live on its
+policy; the scenario's ``severity`` scale, its ``ceasefire`` and ``end_when_settled`` endings live
+on the scenario. The equations are in ``docs/model-odd.md``. A scenario that uses none of them runs
+exactly as before, draw for draw.
+
+The base of every scenario model (``StrictModel``) and the constrained number types are defined here
+too, so that ``sim.scenario.schema`` can import these blocks without an import circle; the schema
+re-exports them under their old names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.scenario.ladder import HIGHEST, LOWEST
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Count = Annotated[int, Field(ge=0)]
+RungNumber = Annotated[int, Field(ge=LOWEST, le=HIGHEST)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class StrictModel(BaseModel):
+    """Base: frozen, strict types, unknown keys rejected, numbers finite (no .inf or .nan)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class OpeningEvent(StrictModel):
+    """A strike that starts the run, with its outcome given (no projectiles) or simulated."""
+
+    day: NonNegative = Field(description="When the strike is launched, days after the start.")
+    attacker: Identifier = Field(description="The actor that strikes.")
+    target: Identifier = Field(description="The actor struck.")
+    rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
+    description: str = Field(
+        "", description="What happened, in words; shown in the event log and traces."
+    )
+    telegraphed: bool = Field(
+        False, description="Announced in advance, so layers that require warning can engage it."
+    )
+    projectiles: dict[str, Count] = Field(
+        default_factory=dict,
+        description="Projectiles by weapon, flown through the target's defences; not drawn from "
+        "the attacker's arsenal.",
+    )
+    casualties: Count = Field(
+        0, description="Casualties (killed and wounded) given, added to those of any leakers."
+    )
+    damage_usd: NonNegative = Field(
+        0.0, description="Damage given, US dollars, added to that of any leakers."
+    )
+
+
+class SeverityScale(StrictModel):
+    """One scale for how bad a strike was, in rung-equivalents, used by every mechanism below:
+    ``severity = rung + harm_weight * log1p(casualties + damage_usd / 1e6)``."""
+
+    harm_weight: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.5,
+        description="Rung-equivalents added per unit of log1p(casualties + damage in US dollars "
+        "/ 1e6), 0-5. At 0.5, the 7 IRGC officers killed in Damascus on 1 April 2024 add 1.0 to "
+        "its rung 2; a harmless strike adds nothing.",
+    )
+
+
+class Memory(StrictModel):
+    """The account an actor keeps with each adversary, and its war weariness.
+
+    Per adversary it sums the severity it suffered and the severity it inflicted (its strikes that
+    landed) and holds what its decided, not yet landed answers are meant to inflict (pending, their
+    rung). ``unsettled = max(0, suffered - inflicted - pending)``. An account at or below
+    ``settle_tolerance`` is settled: a strike that leaves it so is not answered (probability 0),
+    and an answer that brings it there closes the account (logged). Otherwise the log-odds of
+    answering gain ``account_weight * unsettled`` and lose
+    ``weariness_weight * log1p(own costs so far / 1e9)``.
+    """
+
+    account_weight: Annotated[float, Field(ge=-10.0, le=10.0)] = Field(
+        1.0, description="Log-odds of answering added per rung-equivalent of unsettled account."
+    )
+    settle_tolerance: Annotated[float, Field(ge=0.0, le=6.0)] = Field(
+        0.5,
+        description="Unsettled severity, rung-equivalents (0-6), at or below which the account "
+        "is settled: nothing is owed, so nothing is answered.",
+    )
+    weariness_weight: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.0,
+        description="Log-odds of answering removed per unit of log1p(own costs so far in US "
+        "dollars / 1e9): strikes paid for, interceptors fired in its defence, damage suffered.",
+    )

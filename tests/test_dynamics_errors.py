@@ -1,0 +1,37 @@
+"""Bad input in the blocks of the version-2 mechanisms: one `file:line: field: message` each."""
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario.loading import ScenarioError, load_scenario
+from tests.test_memory import MEMORY, WITH_MEMORY
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return lines[occurrence - 1]
+
+
+MEMORY_CASES = [
+    ("settle_tolerance: 0.5", "settle_tolerance: 9", "settle_tolerance", "must be <= 6.0, got 9"),
+    ("account_weight: 1.0", "account_weight: .inf", "account_weight", "finite number"),
+    ("settle_tolerance: 0.5", "settle_tolerance: 0.5, forget: 1", "forget", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "message"), MEMORY_CASES)
+def test_a_bad_memory_block_names_its_file_line_and_field(tmp_path, old, new, field, message):
+    text = MEMORY.format(memory=WITH_MEMORY.replace(old, new), rung=2, casualties=7)
+    (problem, *_) = problems_of(tmp_path, text)
+    line = line_of(text, "memory:")
+    assert problem.startswith(f"{tmp_path / 'bad.yaml'}:{line}: actors.a.policy.memory.{field}: ")
+    assert message in problem
