@@ -1,0 +1,157 @@
+"""``sim score``: the model's forecasts of resolved questions, scored against baselines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from sim.analysis.forecasts import ScoreResults, score
+from sim.analysis.scores import DEFAULT_RESAMPLES
+from sim.cli.support import (
+    EXECUTOR_OPTION,
+    EXIT_INTERRUPTED,
+    WORKERS_OPTION,
+    progress_bar,
+    user_errors,
+)
+from sim.figures.scores import reliability_diagram
+from sim.figures.style import save_figure
+from sim.study import DEFAULT_N
+from sim.study.results import read_manifest
+
+FIGURE_STEM = "reliability-diagram"
+
+
+@click.command("score")
+@click.argument("questions", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), required=True, help="Folder for the scores."
+)
+@click.option(
+    "-n",
+    "--replications",
+    "n",
+    type=click.IntRange(min=2),
+    default=DEFAULT_N,
+    show_default=True,
+    help="Replications per study (one study per scenario and horizon).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Root seed of every study and of the bootstrap (default: each scenario's own).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    default=DEFAULT_RESAMPLES,
+    show_default=True,
+    help="Bootstrap resamples of the questions for the skill intervals.",
+)
+@WORKERS_OPTION
+@EXECUTOR_OPTION
+@user_errors
+def score_command(
+    questions: Path,
+    out: Path,
+    n: int,
+    seed: int | None,
+    resamples: int,
+    workers: int,
+    executor: str,
+) -> None:
+    """Score the model's forecasts of the resolved questions in QUESTIONS (a YAML file).
+
+    Each question names a scenario, an outcome (rung>=R, strike:ATTACKER>TARGET>=R, or
+    max_rung for the highest rung 0-6), a horizon in days, the forecast date, its resolution
+    and a base rate (see docs/scoring.md). Each scenario runs as a Monte Carlo study with the
+    question's horizon. The model's probability (Wilson 95% CI) is scored by the Brier and log
+    scores (binary) or the ranked probability score (max_rung), beside four baselines: uniform,
+    the base rate, persistence (nothing happens after the opening) and one-rung-up. Skill
+    against each baseline has a paired bootstrap 95% CI over the questions.
+
+    Writes forecasts, skill and reliability tables (Parquet and CSV), the reliability diagram
+    (PDF, PNG and its CSV) and a manifest to OUT; prints one line per question. Interrupted,
+    the same command continues the unfinished studies.
+
+    \b
+    Example:
+      sim score calibration/questions-april-2024.yaml -o results/scores -n 2000
+    """
+    with _continues(out), progress_bar("replications") as progress:
+        results = score(
+            questions,
+            out=out,
+            n=n,
+            seed=seed,
+            resamples=resamples,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+        )
+    _write_figure(results)
+    for line in question_lines(results.forecasts):
+        click.echo(line)
+    click.echo(f"{_skill_line(results.skill)}\nwritten to {results.folder}")
+
+
+@contextmanager
+def _continues(folder: Path) -> Iterator[None]:
+    """On Ctrl-C, say that the same command continues the unfinished studies (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: finished chunks are kept in {folder}; run the same command again "
+            "to continue",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _write_figure(results: ScoreResults) -> None:
+    """The reliability diagram beside the tables (its CSV holds the numbers drawn); the files'
+    metadata name the questions file, seed, replications, version and commit."""
+    manifest = read_manifest(results.folder)
+    trace = {
+        "scenario_file": manifest["questions_file"],
+        "seed": manifest["seed"] if manifest["seed"] is not None else "each scenario's",
+        "n": manifest["n_per_study"],
+        "package_version": manifest["package_version"],
+        "git_commit": manifest["git_commit"],
+    }
+    figure = reliability_diagram(results.reliability)
+    save_figure(figure, results.folder / FIGURE_STEM, manifest=trace)
+
+
+def question_lines(forecasts: pd.DataFrame) -> list[str]:
+    """One line per question: the model's forecast with its interval, what happened, and the
+    model's score beside the best baseline's."""
+    lines = []
+    for question_id, rows in forecasts.groupby("id", sort=False):
+        model = rows[rows.forecaster == "model"].iloc[0]
+        name = "rps" if model.kind == "ordinal" else "brier"
+        baselines = rows[rows.forecaster != "model"]
+        best = baselines.loc[baselines[name].idxmin()]
+        said = "P(rung)" if model.kind == "ordinal" else "P"
+        lines.append(
+            f"{question_id}: {said}={model.probability:.3f} "
+            f"[{model.ci_low:.3f}, {model.ci_high:.3f}] resolved {model.resolution}; "
+            f"{name} {model[name]:.3f} (best baseline {best.forecaster} {best[name]:.3f})"
+        )
+    return lines
+
+
+def _skill_line(skill: pd.DataFrame) -> str:
+    """Brier skill against every baseline, one line."""
+    brier = skill[skill.score == "brier"]
+    parts = [
+        f"{row.baseline} {row.skill:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]"
+        for row in brier.itertuples()
+    ]
+    return "Brier skill: " + ", ".join(parts) if parts else "no binary questions"
