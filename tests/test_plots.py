@@ -407,18 +407,16 @@ def test_csv_holds_the_numbers_drawn(figures, saved):
     drawn = whiskers(interval)
     max_rung = saved["max-rung"]
     assert np.allclose(drawn, max_rung[["rung", "ci_low", "ci_high"]].to_numpy())
+    interception = saved["interception"]
+    shown = interception[interception.estimate > 0]
     drawn = [
-        p.get_width()
-        for a in figures["interception"].axes
-        for c in a.containers
-        if isinstance(c, BarContainer)
-        for p in c
+        x for a in figures["interception"].axes for c in errorbars(a) for x in c[0].get_xdata()
     ]
-    assert np.allclose(drawn, saved["interception"].estimate)
+    assert np.allclose(drawn, shown.estimate)
     drawn = np.concatenate(
         [whiskers(c)[:, 1:] for a in figures["interception"].axes for c in errorbars(a)]
     )
-    assert np.allclose(drawn, saved["interception"][["ci_low", "ci_high"]].to_numpy())
+    assert np.allclose(drawn, shown[["ci_low", "ci_high"]].to_numpy())
     sweep = figures["sweep"].axes[0]
     bands = [c for c in sweep.collections if isinstance(c, PolyCollection)]
     groups = saved["sweep"].groupby("outcome")
@@ -747,10 +745,43 @@ def test_cumulative_probability_axis_is_scaled_to_its_highest_band(figures):
     assert bottom == 0 and highest <= top <= min(1.0, highest + 0.1)
 
 
-def test_interception_panels_use_a_log_scale_from_zero(figures):
+def test_interception_panels_are_logarithmic_axes_without_a_zero_tick_or_meaningless_colour(
+    figures,
+):
+    """A true logarithmic axis (no linear stretch from 0 passed off as "log scale"), one
+    range of whole decades holding every number drawn, ticks that are powers of ten, and
+    one colour for all (the panels' colours meant nothing)."""
+    data = figures["interception"].data
+    values = data[["estimate", "ci_low", "ci_high"]].to_numpy().ravel()
+    values = values[values > 0]
+    colours = set()
     for axes in figures["interception"].axes:
-        assert axes.get_xscale() == "symlog" and axes.get_xlim()[0] == 0
-        assert "log scale" in axes.get_xlabel()
+        assert axes.get_xscale() == "log" and "logarithmic axis" in axes.get_xlabel()
+        low, high = axes.get_xlim()
+        assert low <= values.min() and values.max() <= high
+        assert np.allclose(np.log10([low, high]) % 1, 0)
+        ticks = [t for t in axes.get_xticks() if low <= t <= high]
+        assert ticks and 0 not in ticks and np.allclose(np.log10(ticks) % 1, 0)
+        for container in errorbars(axes):
+            colours.add(matplotlib.colors.to_hex(container[0].get_color()))
+    assert colours == {"#000000"}
+
+
+def test_an_interception_mean_of_zero_is_written_not_lost():
+    """A log axis cannot place 0: a strike kind whose interceptor cost is 0 in every run is
+    written as "0" in its row, and its other means are still drawn."""
+    from sim.figures.plots import _interception_panel
+
+    part = pd.DataFrame(
+        {"label": ["a", "b"], "estimate": [0.0, 5.0], "ci_low": [0.0, 4.0], "ci_high": [0.0, 6.0]}
+    )
+    figure = plots.PaperFigure()
+    axes = figure.add_subplot()
+    _interception_panel(axes, part, (1.0, 10.0))
+    (container,) = errorbars(axes)
+    assert list(container[0].get_xdata()) == [5.0] and list(container[0].get_ydata()) == [0]
+    (zero,) = axes.texts
+    assert zero.get_text().strip() == "0" and zero.get_position() == (1.0, 1)
 
 
 @pytest.mark.parametrize("name", ["path-tree", "timeline"])
@@ -844,3 +875,42 @@ def test_a_sweep_folder_marks_levers_outside_the_shipped_calibration_prior(tmp_p
     high = summary.loc[lever, "prior_high"]
     assert list(figure.data.extrapolation) == list(figure.data[lever] > high)
     assert figure.data.extrapolation.any() and not figure.data.extrapolation.all()
+
+
+def test_timeline_waves_are_marked_at_launch_by_a_shape_per_weapon(figures, saved):
+    """A wave lasts hours on an axis of weeks: each is marked at its launch, in its weapon's
+    own shape (not the strike's dot), and its legend entry shows the same shape."""
+    top = figures["timeline"].axes[0]
+    waves = saved["timeline"][saved["timeline"].kind == "wave"]
+    marks = [c for c in top.collections if c.get_label().startswith("_")]
+    shapes = [tuple(map(tuple, c.get_paths()[0].vertices.round(3))) for c in marks]
+    assert len(marks) == waves.weapon.nunique() and len(set(shapes)) == len(shapes)
+    starts = sorted(x for c in marks for x in c.get_offsets()[:, 0])
+    assert np.allclose(starts, sorted(waves.launch_hours / 24))
+    dot = matplotlib.markers.MarkerStyle("o").get_path().vertices.round(3)
+    assert all(shape != tuple(map(tuple, dot)) for shape in shapes)
+    entries = dict(zip(*top.get_legend_handles_labels()[::-1], strict=True))
+    legend = top.get_legend()
+    names = [t.get_text() for t in legend.get_texts()]
+    assert [n for n in names if n.endswith(" wave")] == [n for n in entries if n.endswith(" wave")]
+
+
+def test_timeline_stacks_at_most_three_named_layers_then_the_others_and_leakers(results):
+    """Nine stacked categories cannot be told apart: the three layers that caught the most in
+    the run are named, the rest are summed as "other layers" (named in the caption)."""
+    from sim.figures.gallery import _april_like
+
+    replication = _april_like(results)
+    figure = plots.run_timeline(results, replication)
+    log = results.events[
+        (results.events.replication == replication) & (results.events.kind == "interception")
+    ]
+    caught = log.groupby("layer").intercepted.sum()
+    caught = caught[caught > 0].sort_values(ascending=False, kind="stable")
+    assert len(caught) > 3, "the run's layers fit in the stack: the check is empty"
+    containers = [c for c in figure.axes[1].containers if isinstance(c, BarContainer)]
+    labels = [c.get_label() for c in containers]
+    assert labels == [*caught.index[:3], "other layers", "leakers"]
+    other = figure.data[figure.data.kind == "interception"]["other layers"].sum()
+    assert other == caught.iloc[3:].sum()
+    assert all(layer in figure.caption for layer in caught.index[3:])

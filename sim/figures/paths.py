@@ -1,5 +1,6 @@
-"""The escalation path tree: who struck whom at which rung next, with the share of runs on each
-branch, from the ``path`` column of the runs table."""
+"""Escalation paths: the path tree (who struck whom at which rung next, with the share of runs on
+each branch, from the ``path`` column of the runs table) and one run's path in time (the
+timeline, from the events table)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
-from sim.figures.style import OKABE_ITO, TWO_COLUMNS_INCHES, PaperFigure, paper_style
-from sim.study.results import Results, wilson_interval
+from sim.figures.style import (
+    OKABE_ITO,
+    SERIES_MARKERS,
+    TWO_COLUMNS_INCHES,
+    PaperFigure,
+    paper_style,
+)
+from sim.model.events import EVENT_SCHEMA, HOURS_PER_DAY
+from sim.study.results import Results, ResultsError, wilson_interval
 
 END = "(no further strike)"
 
@@ -126,3 +135,171 @@ def path_tree(
         f"that took it [95% Wilson interval]; branches below {threshold:.0%} of runs are omitted."
     )
     return figure.finish(table, caption)
+
+
+def _typical_replication(runs: pd.DataFrame) -> int:
+    """The lowest-numbered run that reached the median highest rung with the median strikes."""
+    rung = runs.max_rung.median()
+    candidates = runs[runs.max_rung == np.floor(rung)]
+    strikes = candidates.strikes.median()
+    chosen = candidates[candidates.strikes >= strikes]
+    return int(chosen.replication.min())
+
+
+def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> pd.DataFrame:
+    """Strikes (filled, labelled with target, rung and projectiles) and decisions (open circle:
+    answer, cross: no answer) in one row per actor; returns the strikes drawn, each with the
+    projectiles its waves launched (logged at launch, so a strike still in flight at the horizon
+    counts too; a log from before waves were logged gives its outcomes' counts)."""
+    waves = log[log.kind == "wave"].groupby("strike_id")["count"].sum()
+    outcomes = log[log.kind == "outcome"].set_index("strike_id").launched
+    strikes = log[log.kind == "strike"]
+    launched = strikes.strike_id.map(waves).fillna(strikes.strike_id.map(outcomes)).fillna(0)
+    strikes = strikes.assign(launched=launched.astype(int))
+    days = strikes.time_hours / HOURS_PER_DAY
+    rows = strikes.attacker.map(actors.index)
+    axes.plot(days, rows, "o", ms=4, color="black", label="strike: target, rung (projectiles)")
+    for day, row, strike in zip(days, rows, strikes.itertuples(), strict=True):
+        text = f"{strike.target}, {int(strike.rung)} ({strike.launched})"
+        axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=7)
+    decisions = log[log.kind == "decision"]
+    for respond, marker, name in ((True, "o", "answer"), (False, "x", "no answer")):
+        chosen = decisions[decisions.respond == respond]
+        axes.plot(
+            chosen.time_hours / HOURS_PER_DAY,
+            chosen.actor.map(actors.index),
+            marker,
+            ms=5,
+            mfc="none",
+            color=OKABE_ITO[0],
+            label=f"decision: {name}",
+        )
+    axes.set_yticks(range(len(actors)), actors)
+    axes.set_ylim(-0.6, len(actors) - 0.2)
+    axes.set(ylabel="actor", xlabel="days since the opening strike")
+    return strikes
+
+
+def _timeline_waves(
+    axes: Axes, log: pd.DataFrame, strikes: pd.DataFrame, actors: list[str], legend: dict
+) -> pd.DataFrame:
+    """Each wave of a strike as a segment below its attacker's row, from its launch to the last
+    arrival it can have, with a marker at its launch, one grey and one marker shape per weapon
+    (colours mark the layers below); puts each weapon's (segments, markers) in ``legend`` by its
+    label; returns the waves drawn, with their attacker."""
+    waves = (
+        log[log.kind == "wave"]
+        .drop(columns="attacker")
+        .merge(strikes[["strike_id", "attacker"]], on="strike_id", how="left")
+    )
+    weapons = sorted(waves.weapon.unique())
+    for k, weapon in enumerate(weapons):
+        chosen = waves[waves.weapon == weapon]
+        row = chosen.attacker.map(actors.index) - 0.18 - 0.3 * k / max(1, len(weapons) - 1)
+        grey = str(round(0.55 * k / max(1, len(weapons) - 1), 3))  # black to mid grey
+        start, stop = chosen.launch_hours / HOURS_PER_DAY, chosen.last_arrival_hours / HOURS_PER_DAY
+        label = f"{weapon} wave"
+        segments = axes.hlines(
+            row, start, stop, color=grey, lw=2.5, capstyle="projecting", label=label
+        )
+        # A wave lasts hours on an axis of weeks: a marker of the weapon's shape at its launch
+        # shows where it is and which weapon it is, in any print (the strike's own dot, "o",
+        # is left out of the shapes).
+        launches = axes.scatter(start, row, s=10, marker=SERIES_MARKERS[1 + k % 7], color=grey)
+        legend[label] = (segments, launches)
+    return waves
+
+
+NAMED_LAYERS = 3
+"""The timeline's bars name the layers that intercepted the most in the run, this many; the rest
+are stacked as "other layers" (nine categories in one stack cannot be told apart)."""
+LAYER_COLOURS = (OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[6], "0.2")
+"""Colours of the named layers and of "other layers"; with vermillion (``OKABE_ITO[3]``) for
+leakers their grey levels (0.34, 0.62, 0.84, 0.2 and 0.47) differ, so the stack reads in
+greyscale."""
+
+
+def _timeline_interceptions(axes: Axes, log: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Stacked bars per strike: projectiles intercepted by each of the ``NAMED_LAYERS`` busiest
+    layers, by all other layers together, then leakers on top; returns the bars drawn and the
+    layers counted as "other layers"."""
+    caught = log[log.kind == "interception"].pivot_table(
+        index="strike_id", columns="layer", values="intercepted", aggfunc="sum", sort=False
+    )
+    outcome = log[log.kind == "outcome"].set_index("strike_id")
+    table = caught.reindex(outcome.index).fillna(0)
+    table = table.loc[:, table.sum() > 0]
+    busiest = list(table.sum().sort_values(ascending=False, kind="stable").index)
+    named, others = busiest[:NAMED_LAYERS], busiest[NAMED_LAYERS:]
+    table = table[named].assign(**({"other layers": table[others].sum(axis=1)} if others else {}))
+    table = table.assign(leakers=outcome.leaked)
+    days = outcome.time_hours / HOURS_PER_DAY
+    bottom = np.zeros(len(table))
+    colours = [*LAYER_COLOURS[: len(named)], *LAYER_COLOURS[3:][: len(others[:1])], OKABE_ITO[3]]
+    for colour, column in zip(colours, table.columns, strict=True):
+        axes.bar(
+            days,
+            table[column],
+            bottom=bottom,
+            width=0.8,
+            color=colour,
+            label=column,
+            edgecolor="white",
+            lw=0.3,
+        )
+        bottom += table[column].to_numpy()
+    axes.set(ylabel="projectiles", xlabel="days since the opening strike")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, handlelength=1)
+    return table.assign(day=days).reset_index(), others
+
+
+def run_timeline(results: Results | pd.DataFrame, replication: int | None = None) -> PaperFigure:
+    """One run as a timeline, from the events table: strikes by attacker (label: target and rung),
+    their waves (a segment per weapon from launch to the last possible arrival), decisions (open
+    circle: answer, cross: no answer), and for each strike the projectiles each
+    layer intercepted and the leakers. ``replication`` defaults to a typical run (median highest
+    rung, at least the median number of strikes). A single run has no estimates to bound."""
+    events = (results.events if isinstance(results, Results) else results).reindex(
+        columns=EVENT_SCHEMA.names
+    )  # older logs lack wave columns
+    if replication is None:
+        replication = _typical_replication(results.runs) if isinstance(results, Results) else 0
+    log = events[events.replication == replication].sort_values("time_hours", kind="stable")
+    if log.empty:  # every run logs at least its opening strike
+        known = events.replication
+        raise ResultsError(
+            f"no replication {replication} in these results (they hold {known.min()}-{known.max()})"
+        )
+    actors = list(dict.fromkeys([*log.attacker.dropna(), *log.actor.dropna()]))
+    with paper_style():
+        figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
+        strikes = _timeline_strikes(top, log, actors)
+        wave_legend: dict[str, tuple] = {}
+        waves = _timeline_waves(top, log, strikes, actors, wave_legend)
+        handles, names = top.get_legend_handles_labels()
+        handles = [
+            wave_legend.get(name, handle) for handle, name in zip(handles, names, strict=True)
+        ]
+        top.legend(handles, names, loc="upper left", bbox_to_anchor=(0, 1.42), ncols=3, fontsize=7)
+        table, others = _timeline_interceptions(bottom, log)
+        top.set_xlabel("")
+        top.tick_params(labelbottom=False)
+        bottom.set_xlim(left=-1)
+    data = log[log.kind.isin(["strike", "decision"])][
+        ["kind", "time_hours", "strike_id", "attacker", "actor", "target", "rung", "respond"]
+    ]
+    launched = strikes.set_index("strike_id").launched  # as each strike's label gives it
+    data = data.assign(launched=data.strike_id.map(launched).where(data.kind == "strike"))
+    wave_columns = ["kind", "time_hours", "strike_id", "attacker", "weapon", "count"]
+    wave_columns += ["launch_hours", "last_arrival_hours"]
+    data = pd.concat(
+        [data, waves[wave_columns], table.assign(kind="interception")], ignore_index=True
+    )
+    caption = (
+        f"Replication {replication}: strikes, their waves (launch to last arrival), decisions, "
+        "interceptions by layer and leakers."
+    )
+    if others:
+        caption += f" Other layers: {', '.join(others)}."
+    return figure.finish(data.assign(replication=replication), caption)

@@ -5,7 +5,8 @@ a ``PaperFigure``: a matplotlib ``Figure`` whose ``data`` attribute is a DataFra
 numbers drawn and whose ``caption`` says what they are. Every estimate is shown with its 95%
 interval or band. ``save_figure(figure, stem, formats, manifest)`` writes PDF/SVG (vector, TrueType
 fonts) and/or 300-dpi PNG beside ``stem.csv``, with the scenario, seed, n, package version and git
-commit in each file's metadata. Figures of study tables (sweeps, comparisons, Sobol indices) are in
+commit in each file's metadata. The path tree and one run's timeline are in ``sim.figures.paths``;
+figures of study tables (sweeps, comparisons, Sobol indices) are in
 ``sim.figures.studies``, those of a calibration in ``sim.figures.calibration``; both are re-exported here.
 """
 
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from sim.figures.calibration import predictive_check, prior_posterior
-from sim.figures.paths import path_tree
+from sim.figures.paths import path_tree, run_timeline
 from sim.figures.studies import paired_differences, sobol_indices, sweep_probabilities
 from sim.figures.style import (
     BAND_ALPHA,
@@ -32,11 +33,11 @@ from sim.figures.style import (
     paper_style,
     ratio_interval,
     save_figure,
+    series_style,
 )
-from sim.model.events import EVENT_SCHEMA, HOURS_PER_DAY
 from sim.model.outcomes import first_day_column
 from sim.scenario.ladder import RUNGS, Rung
-from sim.study.results import Results, ResultsError, wilson_interval
+from sim.study.results import Results, wilson_interval
 
 __all__ = [
     "OKABE_ITO",
@@ -61,10 +62,6 @@ __all__ = [
 
 def _runs(results: Results | pd.DataFrame) -> pd.DataFrame:
     return results.runs if isinstance(results, Results) else results
-
-
-def _events(results: Results | pd.DataFrame) -> pd.DataFrame:
-    return results.events if isinstance(results, Results) else results
 
 
 def _errorbars(axes: Axes, x, y, low, high, horizontal: bool = False) -> None:
@@ -95,13 +92,14 @@ def cumulative_rung_probability(
     with paper_style():
         figure = PaperFigure(ONE_COLUMN_INCHES, 2.5)
         axes = figure.add_subplot()
-        for color, (rung, part) in zip(OKABE_ITO, data.groupby("rung"), strict=False):
+        for k, (rung, part) in enumerate(data.groupby("rung")):
+            style = series_style(k)
             axes.fill_between(
                 part.day,
                 part.ci_low,
                 part.ci_high,
                 step="post",
-                color=color,
+                color=style["color"],
                 alpha=BAND_ALPHA,
                 lw=0,
             )
@@ -109,15 +107,17 @@ def cumulative_rung_probability(
                 part.day,
                 part.probability,
                 where="post",
-                color=color,
+                ms=2.5,
+                markevery=(0.03 * k, 0.15),  # a few markers, evenly spaced, staggered by series
                 label=f"{rung} {Rung(rung).label}",
+                **style,
             )
         axes.set(xlabel="days since the opening strike", ylabel="P(rung reached by day)")
         # Scaled to the data (a little above the highest band), so rare rungs are not flattened.
         top = min(1.0, np.ceil(data.ci_high.max() * 1.08 / 0.05) * 0.05) if n else 1.0
         axes.set(ylim=(0, max(top, 0.05)), xlim=(0, horizon_days))
         figure.legend(
-            *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=1.2
+            *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=2.6
         )
     caption = (
         "Probability that a run has reached each rung by each day (empirical distribution of "
@@ -224,165 +224,62 @@ def interception_outcomes(results: Results, top: int = 6) -> PaperFigure:
     with paper_style():
         figure = PaperFigure(TWO_COLUMNS_INCHES, 2.6)
         panels = figure.subplots(1, 3)
-        for axes, color, (measure, part) in zip(
-            panels, OKABE_ITO[2:5], data.groupby("measure", sort=False), strict=True
-        ):
-            positions = np.arange(len(part))[::-1]
-            axes.barh(positions, part.estimate, color=color, height=0.65)
-            _errorbars(axes, part.estimate, positions, part.ci_low, part.ci_high, horizontal=True)
-            axes.set_yticks(positions, part.label, fontsize=6.5)
-            # Values span three orders of magnitude: logarithmic above 1, linear from 0 to 1 (so
-            # bars and zero-valued lower bounds start at 0).
-            axes.set_xscale("symlog", linthresh=1, linscale=0.6)
-            axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-            axes.set(xlabel=measure.replace(" per ", "\nper ") + " (log scale)")
-            axes.set_xlim(0, max(part.ci_high.max(), 1) * 1.6)
+        limits = _log_limits(data)
+        for axes, (measure, part) in zip(panels, data.groupby("measure", sort=False), strict=True):
+            _interception_panel(axes, part, limits)
+            axes.set_xlabel(measure.replace(" per ", "\nper ") + "\n(logarithmic axis)")
             axes.set_ylabel("defence layer" if "run" in measure else "strike")
         panels[2].sharey(panels[1])
         panels[2].tick_params(labelleft=False)
         panels[2].set_ylabel("")
     caption = (
         f"Interception over n = {n} runs: interceptors fired per run by each layer, and leakers "
-        "and interceptor cost per strike for the most frequent kinds of strike, with 95% "
-        "intervals over runs; logarithmic scales (linear from 0 to 1)."
+        "and interceptor cost per strike for the most frequent kinds of strike; means with 95% "
+        "intervals over runs on logarithmic axes (a mean of 0 is written as 0 at the left edge)."
     )
     return figure.finish(data, caption)
 
 
-def _typical_replication(runs: pd.DataFrame) -> int:
-    """The lowest-numbered run that reached the median highest rung with the median strikes."""
-    rung = runs.max_rung.median()
-    candidates = runs[runs.max_rung == np.floor(rung)]
-    strikes = candidates.strikes.median()
-    chosen = candidates[candidates.strikes >= strikes]
-    return int(chosen.replication.min())
+def _plain_number(value: float, _position: int | None = None) -> str:
+    """A logarithmic axis's ticks as plain numbers: 0.01, 0.1, 1, 10, 1,000."""
+    decimals = max(0, -int(np.floor(np.log10(value)))) if value > 0 else 0
+    return f"{value:,.{decimals}f}"
 
 
-def _timeline_strikes(axes: Axes, log: pd.DataFrame, actors: list[str]) -> pd.DataFrame:
-    """Strikes (filled, labelled with target, rung and projectiles) and decisions (open circle:
-    answer, cross: no answer) in one row per actor; returns the strikes drawn, each with the
-    projectiles its waves launched (logged at launch, so a strike still in flight at the horizon
-    counts too; a log from before waves were logged gives its outcomes' counts)."""
-    waves = log[log.kind == "wave"].groupby("strike_id")["count"].sum()
-    outcomes = log[log.kind == "outcome"].set_index("strike_id").launched
-    strikes = log[log.kind == "strike"]
-    launched = strikes.strike_id.map(waves).fillna(strikes.strike_id.map(outcomes)).fillna(0)
-    strikes = strikes.assign(launched=launched.astype(int))
-    days = strikes.time_hours / HOURS_PER_DAY
-    rows = strikes.attacker.map(actors.index)
-    axes.plot(days, rows, "o", ms=4, color="black", label="strike: target, rung (projectiles)")
-    for day, row, strike in zip(days, rows, strikes.itertuples(), strict=True):
-        text = f"{strike.target}, {int(strike.rung)} ({strike.launched})"
-        axes.annotate(text, (day, row), xytext=(2, 4), textcoords="offset points", fontsize=7)
-    decisions = log[log.kind == "decision"]
-    for respond, marker, name in ((True, "o", "answer"), (False, "x", "no answer")):
-        chosen = decisions[decisions.respond == respond]
-        axes.plot(
-            chosen.time_hours / HOURS_PER_DAY,
-            chosen.actor.map(actors.index),
-            marker,
-            ms=5,
-            mfc="none",
-            color=OKABE_ITO[0],
-            label=f"decision: {name}",
-        )
-    axes.set_yticks(range(len(actors)), actors)
-    axes.set_ylim(-0.6, len(actors) - 0.2)
-    axes.set(ylabel="actor", xlabel="days since the opening strike")
-    return strikes
+def _log_limits(data: pd.DataFrame) -> tuple[float, float]:
+    """One logarithmic range, in whole decades, for every interception panel: from the decade
+    below the smallest positive number drawn to the decade above the largest."""
+    values = data[["estimate", "ci_low", "ci_high"]].to_numpy().ravel()
+    positive = values[values > 0]
+    if not len(positive):
+        return 0.1, 10.0
+    return 10 ** np.floor(np.log10(positive.min())), 10 ** np.ceil(np.log10(positive.max()))
 
 
-def _timeline_waves(
-    axes: Axes, log: pd.DataFrame, strikes: pd.DataFrame, actors: list[str]
-) -> pd.DataFrame:
-    """Each wave of a strike as a segment below its attacker's row, from its launch to the last
-    arrival it can have, one grey per weapon (colours mark the layers below); returns the waves
-    drawn, with their attacker."""
-    waves = (
-        log[log.kind == "wave"]
-        .drop(columns="attacker")
-        .merge(strikes[["strike_id", "attacker"]], on="strike_id", how="left")
+def _interception_panel(axes: Axes, part: pd.DataFrame, limits: tuple[float, float]) -> None:
+    """Means as points with 95% whiskers on a logarithmic axis, one row each (black: colour
+    would mean nothing here); a mean of 0, which a logarithmic axis cannot place, is written as
+    "0" at the left edge."""
+    positions = np.arange(len(part))[::-1]
+    shown = part.estimate.to_numpy() > 0
+    interval_points(
+        axes,
+        part.estimate[shown],
+        positions[shown],
+        part.ci_low[shown],
+        part.ci_high[shown],
+        color="black",
+        capsize=2,
     )
-    weapons = sorted(waves.weapon.unique())
-    for k, weapon in enumerate(weapons):
-        chosen = waves[waves.weapon == weapon]
-        row = chosen.attacker.map(actors.index) - 0.15 - 0.3 * k / max(1, len(weapons) - 1)
-        axes.hlines(
-            row,
-            chosen.launch_hours / HOURS_PER_DAY,
-            chosen.last_arrival_hours / HOURS_PER_DAY,
-            color=str(round(0.1 + 0.6 * k / max(1, len(weapons) - 1), 3)),  # a grey per weapon
-            lw=1.6,
-            capstyle="projecting",  # a wave of minutes still shows, as a dash of the line width
-            label=f"{weapon} wave",
-        )
-    return waves
-
-
-LAYER_COLOURS = (*OKABE_ITO[:3], *OKABE_ITO[4:], "0.6")
-"""Colours of defence layers in a timeline; vermillion (``OKABE_ITO[3]``) is kept for leakers."""
-
-
-def _timeline_interceptions(axes: Axes, log: pd.DataFrame) -> pd.DataFrame:
-    """Stacked bars per strike: projectiles intercepted by each layer, then leakers on top."""
-    caught = log[log.kind == "interception"].pivot_table(
-        index="strike_id", columns="layer", values="intercepted", aggfunc="sum", sort=False
-    )
-    outcome = log[log.kind == "outcome"].set_index("strike_id")
-    table = caught.reindex(outcome.index).fillna(0)
-    table = table.loc[:, table.sum() > 0].assign(leakers=outcome.leaked)
-    days = outcome.time_hours / HOURS_PER_DAY
-    bottom = np.zeros(len(table))
-    colours = [*LAYER_COLOURS[: len(table.columns) - 1], OKABE_ITO[3]]
-    for colour, column in zip(colours, table.columns, strict=True):
-        axes.bar(days, table[column], bottom=bottom, width=0.8, color=colour, label=column)
-        bottom += table[column].to_numpy()
-    axes.set(ylabel="projectiles", xlabel="days since the opening strike")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, handlelength=1)
-    return table.assign(day=days).reset_index()
-
-
-def run_timeline(results: Results | pd.DataFrame, replication: int | None = None) -> PaperFigure:
-    """One run as a timeline, from the events table: strikes by attacker (label: target and rung),
-    their waves (a segment per weapon from launch to the last possible arrival), decisions (open
-    circle: answer, cross: no answer), and for each strike the projectiles each
-    layer intercepted and the leakers. ``replication`` defaults to a typical run (median highest
-    rung, at least the median number of strikes). A single run has no estimates to bound."""
-    events = _events(results).reindex(columns=EVENT_SCHEMA.names)  # older logs lack wave columns
-    if replication is None:
-        replication = _typical_replication(results.runs) if isinstance(results, Results) else 0
-    log = events[events.replication == replication].sort_values("time_hours", kind="stable")
-    if log.empty:  # every run logs at least its opening strike
-        known = events.replication
-        raise ResultsError(
-            f"no replication {replication} in these results (they hold {known.min()}-{known.max()})"
-        )
-    actors = list(dict.fromkeys([*log.attacker.dropna(), *log.actor.dropna()]))
-    with paper_style():
-        figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
-        strikes = _timeline_strikes(top, log, actors)
-        waves = _timeline_waves(top, log, strikes, actors)
-        top.legend(loc="upper left", bbox_to_anchor=(0, 1.42), ncols=3, fontsize=7)
-        table = _timeline_interceptions(bottom, log)
-        top.set_xlabel("")
-        top.tick_params(labelbottom=False)
-        bottom.set_xlim(left=-1)
-    data = log[log.kind.isin(["strike", "decision"])][
-        ["kind", "time_hours", "strike_id", "attacker", "actor", "target", "rung", "respond"]
-    ]
-    launched = strikes.set_index("strike_id").launched  # as each strike's label gives it
-    data = data.assign(launched=data.strike_id.map(launched).where(data.kind == "strike"))
-    wave_columns = ["kind", "time_hours", "strike_id", "attacker", "weapon", "count"]
-    wave_columns += ["launch_hours", "last_arrival_hours"]
-    data = pd.concat(
-        [data, waves[wave_columns], table.assign(kind="interception")], ignore_index=True
-    )
-    caption = (
-        f"Replication {replication}: strikes, their waves (launch to last arrival), decisions, "
-        "interceptions by layer and leakers."
-    )
-    return figure.finish(data.assign(replication=replication), caption)
+    for y in positions[~shown]:
+        axes.text(limits[0], y, " 0", va="center", ha="left", fontsize=7)
+    axes.set_xscale("log")
+    axes.set_xlim(*limits)
+    axes.xaxis.set_major_locator(LogLocator(base=10, numticks=12))
+    axes.xaxis.set_major_formatter(FuncFormatter(_plain_number))
+    axes.set_yticks(positions, part.label, fontsize=6.5)
+    axes.set_ylim(-0.7, len(part) - 0.3)
+    axes.grid(axis="x", color="0.9", lw=0.5)
 
 
 RESULTS_FIGURES = {
