@@ -35,3 +35,14 @@ def test_a_bad_memory_block_names_its_file_line_and_field(tmp_path, old, new, fi
     line = line_of(text, "memory:")
     assert problem.startswith(f"{tmp_path / 'bad.yaml'}:{line}: actors.a.policy.memory.{field}: ")
     assert message in problem
+
+
+def test_a_height_spread_of_zero_is_refused_with_its_line(tmp_path):
+    from tests.test_height import JUMP
+
+    text = JUMP.replace("spread: 0.05", "spread: 0")
+    (problem,) = problems_of(tmp_path, text)
+    line = line_of(text, "height:")
+    assert problem == (
+        f"{tmp_path / 'bad.yaml'}:{line}: actors.b.policy.height.spread: must be >= 0.05, got 0"
+    )

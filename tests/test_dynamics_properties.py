@@ -15,7 +15,8 @@ unit = st.floats(0, 1)
 
 @st.composite
 def dynamic_scenarios(draw):
-    """Three actors that strike one another with rockets, every one keeping a memory."""
+    """Three actors that strike one another with rockets, every one keeping a memory and choosing
+    the height of its answers over all rungs."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -46,6 +47,14 @@ def dynamic_scenarios(draw):
                     for rung in sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3)))
                 },
                 "memory": memory,
+                "height": {
+                    "spread": draw(st.floats(0.05, 5)),
+                    "escalation_bias": draw(st.floats(-6, 6)),
+                    "red_line_shift": draw(st.floats(-6, 6)),
+                    "thwarted_shift": draw(st.floats(0, 6)),
+                    "restraint_shift": draw(st.floats(0, 12)),
+                    "self_restraint_shift": draw(st.floats(0, 12)),
+                },
             },
         }
     scenario = {
@@ -80,7 +89,7 @@ def dynamic_scenarios(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(scenario=dynamic_scenarios(), replication=st.integers(0, 10**6))
-def test_properties_with_memory_on(scenario, replication):
+def test_properties_with_the_mechanisms_on(scenario, replication):
     events = run_replication(scenario, replication)
     assert events == run_replication(scenario, replication)
     assert_every_projectile_accounted_for(events)

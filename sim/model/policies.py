@@ -2,7 +2,9 @@
 
 No SimPy here: a policy can be tested from a table of observations. Every decision draws the same
 six numbers in the same order whatever it decides, so two settings compared with common random
-numbers stay paired decision by decision.
+numbers stay paired decision by decision. The rung of an answer is a one-rung step from the strike
+answered (``choose_rung``) or, with a ``height`` block, an ordered logit over every rung
+(``choose_height``); either way one uniform draw picks it.
 """
 
 from __future__ import annotations
@@ -96,6 +98,47 @@ def choose_rung(policy: Policy, incoming: int, ally_pressure: float, u: float) -
     return max(0, min(incoming + step, policy.max_rung))
 
 
+def _logistic(x: float) -> float:
+    """1 / (1 + exp(-x)), without overflow for any finite ``x``."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def latent_height(policy: Policy, seen: Observation) -> float:
+    """``eta``, rungs: what is owed (the unsettled account, else the strike's severity), shifted
+    by the red line, the thwarted share and restraint, as documented on ``Height``."""
+    height = policy.height
+    owed = seen.unsettled if policy.memory is not None and seen.unsettled is not None else None
+    return (
+        (seen.severity if owed is None else owed)
+        + height.escalation_bias
+        + height.red_line_shift * (seen.rung >= policy.red_line_rung)
+        - height.thwarted_shift * seen.intercepted_share
+        - height.restraint_shift * seen.ally_pressure
+        - height.self_restraint_shift * policy.self_restraint
+    )
+
+
+def at_most(policy: Policy, seen: Observation) -> list[float]:
+    """P(answer <= k) for k = 0..max_rung; the last is 1."""
+    eta, spread = latent_height(policy, seen), policy.height.spread
+    below = [_logistic((k + 0.5 - eta) / spread) for k in range(policy.max_rung)]
+    return [*below, 1.0]
+
+
+def rung_probabilities(policy: Policy, seen: Observation) -> list[float]:
+    """P(answer = k) for k = 0..max_rung: each positive (for a finite eta), summing to 1."""
+    cumulative = at_most(policy, seen)
+    return [c - b for b, c in zip([0.0, *cumulative[:-1]], cumulative, strict=True)]
+
+
+def choose_height(policy: Policy, seen: Observation, u: float) -> int:
+    """The rung the uniform draw ``u`` picks: the lowest ``k`` with ``u < P(answer <= k)``."""
+    return next(k for k, c in enumerate(at_most(policy, seen)) if u < c)
+
+
 def package_for(policy: Policy, rung: int) -> tuple[int, StrikePackage]:
     """The package for ``rung``: the highest one at or below it, else the lowest one above it."""
     below = [r for r in policy.packages if r <= rung]
@@ -124,7 +167,10 @@ def decide(
     u_respond, u_rung, u_target, u_telegraph = rng.random(4)
     z_delay, z_size = rng.standard_normal(2)
     p = respond_probability(policy, seen, domestic_pressure)
-    wanted = choose_rung(policy, seen.rung, seen.ally_pressure, u_rung)
+    if policy.height is None:
+        wanted = choose_rung(policy, seen.rung, seen.ally_pressure, u_rung)
+    else:
+        wanted = choose_height(policy, seen, u_rung)
     rung, package = package_for(policy, wanted)
     target = seen.attacker
     if seen.attacker_patron and u_target < policy.strike_patron_probability:

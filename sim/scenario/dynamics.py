@@ -96,3 +96,41 @@ class Memory(StrictModel):
         description="Log-odds of answering removed per unit of log1p(own costs so far in US "
         "dollars / 1e9): strikes paid for, interceptors fired in its defence, damage suffered.",
     )
+
+
+class Height(StrictModel):
+    """The rung of an answer as an ordered choice over every rung 0..max_rung (ordered logit).
+
+    The latent height is ``eta = s + escalation_bias + red_line_shift * [rung >= red_line_rung]
+    - thwarted_shift * intercepted_share - restraint_shift * ally_pressure
+    - self_restraint_shift * self_restraint``, where ``s`` is the unsettled account if the actor
+    keeps a memory, else the severity of the strike answered (rung-equivalents). The answer is
+    at most rung ``k`` with probability ``1 / (1 + exp(-(k + 0.5 - eta) / spread))`` for
+    ``k < max_rung`` (the cut between two rungs lies half-way), and at most ``max_rung`` surely.
+    Every rung up to ``max_rung`` keeps a positive chance whatever the levers; restraint moves
+    the whole distribution down smoothly. It replaces the one-rung step (``escalate_probability``,
+    ``deescalate_probability``, ``escalation_aversion``), which it ignores.
+    """
+
+    spread: Annotated[float, Field(ge=0.05, le=5.0)] = Field(
+        0.5,
+        description="Logistic scale of the latent height, rungs (0.05-5): small = the answer "
+        "matches eta; 0.5 gives a jump of two or more rungs about 4% of the time.",
+    )
+    escalation_bias: Annotated[float, Field(ge=-6.0, le=6.0)] = Field(
+        0.0, description="Rungs added to every answer (-6 to 6): > 0 answers above what was owed."
+    )
+    red_line_shift: Annotated[float, Field(ge=-6.0, le=6.0)] = Field(
+        0.0, description="Rungs added when the strike answered is at or above red_line_rung."
+    )
+    thwarted_shift: Annotated[float, Field(ge=0.0, le=6.0)] = Field(
+        0.0,
+        description="Rungs removed per unit of intercepted share (0-1): a thwarted strike can be "
+        "answered lower, to save face.",
+    )
+    restraint_shift: Annotated[float, Field(ge=0.0, le=12.0)] = Field(
+        1.0, description="Rungs removed per unit of allies' restraint pressure (0-1)."
+    )
+    self_restraint_shift: Annotated[float, Field(ge=0.0, le=12.0)] = Field(
+        1.0, description="Rungs removed per unit of the policy's self_restraint (0-1)."
+    )

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from sim.scenario.dynamics import (
     Count,
+    Height,
     Identifier,
     Memory,
     NonNegative,
@@ -247,6 +248,9 @@ class Policy(StrictModel):
     )
     memory: Memory | None = Field(
         None, description="The account kept with each adversary (absent: only the last strike)."
+    )
+    height: Height | None = Field(
+        None, description="The answer's rung as a choice over all rungs (absent: one-rung steps)."
     )
 
     @model_validator(mode="after")
