@@ -55,7 +55,8 @@ class DiscoveryResult:
     ``high_q025``/``high_q975`` (the limits half-studies found), ``qp_low``/``qp_high``
     (quasi-p-values of each restricted side, Bryant and Lempert 2010) and ``restricted_share``
     (how many half-studies' boxes restrict the factor). ``tradeoff``: PRIM's coverage-density
-    curve (``sim.analysis.prim.PrimTrajectory``) with ``chosen`` marking the box.
+    curve (``sim.analysis.prim.PrimTrajectory``), ``chosen`` marking the box, whose row holds
+    the intervals (``coverage_low``, ``coverage_high``, ``density_low``, ``density_high``).
     ``coverage``/``density`` and their ``*_interval``: the box's values over the runs and
     bootstrap 95% intervals. ``stability``: share of half-study pairs that find the same box;
     ``stability_iou``: their mean intersection over union. ``base_rate``: share of all runs of
@@ -198,6 +199,16 @@ def _bootstrap_intervals(runs_per_point, interest_per_point, inside, generator, 
     return tuple(np.quantile(coverage, [0.025, 0.975])), tuple(np.quantile(density, [0.025, 0.975]))
 
 
+def _with_intervals(tradeoff: pd.DataFrame, chosen: int, coverage_ci, density_ci) -> pd.DataFrame:
+    """The trade-off curve with the chosen box marked and its intervals in its row (NaN in the
+    others), so the table alone redraws the figure."""
+    table = tradeoff.assign(chosen=tradeoff["box"] == chosen)
+    for name, (low, high) in (("coverage", coverage_ci), ("density", density_ci)):
+        table[f"{name}_low"] = np.where(table["chosen"], low, np.nan)
+        table[f"{name}_high"] = np.where(table["chosen"], high, np.nan)
+    return table
+
+
 def _half_masks(points: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     """Each point's runs split at random into two halves (True: the first half)."""
     shuffled = generator.permutation(len(points))
@@ -321,7 +332,7 @@ def discover(
         per_point, interest_per_point, inside, streams.get("discover", "bootstrap"), resamples
     )
     tree_seed = int(streams.get("discover", "trees").integers(2**31))
-    tradeoff = trajectory.tradeoff.assign(chosen=trajectory.tradeoff["box"] == chosen)
+    tradeoff = _with_intervals(trajectory.tradeoff, chosen, coverage_ci, density_ci)
     return DiscoveryResult(
         outcome=label,
         box=_box_table(weighted, trajectory.limits[chosen], factors, halves),
