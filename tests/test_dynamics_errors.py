@@ -46,3 +46,16 @@ def test_a_height_spread_of_zero_is_refused_with_its_line(tmp_path):
     assert problem == (
         f"{tmp_path / 'bad.yaml'}:{line}: actors.b.policy.height.spread: must be >= 0.05, got 0"
     )
+
+
+def test_a_timing_floor_above_its_ceiling_is_refused_with_its_line(tmp_path):
+    from tests.test_timing import LEADERSHIP
+
+    timing = "\n      timing: {min_median_hours: 100, max_median_days: 1}"
+    text = LEADERSHIP.format(timing=timing, rung=3, casualties=0)
+    (problem,) = problems_of(tmp_path, text)
+    line = line_of(text, "timing:")
+    assert problem == (
+        f"{tmp_path / 'bad.yaml'}:{line}: actors.b.policy.timing: need min_median_hours <= "
+        "24 * max_median_days, got 100 and 1 days"
+    )

@@ -15,8 +15,8 @@ unit = st.floats(0, 1)
 
 @st.composite
 def dynamic_scenarios(draw):
-    """Three actors that strike one another with rockets, every one keeping a memory and choosing
-    the height of its answers over all rungs."""
+    """Three actors that strike one another with rockets, every one keeping a memory, choosing
+    the height of its answers over all rungs and timing them by what it suffered."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -47,6 +47,12 @@ def dynamic_scenarios(draw):
                     for rung in sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3)))
                 },
                 "memory": memory,
+                "timing": {
+                    "urgency": draw(st.floats(0, 5)),
+                    "reference_severity": draw(st.floats(0, 12)),
+                    "min_median_hours": draw(st.floats(0.1, 240)),
+                    "max_median_days": draw(st.floats(10, 3650)),
+                },
                 "height": {
                     "spread": draw(st.floats(0.05, 5)),
                     "escalation_bias": draw(st.floats(-6, 6)),

@@ -139,6 +139,20 @@ def choose_height(policy: Policy, seen: Observation, u: float) -> int:
     return next(k for k, c in enumerate(at_most(policy, seen)) if u < c)
 
 
+def delay_hours(policy: Policy, seen: Observation, z: float) -> float:
+    """The answer's delay, hours, from one standard normal ``z``: log-normal around the policy's
+    median, or around the median its ``timing`` block gives for the severity suffered."""
+    median_hours = 24 * policy.delay.median_days
+    timing = policy.timing
+    if timing is not None:
+        shift = -timing.urgency * (seen.severity - timing.reference_severity)
+        median_hours = min(
+            max(median_hours * math.exp(shift), timing.min_median_hours),
+            24 * timing.max_median_days,
+        )
+    return float(median_hours * math.exp(policy.delay.sigma * z))
+
+
 def package_for(policy: Policy, rung: int) -> tuple[int, StrikePackage]:
     """The package for ``rung``: the highest one at or below it, else the lowest one above it."""
     below = [r for r in policy.packages if r <= rung]
@@ -180,7 +194,7 @@ def decide(
         respond_probability=p,
         target=target,
         rung=rung,
-        delay_hours=float(24 * policy.delay.median_days * math.exp(policy.delay.sigma * z_delay)),
+        delay_hours=delay_hours(policy, seen, z_delay),
         telegraphed=bool(u_telegraph < policy.telegraph_probability),
         projectiles=force(package, arsenal, z_size),
         package=package,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.scenario.ladder import HIGHEST, LOWEST
 
@@ -134,3 +134,39 @@ class Height(StrictModel):
     self_restraint_shift: Annotated[float, Field(ge=0.0, le=12.0)] = Field(
         1.0, description="Rungs removed per unit of the policy's self_restraint (0-1)."
     )
+
+
+class Timing(StrictModel):
+    """The delay of an answer by the severity of what was suffered: the graver, the sooner.
+
+    ``median_hours = 24 * delay.median_days * exp(-urgency * (s - reference_severity))``, kept
+    within ``[min_median_hours, 24 * max_median_days]``, where ``s`` is the severity of the strike
+    answered (rung-equivalents); the delay is log-normal around it with the policy's
+    ``delay.sigma``. At urgency 1 a strike on the leadership (rung 5, 10 killed: severity 6.2) is
+    answered after 4% of the median (13 hours for 13 days); a pinprick waits longer.
+    """
+
+    urgency: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        1.0,
+        description="How much faster each rung-equivalent of severity above reference_severity "
+        "makes the answer (log of the median delay per rung-equivalent, 0-5; 0 = no effect).",
+    )
+    reference_severity: Annotated[float, Field(ge=0.0, le=12.0)] = Field(
+        3.0,
+        description="Severity (rung-equivalents, 0-12) answered after delay.median_days.",
+    )
+    min_median_hours: Annotated[float, Field(ge=0.1, le=240.0)] = Field(
+        2.0, description="Shortest median delay, hours (0.1-240): preparing a strike takes time."
+    )
+    max_median_days: Annotated[float, Field(ge=0.1, le=3650.0)] = Field(
+        365.0, description="Longest median delay, days (0.1-3650)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Timing:
+        if self.min_median_hours > 24 * self.max_median_days:
+            raise ValueError(
+                f"need min_median_hours <= 24 * max_median_days, got {self.min_median_hours:g} "
+                f"and {self.max_median_days:g} days"
+            )
+        return self

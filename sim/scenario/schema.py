@@ -25,6 +25,7 @@ from sim.scenario.dynamics import (
     RungNumber,
     SeverityScale,
     StrictModel,
+    Timing,
 )
 from sim.scenario.ladder import HIGHEST, LOWEST
 
@@ -251,6 +252,9 @@ class Policy(StrictModel):
     )
     height: Height | None = Field(
         None, description="The answer's rung as a choice over all rungs (absent: one-rung steps)."
+    )
+    timing: Timing | None = Field(
+        None, description="The answer's delay by what was suffered (absent: the same delay)."
     )
 
     @model_validator(mode="after")
