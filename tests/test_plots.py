@@ -311,7 +311,8 @@ def test_every_estimate_has_an_interval(figures):
                     assert_every_line_has_its_band(axes, name)
                 else:
                     assert name in BAR_FIGURES, f"{name}: say how its estimates are drawn"
-                    ignore = ("D",) if name == "predictive" else ()  # the observed value
+                    # the observed value; an interval beyond the Sobol axis's arrowheads
+                    ignore = {"predictive": ("D",), "sobol": ("<", ">")}.get(name, ())
                     assert_every_estimate_has_its_error_bar(axes, name, ignore)
         data = figure.data
         value = next(
@@ -914,3 +915,90 @@ def test_timeline_stacks_at_most_three_named_layers_then_the_others_and_leakers(
     other = figure.data[figure.data.kind == "interception"]["other layers"].sum()
     assert other == caught.iloc[3:].sum()
     assert all(layer in figure.caption for layer in caught.index[3:])
+
+
+def test_sobol_axis_is_the_possible_range_marked_with_arrowheads_beyond_it():
+    """Sobol indices lie in [0, 1]: the axis shows that range (lines at 0 and 1) with a small
+    margin, not a bootstrap interval's 2.5; an interval beyond the edge ends in an arrowhead
+    there, and its true ends stay in ``data``."""
+    table = sobol_table()
+    table.loc[0, "total_high"] = 2.5
+    table.loc[1, "first_order_low"] = -0.6
+    figure = plots.sobol_indices(table)
+    for axes in figure.axes:
+        low, high = axes.get_xlim()
+        assert -0.2 <= low < 0 and 1 < high <= 1.2
+        bounds = [line.get_xdata()[0] for line in axes.get_lines() if line.get_marker() == "None"]
+        assert sorted(bounds) == [0, 1]
+    arrows = [
+        (line.get_marker(), line.get_xdata()[0])
+        for line in figure.axes[0].get_lines()
+        if line.get_marker() in ("<", ">")
+    ]
+    assert sorted(arrows) == [("<", low), (">", high)]
+    assert figure.data.total_high.max() == 2.5 and figure.data.first_order_low.min() == -0.6
+
+
+def test_sobol_inputs_are_named_by_their_declared_meaning(tmp_path):
+    """A Sobol folder's figure names each uncertain input by its lever's declared meaning, read
+    from the scenario the study names, and by its name once that scenario is gone."""
+    import json
+
+    from sim.cli.figures import figures_of
+
+    table = sobol_table().assign(
+        parameter=lambda t: t.parameter.map(
+            {
+                "actors.iran.policy.self_restraint": "iran_restraint",
+                "relations.4.pressure": "us_pressure",
+            }
+        )
+    )
+    table.to_parquet(tmp_path / "sobol.parquet")
+    scenario = tmp_path / "april-2024.yaml"
+    scenario.write_text(
+        APRIL.read_text(encoding="utf-8").replace(
+            "../calibration/posterior.parquet", str(ROOT / "calibration" / "posterior.parquet")
+        ),
+        encoding="utf-8",
+    )
+    uncertain = [
+        {"name": "us_pressure", "path": "relations.4.pressure", "low": 0, "high": 1},
+        {
+            "name": "iran_restraint",
+            "path": "actors.iran.policy.self_restraint",
+            "low": 0,
+            "high": 1,
+        },
+    ]
+    manifest = {"kind": "sensitivity", "scenario_file": str(scenario), "uncertain": uncertain}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    [(_, figure, _)] = figures_of(tmp_path, ["sobol"], None)
+    names = [t.get_text().replace("\n", " ") for t in figure.axes[0].get_yticklabels()]
+    meaning = path_labels(APRIL, ["relations.4.pressure"])["relations.4.pressure"]
+    assert meaning.startswith("How hard the US presses Israel") and meaning in names
+    assert not any(name in ("us_pressure", "relations.4.pressure") for name in names)
+    scenario.unlink()
+    [(_, figure, _)] = figures_of(tmp_path, ["sobol"], None)
+    names = {t.get_text() for t in figure.axes[0].get_yticklabels()}
+    assert names == {"us_pressure", "iran_restraint"}
+
+
+def test_a_predictive_target_of_whole_values_has_whole_number_ticks():
+    """A rung or a count takes whole values: its axis has no tick at 2.25."""
+    rng = np.random.default_rng(3)
+    sample = pd.DataFrame(
+        {
+            "target": ["response_rung"] * 200 + ["delay"] * 200,
+            "observed": [3] * 200 + [12.9] * 200,
+            "simulated": np.r_[rng.integers(2, 4, 200), rng.normal(14, 4, 200)],
+        }
+    )
+    figure = plots.predictive_check(sample)
+    data = figure.data.set_index("target")
+    assert data.loc["response_rung", "integer"] and not data.loc["delay", "integer"]
+    rung = figure.axes[0]
+    low, high = rung.get_xlim()
+    ticks = [t for t in rung.get_xticks() if low <= t <= high]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    assert low <= 2 - 0.5 + 1e-9 and high >= 3 + 0.5 - 1e-9

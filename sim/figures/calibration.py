@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from sim.figures.style import (
     OKABE_ITO,
@@ -69,8 +70,12 @@ def prior_posterior(
         figure = PaperFigure(ONE_COLUMN_INCHES, 0.3 * len(priors) + 0.9)
         axes = figure.add_subplot()
         n = len(priors)
-        for offset, color, (source, part) in zip(
-            (0.15, -0.15), ("0.55", OKABE_ITO[0]), data.groupby("source", sort=False), strict=True
+        for offset, color, marker, (source, part) in zip(
+            (0.15, -0.15),
+            ("0.55", OKABE_ITO[0]),
+            ("s", "o"),  # told apart by shape too, in greyscale
+            data.groupby("source", sort=False),
+            strict=True,
         ):
             y = np.arange(n)[::-1] + offset
             interval_points(
@@ -80,6 +85,7 @@ def prior_posterior(
                 part.scaled_q05,
                 part.scaled_q95,
                 color=color,
+                fmt=marker,
                 capsize=0,
                 lw=0.7,
                 label=f"{source}, 90%",
@@ -126,8 +132,19 @@ def _predictive_rows(sample: pd.DataFrame) -> pd.DataFrame:
             q05, q25, median, q75, q95 = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
             row |= {"statistic": "median", "estimate": median, "ci_low": q05, "ci_high": q95}
             row |= {"q25": q25, "q75": q75, "interval": "5%-95% of runs"}
-        rows.append(row | {"observed": group["observed"].iloc[0], "runs": len(values)})
+        observed = group["observed"].iloc[0]
+        whole = bool(np.all(values == np.round(values)) and float(observed).is_integer())
+        rows.append(row | {"observed": observed, "runs": len(values), "integer": whole})
     return pd.DataFrame(rows)
+
+
+def _integer_axis(axes, target) -> None:
+    """Ticks at whole numbers only, for a target that takes whole values (a rung, a count):
+    2.25 rungs means nothing. Half a unit of room either side, so the ends are not on the
+    axis's edge."""
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10], integer=True))
+    ends = (target.ci_low, target.ci_high, target.observed)
+    axes.set_xlim(min(ends) - 0.5, max(ends) + 0.5)
 
 
 def predictive_check(sample: pd.DataFrame, columns: int = 4) -> PaperFigure:
@@ -139,7 +156,8 @@ def predictive_check(sample: pd.DataFrame, columns: int = 4) -> PaperFigure:
     ``sample`` columns: ``target``, ``observed`` (the same on every row of a target) and
     ``simulated`` (one row per simulated run). The figure's ``data``: ``statistic`` (median or
     share), ``estimate``, ``ci_low``/``ci_high`` (the thin bar), ``q25``/``q75`` (the thick bar;
-    empty for a 0/1 target), ``observed`` and ``runs``.
+    empty for a 0/1 target), ``observed``, ``runs`` and ``integer`` (every value whole: a rung or
+    a count, drawn with whole-number ticks only).
     """
     data = _predictive_rows(sample)
     rows = int(np.ceil(len(data) / columns))
@@ -183,6 +201,8 @@ def predictive_check(sample: pd.DataFrame, columns: int = 4) -> PaperFigure:
                 target.observed, 0, "D", ms=6, mfc="none", mew=1.1, color=OKABE_ITO[3], zorder=3
             )
             handles.setdefault("observed", observed)
+            if target.integer and not binary:
+                _integer_axis(axes, target)
             axes.set_yticks([])
             axes.spines["left"].set_visible(False)
             name = f"{target.target} (share of runs)" if binary else target.target

@@ -56,6 +56,28 @@ def sweep_figure(folder: Path, scale: str = "linear"):
     return plots.sweep_probabilities(table, labels=labels, scale=scale, prior_ranges=priors)
 
 
+def sobol_figure(folder: Path):
+    """A Sobol study's figure, each uncertain input named by its declared lever's meaning (or
+    its relation's alias) when the scenario the study read still loads (else by its name)."""
+    from sim.figures import plots
+    from sim.figures.studies import path_labels
+    from sim.scenario.problems import ScenarioError
+
+    manifest = _read_manifest(folder)
+    source = Path(manifest.get("scenario_file") or "")
+    uncertain = [u for u in manifest.get("uncertain", []) if "name" in u and "path" in u]
+    try:
+        named = path_labels(source, [u["path"] for u in uncertain]) if source.is_file() else {}
+    except ScenarioError:  # the scenario has changed since (or its posterior moved): names
+        named = {}
+    labels = {
+        u["name"]: named[u["path"]]
+        for u in uncertain
+        if named.get(u["path"], u["path"]) != u["path"]
+    }
+    return plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"), labels)
+
+
 def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None:
     """The scenario a calibration folder was fitted on, if it is still there: the one named by
     the config on the first line of its report.md (the path `sim calibrate --config` was given),
@@ -107,7 +129,7 @@ def _study_figures(folder: Path) -> dict[str, Callable] | None:
         table = folder / "comparison.parquet"
         return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}
     if (folder / "sobol.parquet").exists():
-        return {"sobol": lambda: plots.sobol_indices(pd.read_parquet(folder / "sobol.parquet"))}
+        return {"sobol": lambda: sobol_figure(folder)}
     if (folder / "posterior.parquet").exists() and (folder / "summary.csv").exists():
         figures = {"calibration": lambda: calibration_figure(folder)}
         if (folder / "predictive_sample.parquet").exists():

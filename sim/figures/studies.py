@@ -21,7 +21,6 @@ from matplotlib.ticker import FuncFormatter
 from sim.figures.style import (
     BAND_ALPHA,
     HEATMAP_COLOURS,
-    OKABE_ITO,
     ONE_COLUMN_INCHES,
     TWO_COLUMNS_INCHES,
     PaperFigure,
@@ -287,7 +286,9 @@ def paired_differences(table: pd.DataFrame) -> PaperFigure:
     with paper_style():
         figure = PaperFigure(ONE_COLUMN_INCHES, 0.12 * len(data) + 0.25 * len(outcomes) + 1.0)
         axes = figure.add_subplot()
-        for k, (color, setting) in enumerate(zip(OKABE_ITO, settings, strict=False)):
+        for k, setting in enumerate(settings):
+            style = series_style(k, lines=False)
+            color = style["color"]
             part = data[data.setting == setting]
             y = len(outcomes) - 1 - part.outcome_label.map(outcomes.index) + 0.35 - (k + 0.5) * step
             interval_points(
@@ -297,6 +298,7 @@ def paired_differences(table: pd.DataFrame) -> PaperFigure:
                 part.ci_low,
                 part.ci_high,
                 color=color,
+                fmt=style["marker"],
                 label=setting,
                 capsize=2.5,
                 zorder=3,
@@ -322,12 +324,19 @@ def paired_differences(table: pd.DataFrame) -> PaperFigure:
     return figure.finish(data, caption)
 
 
-def sobol_indices(table: pd.DataFrame) -> PaperFigure:
+SOBOL_LIMITS = (-0.15, 1.15)
+"""The Sobol axis: the indices' possible range [0, 1] (marked) with a margin; a bootstrap interval
+running beyond it ends in an arrowhead at the edge (its ends are in ``data``)."""
+
+
+def sobol_indices(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> PaperFigure:
     """First-order and total Sobol indices per parameter and outcome (a ``sim sensitivity``
-    table), with bootstrap 95% intervals.
+    table), with bootstrap 95% intervals, on an axis of the indices' possible range [0, 1].
 
     ``table`` columns: ``parameter``, ``outcome``, ``first_order``, ``first_order_low``,
     ``first_order_high``, ``total``, ``total_low``, ``total_high``. One panel per outcome.
+    ``labels`` names a parameter (by its ``parameter`` value; ``sobol_labels`` gives declared
+    levers' meanings); a parameter without one is named by its shortened path.
     """
     data = table[
         [
@@ -343,38 +352,57 @@ def sobol_indices(table: pd.DataFrame) -> PaperFigure:
     ].reset_index(drop=True)
     outcomes = list(dict.fromkeys(data.outcome))
     titles = dict(zip(table.outcome, table["label"], strict=True)) if "label" in table else {}
+    parameters = list(dict.fromkeys(data.parameter))
+    names = [_wrap((labels or {}).get(p) or short_parameter(p), 30) for p in parameters[::-1]]
+    lines = max(name.count("\n") + 1 for name in names)
     with paper_style():
         width = ONE_COLUMN_INCHES if len(outcomes) == 1 else TWO_COLUMNS_INCHES
-        parameters = list(dict.fromkeys(data.parameter))
-        figure = PaperFigure(width, 0.25 * len(parameters) + 1.0)
+        figure = PaperFigure(width, (0.14 + 0.11 * lines) * len(parameters) + 1.0)
         panels = np.atleast_1d(figure.subplots(1, len(outcomes), sharex=True, sharey=True))
         positions = {p: i for i, p in enumerate(parameters[::-1])}
         for axes, outcome in zip(panels, outcomes, strict=True):
             part = data[data.outcome == outcome]
             y = part.parameter.map(positions).to_numpy(dtype=float)
-            for offset, kind, color, fmt in (
-                (0.15, "first_order", OKABE_ITO[0], "o"),
-                (-0.15, "total", OKABE_ITO[1], "s"),
-            ):
+            for k, (offset, kind) in enumerate(((0.15, "first_order"), (-0.15, "total"))):
+                style = series_style(k, lines=False)
                 interval_points(
                     axes,
                     part[kind],
                     y + offset,
                     part[f"{kind}_low"],
                     part[f"{kind}_high"],
-                    color=color,
-                    fmt=fmt,
+                    color=style["color"],
+                    fmt=style["marker"],
                     label=kind.replace("_", " "),
                 )
-            axes.axvline(0, color="0.3", lw=0.5)
-            title = symbols(titles.get(outcome, outcome))
+                _beyond_the_axis(axes, part[f"{kind}_low"], part[f"{kind}_high"], y + offset, style)
+            for bound in (0, 1):
+                axes.axvline(bound, color="0.3", lw=0.5)
+            axes.set_xlim(*SOBOL_LIMITS)
+            axes.set_xticks([0, 0.25, 0.5, 0.75, 1])
             axes.set(
                 xlabel="Sobol index", ylabel="" if axes is not panels[0] else "uncertain input"
             )
-            axes.set_title(title, fontsize=7)
-            axes.set_yticks(
-                list(positions.values()), [short_parameter(p) for p in positions], fontsize=6.5
-            )
+            axes.set_title(symbols(titles.get(outcome, outcome)), fontsize=7)
+            axes.set_yticks(list(positions.values()), names, fontsize=6.5)
         panels[0].legend(loc="lower right")
-    caption = "First-order and total Sobol indices with bootstrap 95% intervals."
+    caption = (
+        "First-order and total Sobol indices with bootstrap 95% intervals, on the indices' "
+        "possible range [0, 1] (vertical lines); an arrowhead is an interval running beyond it."
+    )
     return figure.finish(data, caption)
+
+
+def _beyond_the_axis(axes, low: pd.Series, high: pd.Series, y: np.ndarray, style) -> None:
+    """An arrowhead at the edge of the Sobol axis for each interval end beyond it."""
+    for ends, edge, marker in ((low, SOBOL_LIMITS[0], "<"), (high, SOBOL_LIMITS[1], ">")):
+        beyond = (ends.to_numpy() < edge) if marker == "<" else (ends.to_numpy() > edge)
+        if beyond.any():
+            axes.plot(
+                np.full(beyond.sum(), edge),
+                y[beyond],
+                marker,
+                ms=3.5,
+                color=style["color"],
+                clip_on=False,
+            )
