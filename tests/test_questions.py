@@ -311,3 +311,28 @@ def test_an_unrelated_folder_is_refused(tmp_path):
 def test_the_shipped_file_parses_as_plain_yaml_with_dates():
     data = yaml.safe_load(SHIPPED.read_text())
     assert all(isinstance(q["forecast_date"], dt.date) for q in data["questions"])
+
+
+def test_an_interrupted_scoring_keeps_its_finished_studies_and_continues(tmp_path, monkeypatch):
+    import sim.analysis.forecasts as forecasts
+
+    questions, out = tmp_path / "questions.yaml", tmp_path / "out"
+    questions.write_text(VALID + ORDINAL)
+    real_run_study, calls = forecasts.run_study, []
+
+    def interrupted_second(*args, **kwargs):
+        calls.append(kwargs["out"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run_study(*args, **kwargs)
+
+    monkeypatch.setattr(forecasts, "run_study", interrupted_second)
+    first = score_cli(questions, "-o", out, "-n", 20, "--executor", "serial")
+    assert first.exit_code == 130 and "run the same command again" in first.stderr
+    assert not (out / "forecasts.parquet").exists()
+    done = Results(calls[0]).manifest
+    monkeypatch.setattr(forecasts, "run_study", real_run_study)
+    second = score_cli(questions, "-o", out, "-n", 20, "--executor", "serial")
+    assert second.exit_code == 0, second.output
+    assert Results(calls[0]).manifest["started_utc"] == done["started_utc"]
+    assert (out / "forecasts.parquet").is_file()

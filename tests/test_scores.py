@@ -211,3 +211,19 @@ def test_reliability_table_counts_every_forecast_once(pairs):
     assert table["happened"].sum() == sum(y)
     assert ((table["mean_forecast"] >= table["bin_low"] - 1e-12)
             & (table["mean_forecast"] <= table["bin_high"] + 1e-12)).all()  # fmt: skip
+
+
+def test_reliability_diagram_carries_the_numbers_it_draws_and_a_caption():
+    from sim.figures.scores import reliability_diagram
+
+    table = reliability_table([0.05, 0.15, 0.12, 0.18, 1.0, 0.95], [0, 1, 0, 1, 1, 0])
+    figure = reliability_diagram(table)
+    assert figure.data["observed_frequency"].tolist() == table["observed_frequency"].tolist()
+    assert figure.data["ci_high"].tolist() == table["ci_high"].tolist()
+    assert figure.caption.startswith("Reliability of 6 binary forecasts in 3 bins")
+    # gaps: 0.05, |2/3 - 0.15| = 0.52, |0.5 - 0.975| = 0.475
+    assert "[0.1, 0.2]: forecast 0.15, observed 0.67 of 3" in figure.caption
+    points = figure.axes[0].lines[1].get_xydata()
+    assert points.tolist() == table[["mean_forecast", "observed_frequency"]].to_numpy().tolist()
+    with pytest.raises(ValueError, match="happened"):
+        reliability_diagram(table.drop(columns="happened"))
