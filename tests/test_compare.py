@@ -217,3 +217,42 @@ def test_a_sweep_is_the_same_on_every_executor(tmp_path):
     )  # the points differ: equality says something
     pd.testing.assert_frame_equal(tables["serial"], tables["process"], check_exact=True)
     pd.testing.assert_frame_equal(tables["serial"], tables["dask"], check_exact=True)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/anywhere", "a/b", "..", "."])
+def test_a_setting_name_that_is_a_path_is_refused_before_anything_is_written(tmp_path, name):
+    """Each setting's study goes to OUT/NAME: '../escaped' wrote a study beside OUT."""
+    out = tmp_path / "cmp"
+    with pytest.raises(ResultsError, match=r"setting name .*: a name becomes a folder below --out"):
+        compare(APRIL, [f"{name}: description=x"], n=5, out=out, **FAST)
+    assert list(tmp_path.iterdir()) == []
+    result = CliRunner().invoke(
+        main, ["compare", str(APRIL), "--variant", "../escaped: description=x", "-o", str(out)]
+    )
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_same_lever_twice_is_refused_before_the_sweep_runs(tmp_path):
+    """--lever X --lever X ran the whole sweep, then failed inserting the second column."""
+    out = tmp_path / "sweep"
+    with pytest.raises(ResultsError, match="lever 'us_pressure' given twice"):
+        sweep(APRIL, ["us_pressure", "restrains[us>israel].pressure=0:1:3"], n=5, out=out, **FAST)
+    result = CliRunner().invoke(
+        main,
+        ["sweep", str(APRIL), "--lever", "us_pressure", "--lever", "us_pressure", "-o", str(out)],
+    )
+    assert result.exit_code == 2 and "given twice" in result.output
+    assert not out.exists()
+
+
+def test_a_grid_too_large_to_run_is_refused_before_it_is_made(tmp_path):
+    with pytest.raises(ResultsError, match="200,000,000 steps; a sweep runs at most 1,000"):
+        sweep(APRIL, ["relations.4.pressure=0:1:200000000"], n=5, out=tmp_path / "s", **FAST)
+    levers = [
+        Lever("relations.4.pressure", tuple(range(40))),
+        Lever("weapons.drone.unit_cost_usd", tuple(range(40))),
+    ]
+    with pytest.raises(ResultsError, match="the grid has 1,600 points; a sweep runs at most 1,000"):
+        sweep(APRIL, levers, n=5, out=tmp_path / "s", **FAST)
+    assert not (tmp_path / "s").exists()

@@ -15,7 +15,7 @@ and ``manifest.json``.
 from __future__ import annotations
 
 import itertools
-import re
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis.outcomes import Outcome, OutcomeError, estimate, parse_outcome, parse_outcomes
 from sim.scenario.levers import Lever, load_with_overrides
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
@@ -35,7 +36,6 @@ from sim.study.results import (
     ResultsError,
     atomic_write_bytes,
     git_commit,
-    wilson_interval,
     write_manifest,
 )
 
@@ -45,41 +45,28 @@ DEFAULT_OUTCOMES = ("rung>=3", "rung>=4", "rung>=5", "rung>=6", "strike:israel>i
 """Direct strike on a homeland, major strike, strategic strikes, regional war, and Israel striking
 Iran's homeland (the step US pressure on Israel can act on)."""
 
-_RUNG = re.compile(r"^rung>=([0-6])$")
-_STRIKE = re.compile(r"^strike:([a-z][a-z0-9_]*)>([a-z][a-z0-9_]*)>=([0-6])$")
-_RUNG_MEANING = {
-    3: "direct strike on a homeland",
-    4: "major direct strike",
-    5: "strategic strikes",
-    6: "regional war",
-}
+MAX_SWEEP_POINTS = 1_000
+"""Most grid points a sweep runs: each is a study folder of its own (``sim explore`` samples
+larger spaces)."""
 
 
-def outcome_label(outcome: str) -> str:
+def outcome_label(outcome: str | Outcome) -> str:
     """Words for an outcome, for tables: ``rung>=6`` -> ``P(regional war)``."""
-    if (match := _RUNG.match(outcome)) and int(match[1]) in _RUNG_MEANING:
-        return f"P({_RUNG_MEANING[int(match[1])]})"
-    if match := _STRIKE.match(outcome):
-        return f"P({match[1]} strikes {match[2]} at rung >= {match[3]})"
-    return f"P({outcome})"
+    try:
+        return parse_outcome(outcome).label
+    except OutcomeError:
+        return f"P({outcome})"
 
 
-def outcome_indicator(runs: pd.DataFrame, outcome: str) -> np.ndarray:
-    """Per-replication 0/1 values of an outcome, in replication order.
+def outcome_indicator(
+    runs: pd.DataFrame, outcome: str | Outcome, events: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Per-replication values of an outcome (0/1 for binary ones), in replication order.
 
-    ``rung>=R``: the run reached rung R. ``strike:A>B>=R``: A struck B at rung R or higher.
+    ``rung>=R``: the run reached rung R. ``strike:A>B>=R``: A struck B at rung R or higher. Every
+    form of ``sim.analysis.outcomes``; ``events`` are needed by those the runs table lacks.
     """
-    runs = runs.sort_values("replication")
-    if match := _RUNG.match(outcome):
-        return (runs["max_rung"].to_numpy() >= int(match[1])).astype(float)
-    if match := _STRIKE.match(outcome):
-        attacker, target, rung = match[1], match[2], int(match[3])
-        pattern = re.compile(rf"(?:^| ){attacker}>{target}:([0-6])")
-        return np.array(
-            [any(int(r) >= rung for r in pattern.findall(path)) for path in runs["path"]],
-            dtype=float,
-        )
-    raise ResultsError(f"unknown outcome {outcome!r}: use rung>=R or strike:ATTACKER>TARGET>=R")
+    return parse_outcome(outcome).values(runs, events)
 
 
 @dataclass(frozen=True)
@@ -132,6 +119,8 @@ def _settings(
         settings += [parse_variant(text, first) for text in variants]
     if len(settings) < 2 or len({s.name for s in settings}) != len(settings):
         raise ResultsError("compare needs two or more settings with distinct names")
+    for setting in settings:
+        check_setting_name(setting.name)
     return [
         Setting(
             s.name,
@@ -143,18 +132,32 @@ def _settings(
     ]
 
 
+def check_setting_name(name: str) -> None:
+    """Refuse a setting name that is not a plain folder name: each setting's study is written to
+    ``OUT/NAME``, so a separator, ``..`` or an absolute name would write outside ``OUT``."""
+    if name in ("", ".") or ".." in name or any(c in name for c in "/\\\0"):
+        raise ResultsError(
+            f"setting name {name!r}: a name becomes a folder below --out; use no '/', '\\', "
+            "'..' or absolute names"
+        )
+
+
 def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     """Mean of ``b - a`` over paired replications, with a Student-t CI, and what pairing saved.
 
     ``independent_variance`` is the variance the difference of the two means would have with
-    independent streams, p_a(1-p_a)/n + p_b(1-p_b)/n; ``paired_variance`` is the variance it has,
-    var(b - a)/n; ``variance_saved`` is the share of the former that pairing removed.
+    independent streams, var(a)/n + var(b)/n (p_a(1-p_a)/n + p_b(1-p_b)/n for 0/1 outcomes);
+    ``paired_variance`` is the variance it has, var(b - a)/n; ``variance_saved`` is the share of
+    the former that pairing removed. Pairs where either value is NaN (an undefined ratio) are
+    left out.
     """
+    both = np.isfinite(a) & np.isfinite(b)
+    a, b = a[both], b[both]
     d, n = b - a, len(a)
     mean = float(d.mean())
     sd = float(d.std(ddof=1)) if n > 1 else np.nan
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
-    independent = float(a.mean() * (1 - a.mean()) + b.mean() * (1 - b.mean())) / n
+    independent = float(a.var() + b.var()) / n if n else np.nan
     paired = sd**2 / n
     saved = 1 - paired / independent if independent > 0 else np.nan
     return {
@@ -168,38 +171,47 @@ def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) ->
     }
 
 
-def _probability(indicator: np.ndarray) -> dict[str, float]:
-    """Share of replications with the outcome, with a Wilson 95% CI."""
-    k, n = indicator.sum(), len(indicator)
-    low, high = wilson_interval(np.array([k]), np.array([n]))
-    return {"probability": k / n, "ci_low": float(low[0]), "ci_high": float(high[0]), "n": n}
-
-
 def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
     """The table as Parquet and CSV, each written atomically."""
     atomic_write_bytes(folder / f"{stem}.parquet", table.to_parquet(index=False))
     atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
 
 
-def check_outcomes(outcomes: Sequence[str], scenario: Scenario, source: str | Path) -> None:
-    """Refuse an outcome of unknown form, or one naming an actor ``scenario`` does not have (a
-    misspelt actor would otherwise be an outcome that never happens)."""
-    for outcome in outcomes:
-        outcome_indicator(pd.DataFrame({"replication": [], "max_rung": [], "path": []}), outcome)
-        if match := _STRIKE.match(outcome):
-            unknown = [name for name in match.group(1, 2) if name not in scenario.actors]
-            if unknown:
-                raise ResultsError(
-                    f"outcome {outcome!r}: {source} has no actor {' or '.join(unknown)} "
-                    f"(actors: {', '.join(scenario.actors)})"
-                )
+def check_outcomes(
+    outcomes: Sequence[str | Outcome], scenario: Scenario, source: str | Path
+) -> list[Outcome]:
+    """The outcomes parsed against ``scenario``: an unknown form, or an actor or layer it does
+    not have, is refused (a misspelt name would otherwise be an outcome that never happens)."""
+    return parse_outcomes(outcomes, scenario, source)
 
 
-def _check(settings: Sequence[Setting], outcomes: Sequence[str]) -> None:
-    """Refuse an unknown outcome or a bad override before any setting runs."""
+def _check(
+    settings: Sequence[Setting], outcomes: Sequence[str | Outcome]
+) -> dict[str, list[Outcome]]:
+    """Each setting's outcomes (its horizon may differ), refusing an unknown outcome or a bad
+    override before any setting runs."""
+    parsed = {}
     for setting in settings:
         scenario = load_with_overrides(setting.file, setting.overrides, setting.origin_of_each())
-        check_outcomes(outcomes, scenario, setting.file)
+        parsed[setting.name] = check_outcomes(outcomes, scenario, setting.file)
+    return parsed
+
+
+def outcome_values(results: Any, outcomes: Sequence[Outcome]) -> dict[str, np.ndarray]:
+    """Each outcome's per-replication values in a finished study (its events are read only when
+    an outcome needs them)."""
+    events = results.events if any(o.needs_events for o in outcomes) else None
+    return {o.text: o.values(results.runs, events) for o in outcomes}
+
+
+def summarize(outcome: Outcome, values: np.ndarray) -> dict[str, Any]:
+    """The outcome's estimate with its 95% interval, named, with the share censored; for a binary
+    outcome the estimate is also given as ``probability`` (NaN for a numeric one)."""
+    row = {"outcome": outcome.text, "label": outcome.label, "kind": outcome.kind}
+    row |= estimate(values, outcome.kind)
+    row["probability"] = row["estimate"] if outcome.kind == "binary" else math.nan
+    row["censored"] = outcome.censored(values)
+    return row
 
 
 def _run_setting(setting: Setting, folder: Path, n: int, seed: int, options: Mapping) -> Any:
@@ -222,7 +234,7 @@ def compare(
     *,
     n: int = 1000,
     out: str | Path | None = None,
-    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    outcomes: Sequence[str | Outcome] = DEFAULT_OUTCOMES,
     seed: int | None = None,
     overrides: Sequence[str] = (),
     on_setting: Callable[[Setting], Any] | None = None,
@@ -233,44 +245,49 @@ def compare(
 
     ``settings``: a scenario file, or a list of files and ``Setting``s; ``variants``: settings of
     the first file, as ``"NAME: PATH=VALUE, ..."`` strings or ``{NAME: {PATH: VALUE}}``;
-    ``overrides`` apply to every setting. The first setting is the baseline: each row gives the
-    setting's probability (Wilson 95% CI) and its paired difference from the baseline (t 95% CI)
-    with the variance pairing saved. ``study_options`` go to ``run_study`` (workers, executor ...).
+    ``overrides`` apply to every setting; ``outcomes``: expressions of ``sim.analysis.outcomes``
+    or ``Outcome``s. The first setting is the baseline: each row gives the setting's estimate (a
+    probability with a Wilson 95% CI, or a mean with a t 95% CI) and its paired difference from
+    the baseline (t 95% CI) with the variance pairing saved. ``study_options`` go to ``run_study`` (workers, executor ...).
     """
     chosen = _settings(settings, variants, overrides)
     folder = Path(out) if out is not None else default_folder(f"compare-{chosen[0].file.stem}")
     common_seed = seed if seed is not None else load_scenario(chosen[0].file).seed
-    _check(chosen, outcomes)
-    indicators, hashes = {}, {}
+    parsed = _check(chosen, outcomes)
+    values, summaries, hashes = {}, {}, {}
     for setting in chosen:
         if on_setting:
             on_setting(setting)
         results = _run_setting(setting, folder / setting.name, n, common_seed, study_options)
-        indicators[setting.name] = {o: outcome_indicator(results.runs, o) for o in outcomes}
+        values[setting.name] = outcome_values(results, parsed[setting.name])
+        summaries[setting.name] = [
+            summarize(o, values[setting.name][o.text]) for o in parsed[setting.name]
+        ]
         hashes[setting.name] = results.manifest["scenario_sha256"]
-    table = _table(chosen, outcomes, indicators)
+    table = _table(chosen, values, summaries)
     write_table(table, folder, "comparison")
-    _write_manifest(folder, kind, chosen, hashes, n, common_seed, outcomes)
+    names = [o.text for o in parsed[chosen[0].name]]
+    _write_manifest(folder, kind, chosen, hashes, n, common_seed, names)
     return table
 
 
 def _table(
-    settings: Sequence[Setting], outcomes: Sequence[str], indicators: Mapping[str, Mapping]
+    settings: Sequence[Setting],
+    values: Mapping[str, Mapping[str, np.ndarray]],
+    summaries: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> pd.DataFrame:
-    """One row per setting and outcome: probability and paired difference from the first."""
-    baseline = indicators[settings[0].name]
+    """One row per setting and outcome: its estimate and the paired difference from the first."""
+    baseline = values[settings[0].name]
     rows = []
     for setting in settings:
-        for outcome in outcomes:
-            values = indicators[setting.name][outcome]
+        for summary in summaries[setting.name]:
+            outcome = summary["outcome"]
             rows.append(
                 {
                     "setting": setting.name,
-                    "outcome": outcome,
-                    "label": outcome_label(outcome),
+                    **summary,
                     "overrides": " ".join(setting.overrides),
-                    **_probability(values),
-                    **paired_difference(baseline[outcome], values),
+                    **paired_difference(baseline[outcome], values[setting.name][outcome]),
                 }
             )
     return pd.DataFrame(rows)
@@ -319,7 +336,7 @@ def sweep(
     *,
     n: int = 1000,
     out: str | Path | None = None,
-    outcomes: Sequence[str] = DEFAULT_OUTCOMES,
+    outcomes: Sequence[str | Outcome] = DEFAULT_OUTCOMES,
     overrides: Sequence[str] = (),
     **options: Any,
 ) -> pd.DataFrame:
@@ -327,17 +344,20 @@ def sweep(
 
     ``levers``: ``Lever``s or ``"PATH=START:STOP:STEPS"`` strings (declared lever names allowed).
     One row per point and outcome: the lever values (one column per lever, named by its path),
-    the probability with a Wilson CI, and the paired difference from the first grid point.
+    the estimate with its 95% CI, and the paired difference from the first grid point. At most
+    ``MAX_SWEEP_POINTS`` grid points; the same lever twice is refused before anything runs.
     """
     scenario = load_scenario(file)
+    for lever in levers:
+        if isinstance(lever, str):
+            _check_steps(lever)
     parsed = [
         (lever if isinstance(lever, Lever) else Lever.parse(lever, scenario.levers)).resolved(
             scenario
         )
         for lever in levers
     ]
-    if not 1 <= len(parsed) <= 2:
-        raise ResultsError("sweep takes one or two levers")
+    _check_levers(parsed)
     points = list(itertools.product(*(lever.values for lever in parsed)))
     settings = [
         Setting(
@@ -357,3 +377,29 @@ def sweep(
         table.insert(index, lever.path, table["setting"].map(by_setting))
     write_table(table, folder, "sweep")
     return table
+
+
+def _check_steps(text: str) -> None:
+    """Refuse a ``PATH=START:STOP:STEPS`` lever of more steps than a sweep may run, before its
+    grid is made (2e8 steps would fill the memory)."""
+    steps = text.rpartition(":")[2].strip()
+    if steps.isdigit() and int(steps) > MAX_SWEEP_POINTS:
+        raise ResultsError(
+            f"lever {text!r}: {int(steps):,} steps; a sweep runs at most {MAX_SWEEP_POINTS:,} "
+            "grid points (each a study of its own): use sim explore for larger designs"
+        )
+
+
+def _check_levers(levers: Sequence[Lever]) -> None:
+    """One or two distinct levers of at most ``MAX_SWEEP_POINTS`` grid points in all."""
+    if not 1 <= len(levers) <= 2:
+        raise ResultsError("sweep takes one or two levers")
+    paths = [lever.path for lever in levers]
+    if len(set(paths)) < len(paths):
+        raise ResultsError(f"lever {levers[0].label!r} given twice (as --lever {paths[0]})")
+    size = math.prod(len(lever.values) for lever in levers)
+    if size > MAX_SWEEP_POINTS:
+        raise ResultsError(
+            f"the grid has {size:,} points; a sweep runs at most {MAX_SWEEP_POINTS:,} "
+            "(each a study of its own): use sim explore for larger designs"
+        )
