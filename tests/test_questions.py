@@ -248,6 +248,10 @@ def test_score_end_to_end_writes_tables_figure_and_one_line_per_question(scored)
     _, folder, result = scored
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    assert result.stderr.splitlines() == [
+        "study april-2024-point-10d",
+        "study april-2024-point-13d",
+    ]
     assert lines[0].startswith("iran_strikes: P=") and " resolved 0; brier " in lines[0]
     assert lines[1].startswith("highest: P(rung)=") and " resolved 3; rps " in lines[1]
     for stem in ("forecasts", "skill", "reliability"):

@@ -96,6 +96,29 @@ def score(
     folder = Path(out)
     _check_folder(folder)
     folders = _study_folders(loaded)
+    runs = _run_studies(folder, folders, n, seed, on_study, study_options)
+    by_question = {q.question.id: runs[name] for name, q in _study_of_each(loaded, folders)}
+    forecasts = forecast_table(loaded, by_question)
+    bootstrap_seed = seed if seed is not None else loaded[0].scenario.seed
+    skill = skill_table(forecasts, bootstrap_seed, resamples)
+    model = forecasts[(forecasts.forecaster == "model") & (forecasts.kind == "binary")]
+    reliability = reliability_table(model.probability.to_numpy(), model.resolution.to_numpy())
+    for table, stem in ((forecasts, "forecasts"), (skill, "skill"), (reliability, "reliability")):
+        write_table(table, folder, stem)
+    _write_manifest(folder, questions_path, folders, n, seed, bootstrap_seed, resamples)
+    return ScoreResults(forecasts, skill, reliability, folder)
+
+
+def _run_studies(
+    folder: Path,
+    folders: dict[str, LoadedQuestion],
+    n: int,
+    seed: int | None,
+    on_study: Callable[[str], Any] | None,
+    study_options: dict[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """Each study's runs table: a study already begun in ``folder`` is resumed (a finished one
+    is read back), so an interrupted scoring loses nothing it finished."""
     runs = {}
     for name, question in folders.items():
         if on_study:
@@ -110,16 +133,7 @@ def score(
             resume=(study / "manifest.json").exists(),
             **study_options,
         ).runs
-    by_question = {q.question.id: runs[name] for name, q in _study_of_each(loaded, folders)}
-    forecasts = forecast_table(loaded, by_question)
-    bootstrap_seed = seed if seed is not None else loaded[0].scenario.seed
-    skill = skill_table(forecasts, bootstrap_seed, resamples)
-    model = forecasts[(forecasts.forecaster == "model") & (forecasts.kind == "binary")]
-    reliability = reliability_table(model.probability.to_numpy(), model.resolution.to_numpy())
-    for table, stem in ((forecasts, "forecasts"), (skill, "skill"), (reliability, "reliability")):
-        write_table(table, folder, stem)
-    _write_manifest(folder, questions_path, folders, n, seed, bootstrap_seed, resamples)
-    return ScoreResults(forecasts, skill, reliability, folder)
+    return runs
 
 
 def _check_folder(folder: Path) -> None:

@@ -93,6 +93,7 @@ def score_command(
             workers=workers,
             executor=executor,
             progress=progress,
+            on_study=lambda name: click.echo(f"study {name}", err=True),
         )
     _write_figure(results)
     for line in question_lines(results.forecasts):
