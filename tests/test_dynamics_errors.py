@@ -59,3 +59,20 @@ def test_a_timing_floor_above_its_ceiling_is_refused_with_its_line(tmp_path):
         f"{tmp_path / 'bad.yaml'}:{line}: actors.b.policy.timing: need min_median_hours <= "
         "24 * max_median_days, got 100 and 1 days"
     )
+
+
+def test_a_ceasefire_naming_no_actor_is_refused_with_its_line(tmp_path):
+    text = MEMORY.format(memory="", rung=2, casualties=7) + "ceasefire: {mediator: un}\n"
+    (problem,) = problems_of(tmp_path, text)
+    line = line_of(text, "ceasefire:")
+    assert (
+        problem
+        == f"{tmp_path / 'bad.yaml'}:{line}: ceasefire.mediator: unknown actor 'un' (known: a, b)"
+    )
+
+
+def test_a_ceasefire_hazard_above_one_a_day_is_refused(tmp_path):
+    text = MEMORY.format(memory="", rung=2, casualties=7)
+    text += "ceasefire: {mediator: a, base_hazard_per_day: 2}\n"
+    (problem,) = problems_of(tmp_path, text)
+    assert ": ceasefire.base_hazard_per_day: must be <= 1.0, got 2" in problem

@@ -5,7 +5,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.events import AccountChanged, Interception
+from sim.model.events import AccountChanged, Interception, RoundEnded
 from sim.model.world import run_replication
 from sim.scenario.loading import parse_scenario
 from tests.test_world import assert_every_projectile_accounted_for
@@ -78,6 +78,15 @@ def dynamic_scenarios(draw):
             }
         },
         "actors": actors,
+        "end_when_settled": draw(st.booleans()),
+        "ceasefire": {
+            "mediator": "c",
+            "base_hazard_per_day": draw(st.floats(0, 1)),
+            "rung_weight": draw(st.floats(0, 5)),
+            "cost_weight": draw(st.floats(0, 5)),
+            "pressure_weight": draw(st.floats(0, 10)),
+            "check_every_hours": draw(st.floats(1, 240)),
+        },
         "relations": [{"kind": "defends", "ally": "c", "protects": "b", "joins_combat_at_rung": 2}],
         "opening": [
             {
@@ -108,3 +117,6 @@ def test_properties_with_the_mechanisms_on(scenario, replication):
         assert abs(account.unsettled - max(0.0, owed)) <= 1e-9 * max(1.0, account.suffered)
         tolerance = scenario.actors[account.actor].policy.memory.settle_tolerance
         assert account.settled == (account.unsettled <= tolerance)
+    endings = [i for i, e in enumerate(events) if isinstance(e, RoundEnded)]
+    assert endings == [len(events) - 1]  # one ending, the last record
+    assert events[-1].how in {"ceasefire", "settled", "horizon"}

@@ -100,3 +100,16 @@ def test_trace_shows_each_account_and_the_one_that_closed():
     )
     assert accounts[-1].endswith("-> CLOSED: the matter is settled")
     assert sum("CLOSED" in line for line in accounts) == 1
+
+
+def test_trace_says_how_and_when_the_round_ended():
+    from tests.test_endings import ceasefire
+
+    text = format_trace(ceasefire("base_hazard_per_day: 1.0, rung_weight: 5.0"), "ceasefire")
+    assert text.splitlines()[-1] == (
+        "day    1.00  THE ROUND ENDED by a ceasefire brokered by m (hazard 2.2e+04/day); "
+        "highest rung 2, costs so far $0"
+    )
+    assert format_trace(ceasefire("base_hazard_per_day: 0.0"), "x").endswith(
+        "THE ROUND DID NOT END before the horizon\n"
+    )

@@ -153,6 +153,21 @@ class AccountChanged:
     closed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RoundEnded:
+    """How and when the round ended: ``ceasefire`` (brokered by ``mediator``), ``settled`` (every
+    account settled, no answer pending, nothing in the air) or ``horizon`` (it did not end);
+    logged only when the scenario has an ending. Nothing after it is simulated."""
+
+    kind: ClassVar[str] = "ending"
+    time_hours: float
+    how: str
+    mediator: str
+    highest_rung: int
+    costs_usd: float
+    hazard_per_day: float
+
+
 Event = (
     StrikeLaunched
     | WaveLaunched
@@ -162,6 +177,7 @@ Event = (
     | StrikeCapReached
     | ParametersDrawn
     | AccountChanged
+    | RoundEnded
 )
 EVENT_TYPES = (
     StrikeLaunched,
@@ -172,6 +188,7 @@ EVENT_TYPES = (
     ParametersDrawn,
     WaveLaunched,
     AccountChanged,
+    RoundEnded,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

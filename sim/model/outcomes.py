@@ -15,6 +15,7 @@ from sim.model.events import (
     Event,
     Interception,
     ParametersDrawn,
+    RoundEnded,
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
@@ -45,7 +46,21 @@ def run_row(events: list[Event], replication: int, actors: list[str]) -> dict:
     for drawn in (e for e in events if isinstance(e, ParametersDrawn)):
         row.update({f"parameter:{path}": value for path, value in drawn.values})
     row.update(_by_actor(events, actors))
+    row.update(_ending(events))
     return row
+
+
+def _ending(events: list[Event]) -> dict:
+    """How and on which day the round ended (NaN if at the horizon); no columns if the scenario
+    has no ending, so runs tables of scenarios without one are unchanged."""
+    ending = next((e for e in reversed(events) if isinstance(e, RoundEnded)), None)
+    if ending is None:
+        return {}
+    ended = ending.how != "horizon"
+    return {
+        "ended_how": ending.how,
+        "ended_day": ending.time_hours / HOURS_PER_DAY if ended else math.nan,
+    }
 
 
 def _by_actor(events: list[Event], actors: list[str]) -> dict:

@@ -14,6 +14,7 @@ from sim.model.events import (
     Event,
     Interception,
     ParametersDrawn,
+    RoundEnded,
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
@@ -101,6 +102,15 @@ def _line(event: Event) -> str | None:
             f"{day}    account of {event.actor} with {event.adversary}: suffered "
             f"{event.suffered:.2f}, inflicted {event.inflicted:.2f}, pending {event.pending:.2f}"
             f" -> {state}"
+        )
+    if isinstance(event, RoundEnded):
+        if event.how == "horizon":
+            return f"{day}  THE ROUND DID NOT END before the horizon"
+        how = f"by a ceasefire brokered by {event.mediator} (hazard {event.hazard_per_day:.3g}/day)"
+        return (
+            f"{day}  THE ROUND ENDED "
+            f"{how if event.how == 'ceasefire' else 'settled: nothing owed, no answer pending'}"
+            f"; highest rung {event.highest_rung}, costs so far {_money(event.costs_usd)}"
         )
     if isinstance(event, StrikeCapReached):
         return f"{day}  STRIKE CAP of {event.max_strikes} reached; no further strikes launched"

@@ -11,14 +11,17 @@ from collections import defaultdict
 from collections.abc import Generator
 
 import simpy
+from simpy.core import StopSimulation
 
 from sim.model.actors import ActorAgent, Notice
+from sim.model.endings import accounts_settled, ceasefire_chance, ceasefire_hazard_per_day
 from sim.model.engagement import LayerState
 from sim.model.events import (
     HOURS_PER_DAY,
     AccountChanged,
     Event,
     ParametersDrawn,
+    RoundEnded,
     StrikeCapReached,
     StrikeOutcome,
 )
@@ -73,7 +76,12 @@ class World:
             if spec.policy is not None and spec.policy.memory is not None
         }
         self._answer_of: dict[int, tuple[str, str, int]] = {}
-        decided = self.decided if self.remembers else None
+        self.ends = scenario.ceasefire is not None or scenario.end_when_settled
+        self.ended = False
+        self.in_flight = self.pending_answers = self.undecided = 0
+        self.highest_rung = -1
+        self.opening_done = False
+        decided = self.decided if self.remembers or self.ends else None
         self.agents = {
             a: ActorAgent(
                 self.env, a, spec, streams.get("policy", a), self.record, self.launch, decided
@@ -91,8 +99,9 @@ class World:
         )
 
     def record(self, event: Event) -> None:
-        """Append an event to the run's log."""
-        self.events.append(event)
+        """Append an event to the run's log (nothing is logged after the round ended)."""
+        if not self.ended:
+            self.events.append(event)
 
     def launch(self, order: StrikeOrder) -> None:
         """Start a strike now, unless the scenario's strike bound is reached.
@@ -101,6 +110,8 @@ class World:
         so a run stays linear in its strikes.
         """
         answer = (order.attacker, order.target, order.rung)
+        if order.cause not in NOT_ANSWERS:
+            self.pending_answers -= 1
         is_answer = order.attacker in self.remembers and order.cause not in NOT_ANSWERS
         if self.strikes_launched >= self.scenario.max_strikes:
             if not self.strike_cap_recorded:
@@ -111,6 +122,8 @@ class World:
                 self._log_account(order.attacker, order.target)
             return
         self.strikes_launched += 1
+        self.in_flight += 1
+        self.highest_rung = max(self.highest_rung, order.rung)
         strike_id, now = self.strikes_launched, self.env.now
         if is_answer:
             self._answer_of[strike_id] = answer
@@ -152,10 +165,60 @@ class World:
                 proxy.launch(decision, cause="ordered by patron")
 
     def decided(self, actor: str, decision: Decision, notice: Notice) -> None:
-        """An actor that keeps accounts decided to answer: what it means to inflict is pending."""
-        if actor in self.remembers and decision.respond:
-            self.ledger.commit(actor, decision.target, decision.rung)
-            self._log_account(actor, decision.target)
+        """An actor decided on a strike it suffered: an answer is pending (and what it means to
+        inflict, if the actor keeps accounts); a round may be settled once the last one lets be."""
+        self.undecided -= 1
+        if decision.respond:
+            self.pending_answers += 1
+            if actor in self.remembers:
+                self.ledger.commit(actor, decision.target, decision.rung)
+                self._log_account(actor, decision.target)
+        self._end_if_settled()
+
+    def _end_if_settled(self) -> None:
+        """End the round if it ends when settled and nothing is owed, pending, undecided or in the
+        air (the opening done)."""
+        if (
+            self.scenario.end_when_settled
+            and self.opening_done
+            and self.in_flight == 0
+            and self.pending_answers == 0
+            and self.undecided == 0
+            and accounts_settled(self.ledger, self.remembers)
+        ):
+            self._end("settled", "", 0.0)
+
+    def _end(self, how: str, mediator: str, hazard_per_day: float) -> None:
+        """Record how the round ended and stop the run at this moment."""
+        self.record(
+            RoundEnded(
+                time_hours=self.env.now,
+                how=how,
+                mediator=mediator,
+                highest_rung=self.highest_rung,
+                costs_usd=sum(self.ledger.costs_usd.values()),
+                hazard_per_day=hazard_per_day,
+            )
+        )
+        self.ended = True
+        if how != "horizon":
+            stop = self.env.event()
+            stop.callbacks.append(StopSimulation.callback)
+            stop.succeed()
+
+    def _ceasefire(self) -> Generator:
+        """Draw a ceasefire every interval at the hazard of the round so far."""
+        spec, rng = self.scenario.ceasefire, self.streams.get("ceasefire")
+        pressure = max(
+            (r.pressure for r in self.scenario.relations_of(Restrains) if r.ally == spec.mediator),
+            default=0.0,
+        )
+        while True:
+            yield self.env.timeout(spec.check_every_hours)
+            costs = sum(self.ledger.costs_usd.values())
+            hazard = ceasefire_hazard_per_day(spec, self.highest_rung, costs, pressure)
+            if rng.random() < ceasefire_chance(hazard, spec.check_every_hours):
+                self._end("ceasefire", spec.mediator, hazard)
 
     def _log_account(self, actor: str, adversary: str, closed: bool = False) -> None:
         """Record ``actor``'s account with ``adversary`` as it now stands (if it keeps one)."""
@@ -204,7 +267,8 @@ class World:
         strike_severity = severity(
             self.scenario.severity, outcome.rung, outcome.casualties, outcome.damage_usd
         )
-        if self.remembers:
+        self.in_flight -= 1
+        if self.remembers or self.ends:
             self._book_landing(outcome, strike_severity)
 
         def notify(actor: str, reason: str) -> None:
@@ -222,7 +286,9 @@ class World:
                 unsettled=account.unsettled if actor in self.remembers else None,
                 costs_usd=self.ledger.costs_usd[actor],
             )
-            self.agents[actor].inbox.put(Notice(seen, outcome.strike_id, reason))
+            agent = self.agents[actor]
+            self.undecided += agent.spec.policy is not None
+            agent.inbox.put(Notice(seen, outcome.strike_id, reason))
 
         notify(outcome.target, "struck")
         for relation in self.defenders[outcome.target]:
@@ -231,6 +297,7 @@ class World:
                     self.ledger.suffer(relation.ally, outcome.attacker, strike_severity)
                     self._log_account(relation.ally, outcome.attacker)
                 notify(relation.ally, f"ally {outcome.target} struck")
+        self._end_if_settled()
 
     def _opening(self) -> Generator:
         for event in sorted(self.scenario.opening, key=lambda e: e.day):
@@ -248,6 +315,7 @@ class World:
                     description=event.description,
                 )
             )
+        self.opening_done = True
 
     def _resupply(self, state: LayerState) -> Generator:
         supply = state.spec.resupply
@@ -262,7 +330,11 @@ class World:
             for state in states:
                 if state.spec.resupply:
                     self.env.process(self._resupply(state))
+        if self.scenario.ceasefire is not None:
+            self.env.process(self._ceasefire())
         self.env.run(until=self.scenario.horizon_days * HOURS_PER_DAY)
+        if self.ends and not self.ended:
+            self._end("horizon", "", 0.0)
         return self.events
 
 

@@ -13,9 +13,10 @@ re-exports them under their old names.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.scenario.ladder import HIGHEST, LOWEST
 
@@ -57,6 +58,21 @@ class OpeningEvent(StrictModel):
     damage_usd: NonNegative = Field(
         0.0, description="Damage given, US dollars, added to that of any leakers."
     )
+
+
+class LeverSpec(StrictModel):
+    """A named lever: a scenario value by path, the range a study should explore, and why."""
+
+    path: str = Field(description="Dotted path of the value, e.g. relations.4.pressure.")
+    low: float = Field(description="Lowest value a study explores, in the unit of the value.")
+    high: float = Field(description="Highest value a study explores, in the unit of the value.")
+    meaning: str = Field(description="What moving this value means, in words a paper can use.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeverSpec:
+        if not self.low < self.high:
+            raise ValueError(f"need low < high, got {self.low}, {self.high}")
+        return self
 
 
 class SeverityScale(StrictModel):
@@ -170,3 +186,62 @@ class Timing(StrictModel):
                 f"and {self.max_median_days:g} days"
             )
         return self
+
+
+class Ceasefire(StrictModel):
+    """A mediator (or ally) who can bring a ceasefire that ends the round before the horizon.
+
+    Every ``check_every_hours`` the round ends with chance ``1 - exp(-h * check_every_hours / 24)``,
+    where the hazard per day is ``h = base_hazard_per_day * exp(rung_weight * R + cost_weight *
+    log1p(C / 1e9) + pressure_weight * P)``: ``R`` the highest rung any strike has reached so far
+    (0 before any), ``C`` what the round has cost every actor so far (US dollars), ``P`` the
+    mediator's restraint pressure (the largest of its ``restrains`` relations, 0-1).
+    """
+
+    mediator: Identifier = Field(description="The actor who brokers the ceasefire, by key.")
+    base_hazard_per_day: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.002,
+        description="Hazard of a ceasefire per day when every term is zero, per day (0-1). With "
+        "rung_weight 0.5 a round at rung 6 ends at 0.04 a day, in 25 days on average (the 2006 "
+        "Lebanon war: UNSC 1701 after 34 days).",
+    )
+    rung_weight: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.5, description="Log-hazard added per rung of the highest rung reached (0-5)."
+    )
+    cost_weight: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.0,
+        description="Log-hazard added per unit of log1p(every actor's costs so far in US dollars "
+        "/ 1e9), 0-5.",
+    )
+    pressure_weight: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.0, description="Log-hazard added per unit of the mediator's restraint pressure (0-1)."
+    )
+    check_every_hours: Annotated[float, Field(ge=1.0, le=240.0)] = Field(
+        24.0, description="Interval between two draws of the ceasefire, hours (1-240)."
+    )
+
+
+def raise_round_problems(scenario: Any) -> None:
+    """Cross-references of these blocks, raised as one pydantic error each at its own location
+    (so the loader reports ``file:line: field: message``): a ceasefire's mediator must be an
+    actor of the scenario."""
+    problems: list[tuple[tuple, str, Any]] = []
+    actors = scenario.actors
+    if scenario.ceasefire is not None and scenario.ceasefire.mediator not in actors:
+        mediator = scenario.ceasefire.mediator
+        known = ", ".join(sorted(actors))
+        problems.append(
+            (("ceasefire", "mediator"), f"unknown actor {mediator!r} (known: {known})", mediator)
+        )
+    if problems:
+        raise ValidationError.from_exception_data(
+            "Scenario",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("reference", "{message}", {"message": message}),
+                    loc=loc,
+                    input=given,
+                )
+                for loc, message, given in problems
+            ],
+        )

@@ -14,9 +14,11 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from sim.scenario.dynamics import (
+    Ceasefire,
     Count,
     Height,
     Identifier,
+    LeverSpec,
     Memory,
     NonNegative,
     OpeningEvent,
@@ -26,6 +28,7 @@ from sim.scenario.dynamics import (
     SeverityScale,
     StrictModel,
     Timing,
+    raise_round_problems,
 )
 from sim.scenario.ladder import HIGHEST, LOWEST
 
@@ -342,21 +345,6 @@ class ProxyOf(StrictModel):
 Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discriminator="kind")]
 
 
-class LeverSpec(StrictModel):
-    """A named lever: a scenario value by path, the range a study should explore, and why."""
-
-    path: str = Field(description="Dotted path of the value, e.g. relations.4.pressure.")
-    low: float = Field(description="Lowest value a study explores, in the unit of the value.")
-    high: float = Field(description="Highest value a study explores, in the unit of the value.")
-    meaning: str = Field(description="What moving this value means, in words a paper can use.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> LeverSpec:
-        if not self.low < self.high:
-            raise ValueError(f"need low < high, got {self.low}, {self.high}")
-        return self
-
-
 class Scenario(StrictModel):
     """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
 
@@ -384,6 +372,14 @@ class Scenario(StrictModel):
     severity: SeverityScale = Field(
         SeverityScale(), description="How bad a strike was, for the mechanisms that weigh it."
     )
+    ceasefire: Ceasefire | None = Field(
+        None, description="A mediator whose ceasefire can end the round (absent: none)."
+    )
+    end_when_settled: bool = Field(
+        False,
+        description="End the round when every account is settled, no answer is pending and "
+        "nothing is in the air.",
+    )
     levers: dict[Identifier, LeverSpec] = Field(
         default_factory=dict,
         description="Named levers for studies: sim sweep --lever NAME, sim sensitivity --uncertain "
@@ -400,6 +396,11 @@ class Scenario(StrictModel):
         "draws them. Every `--set` and every variant's `set:` adds the paths it sets, so an "
         "explicit value is never replaced by a draw.",
     )
+
+    @model_validator(mode="after")
+    def _round_references(self) -> Scenario:
+        raise_round_problems(self)
+        return self
 
     def relations_of(self, kind: type[StrictModel]) -> list:
         """All relations of one kind, in file order."""
