@@ -108,6 +108,14 @@ MISTAKES = {
         changed("strike:iran>israel>=3", "strike:iran>israle>=3"),
         f"6: questions[0].outcome: outcome 'strike:iran>israle>=3': {POINT} has no actor israle",
     ),
+    "numeric outcome": (
+        changed("strike:iran>israel>=3", "casualties:israel"),
+        "6: questions[0].outcome: 'casualties:israel' is a number, not 0/1; give it a threshold",
+    ),
+    "outcome that needs the event log": (
+        changed("strike:iran>israel>=3", "exhausted:israel/arrow-3"),
+        "6: questions[0].outcome: 'exhausted:israel/arrow-3' needs the event log",
+    ),
     "no such scenario": (
         changed(f"scenario: {POINT}", "scenario: nowhere.yaml"),
         "5: questions[0].scenario: no such file: ",
@@ -182,6 +190,13 @@ def test_each_mistake_is_one_line_with_file_line_and_field_and_exit_2(mistake, t
     if mistake not in WHOLE_FILE:
         assert re.match(rf"^{re.escape(str(questions))}:\d+: \S+: .+", line), line
     assert not out.exists()
+
+
+def test_a_numeric_outcome_with_a_threshold_is_a_binary_question(tmp_path):
+    questions = tmp_path / "questions.yaml"
+    questions.write_text(changed("strike:iran>israel>=3", "casualties:israel>=10"))
+    _, loaded = load_questions(questions)
+    assert [q.question.outcome for q in loaded] == ["casualties:israel>=10"]
 
 
 def test_a_broken_scenario_is_reported_at_its_own_file_and_line(tmp_path):

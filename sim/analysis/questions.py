@@ -27,6 +27,7 @@ import yaml
 from pydantic import Field
 
 from sim.analysis.compare import check_outcomes
+from sim.analysis.outcomes import Outcome
 from sim.errors import ResultsError
 from sim.scenario.levers import load_with_overrides
 from sim.scenario.loading import Where, read_document, validate_model
@@ -243,14 +244,10 @@ def _load_scenario(
     return LoadedQuestion(question, file, scenario)
 
 
-def _scorable(parsed: list | None, outcome: str, problem: Report) -> bool:
-    """Whether a question can score the outcome: a 0/1 outcome that a runs table decides.
-
-    ``check_outcomes`` returns parsed outcomes (with ``kind`` and ``needs_events``) once the
-    outcome language of ``sim.analysis.outcomes`` is in; the two forms before it (``rung>=R``,
-    ``strike:A>B>=R``) are both, and it returned nothing.
-    """
-    for checked in parsed or ():
+def _scorable(parsed: list[Outcome], outcome: str, problem: Report) -> bool:
+    """Whether a question can score the outcome: a 0/1 outcome that a runs table decides (the
+    persistence and one-rung-up baselines are runs-table rows, with no event log)."""
+    for checked in parsed:
         if checked.kind != "binary":
             problem("outcome", f"{outcome!r} is a number, not 0/1; give it a threshold (>=, <)")
             return False
