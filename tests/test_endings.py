@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from sim.model.endings import accounts_settled, ceasefire_chance, ceasefire_hazard_per_day
+from sim.model.endings import ceasefire_chance, ceasefire_hazard_per_day
 from sim.model.events import DecisionMade, RoundEnded, StrikeLaunched, StrikeOutcome
-from sim.model.memory import Ledger
+from sim.model.memory import Accounts
 from sim.model.outcomes import run_row
 from sim.model.world import run_replication
 from sim.scenario.dynamics import Ceasefire, Memory
@@ -49,13 +49,17 @@ def test_the_chance_within_an_interval_is_the_exponential_of_the_hazard():
 
 
 def test_accounts_settled_only_if_every_remembering_actor_is_within_its_tolerance():
-    ledger = Ledger()
-    memories = {"b": Memory(settle_tolerance=0.5)}
-    assert accounts_settled(ledger, memories)
-    ledger.landed("a", "b", 3.0, 0.0, 0.0)  # b owes 3.0; a inflicted but keeps no memory
-    assert not accounts_settled(ledger, memories)
-    ledger.landed("b", "a", 2.6, 0.0, 0.0)
-    assert accounts_settled(ledger, memories)  # 0.4 left: within 0.5
+    logged = []
+    accounts = Accounts({"b": Memory(settle_tolerance=0.5)}, logged.append, lambda: 1.0)
+    assert accounts.settled()
+    accounts.landed(1, "a", "b", 3.0, (0.0, 0.0))  # b owes 3.0; a inflicted but keeps no memory
+    assert not accounts.settled()
+    accounts.landed(2, "b", "a", 2.6, (0.0, 0.0))
+    assert accounts.settled()  # 0.4 left: within 0.5
+    assert [(e.actor, e.unsettled, e.closed) for e in logged] == [
+        ("b", 3.0, False),
+        ("b", pytest.approx(0.4), True),  # b's own answer closed the matter
+    ]
 
 
 def test_a_settled_account_ends_the_round_when_the_last_actor_lets_it_be():

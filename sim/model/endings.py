@@ -1,15 +1,15 @@
 """How a round ends before its horizon: a mediated ceasefire, or every account settled.
 
-Pure functions, no SimPy: the hazard of a ceasefire and the test that nothing is owed. The world
-(``sim/model/world.py``) draws and records the ending and stops the run there.
+Pure functions, no SimPy: the hazard of a ceasefire and its chance within an interval. Whether
+nothing is owed is ``sim.model.memory.Accounts.settled``; the world (``sim/model/world.py``) draws
+and records the ending and stops the run there.
 """
 
 from __future__ import annotations
 
 import math
 
-from sim.model.memory import Ledger
-from sim.scenario.dynamics import Ceasefire, Memory
+from sim.scenario.dynamics import Ceasefire
 
 
 def ceasefire_hazard_per_day(
@@ -27,12 +27,3 @@ def ceasefire_hazard_per_day(
 def ceasefire_chance(hazard_per_day: float, hours: float) -> float:
     """Chance that a ceasefire comes within ``hours`` at a constant hazard per day."""
     return -math.expm1(-hazard_per_day * hours / 24.0)
-
-
-def accounts_settled(ledger: Ledger, memories: dict[str, Memory]) -> bool:
-    """True if no actor that keeps a memory is owed more than its settle tolerance."""
-    return all(
-        account.unsettled <= memories[actor].settle_tolerance
-        for (actor, _), account in ledger.accounts.items()
-        if actor in memories
-    )

@@ -14,18 +14,17 @@ import simpy
 from simpy.core import StopSimulation
 
 from sim.model.actors import ActorAgent, Notice
-from sim.model.endings import accounts_settled, ceasefire_chance, ceasefire_hazard_per_day
+from sim.model.endings import ceasefire_chance, ceasefire_hazard_per_day
 from sim.model.engagement import LayerState
 from sim.model.events import (
     HOURS_PER_DAY,
-    AccountChanged,
     Event,
     ParametersDrawn,
     RoundEnded,
     StrikeCapReached,
     StrikeOutcome,
 )
-from sim.model.memory import Ledger, severity
+from sim.model.memory import Accounts, severity
 from sim.model.policies import Decision, Observation, force, package_for
 from sim.model.rng import Streams
 from sim.model.strikes import (
@@ -69,13 +68,12 @@ class World:
         self.defenders: dict[str, list[Defends]] = defaultdict(list)
         for relation in scenario.relations_of(Defends):
             self.defenders[relation.protects].append(relation)
-        self.ledger = Ledger()
         self.remembers = {
             a: spec.policy.memory
             for a, spec in scenario.actors.items()
             if spec.policy is not None and spec.policy.memory is not None
         }
-        self._answer_of: dict[int, tuple[str, str, int]] = {}
+        self.accounts = Accounts(self.remembers, self.record, lambda: self.env.now)
         self.ends = scenario.ceasefire is not None or scenario.end_when_settled
         self.ended = False
         self.in_flight = self.pending_answers = self.undecided = 0
@@ -110,23 +108,21 @@ class World:
         so a run stays linear in its strikes.
         """
         answer = (order.attacker, order.target, order.rung)
-        if order.cause not in NOT_ANSWERS:
-            self.pending_answers -= 1
-        is_answer = order.attacker in self.remembers and order.cause not in NOT_ANSWERS
+        is_answer = order.cause not in NOT_ANSWERS
+        self.pending_answers -= is_answer
         if self.strikes_launched >= self.scenario.max_strikes:
             if not self.strike_cap_recorded:
                 self.strike_cap_recorded = True
                 self.record(StrikeCapReached(self.env.now, self.scenario.max_strikes))
             if is_answer:
-                self.ledger.release(*answer)
-                self._log_account(order.attacker, order.target)
+                self.accounts.refused(*answer)
             return
         self.strikes_launched += 1
         self.in_flight += 1
         self.highest_rung = max(self.highest_rung, order.rung)
         strike_id, now = self.strikes_launched, self.env.now
         if is_answer:
-            self._answer_of[strike_id] = answer
+            self.accounts.launched(strike_id, *answer)
         waves = coordinated_waves(order.projectiles, self.scenario.weapons, now)
         self.record(launched_event(order, strike_id, now))
         for wave in wave_events(waves, strike_id, now):
@@ -170,9 +166,7 @@ class World:
         self.undecided -= 1
         if decision.respond:
             self.pending_answers += 1
-            if actor in self.remembers:
-                self.ledger.commit(actor, decision.target, decision.rung)
-                self._log_account(actor, decision.target)
+            self.accounts.decided(actor, decision.target, decision.rung)
         self._end_if_settled()
 
     def _end_if_settled(self) -> None:
@@ -184,7 +178,7 @@ class World:
             and self.in_flight == 0
             and self.pending_answers == 0
             and self.undecided == 0
-            and accounts_settled(self.ledger, self.remembers)
+            and self.accounts.settled()
         ):
             self._end("settled", "", 0.0)
 
@@ -196,7 +190,7 @@ class World:
                 how=how,
                 mediator=mediator,
                 highest_rung=self.highest_rung,
-                costs_usd=sum(self.ledger.costs_usd.values()),
+                costs_usd=sum(self.accounts.ledger.costs_usd.values()),
                 hazard_per_day=hazard_per_day,
             )
         )
@@ -215,52 +209,10 @@ class World:
         )
         while True:
             yield self.env.timeout(spec.check_every_hours)
-            costs = sum(self.ledger.costs_usd.values())
+            costs = sum(self.accounts.ledger.costs_usd.values())
             hazard = ceasefire_hazard_per_day(spec, self.highest_rung, costs, pressure)
             if rng.random() < ceasefire_chance(hazard, spec.check_every_hours):
                 self._end("ceasefire", spec.mediator, hazard)
-
-    def _log_account(self, actor: str, adversary: str, closed: bool = False) -> None:
-        """Record ``actor``'s account with ``adversary`` as it now stands (if it keeps one)."""
-        memory = self.remembers.get(actor)
-        if memory is None:
-            return
-        account = self.ledger.account(actor, adversary)
-        self.record(
-            AccountChanged(
-                time_hours=self.env.now,
-                actor=actor,
-                adversary=adversary,
-                suffered=account.suffered,
-                inflicted=account.inflicted,
-                pending=account.pending,
-                unsettled=account.unsettled,
-                settled=account.unsettled <= memory.settle_tolerance,
-                closed=closed,
-            )
-        )
-
-    def _book_landing(self, outcome: StrikeOutcome, strike_severity: float) -> None:
-        """Accounts after a strike landed: the target suffered it, the attacker inflicted it (its
-        pending answer, if this was one, is now inflicted), and both paid their costs."""
-        attacker, target = outcome.attacker, outcome.target
-        answer = self._answer_of.pop(outcome.strike_id, None)
-        if answer is not None:
-            self.ledger.release(*answer)
-        account = self.ledger.account(attacker, target)
-        owed_before = account.suffered - account.inflicted
-        self.ledger.landed(
-            attacker,
-            target,
-            strike_severity,
-            outcome.attacker_cost_usd,
-            outcome.defender_cost_usd + outcome.damage_usd,
-        )
-        memory = self.remembers.get(attacker)
-        owed_after = account.suffered - account.inflicted
-        closed = memory is not None and owed_after <= memory.settle_tolerance < owed_before
-        self._log_account(target, attacker)
-        self._log_account(attacker, target, closed)
 
     def strike_landed(self, outcome: StrikeOutcome) -> None:
         """Tell the target, and allies who fight for it at this rung, what the strike did."""
@@ -269,10 +221,12 @@ class World:
         )
         self.in_flight -= 1
         if self.remembers or self.ends:
-            self._book_landing(outcome, strike_severity)
+            costs = (outcome.attacker_cost_usd, outcome.defender_cost_usd + outcome.damage_usd)
+            self.accounts.landed(
+                outcome.strike_id, outcome.attacker, outcome.target, strike_severity, costs
+            )
 
         def notify(actor: str, reason: str) -> None:
-            account = self.ledger.account(actor, outcome.attacker)
             seen = Observation(
                 actor=actor,
                 attacker=outcome.attacker,
@@ -283,8 +237,8 @@ class World:
                 ally_pressure=self.pressure[actor],
                 attacker_patron=self.patron_of.get(outcome.attacker),
                 severity=strike_severity,
-                unsettled=account.unsettled if actor in self.remembers else None,
-                costs_usd=self.ledger.costs_usd[actor],
+                unsettled=self.accounts.unsettled(actor, outcome.attacker),
+                costs_usd=self.accounts.ledger.costs_usd[actor],
             )
             agent = self.agents[actor]
             self.undecided += agent.spec.policy is not None
@@ -293,9 +247,7 @@ class World:
         notify(outcome.target, "struck")
         for relation in self.defenders[outcome.target]:
             if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
-                if relation.ally in self.remembers:
-                    self.ledger.suffer(relation.ally, outcome.attacker, strike_severity)
-                    self._log_account(relation.ally, outcome.attacker)
+                self.accounts.suffered_as_ally(relation.ally, outcome.attacker, strike_severity)
                 notify(relation.ally, f"ally {outcome.target} struck")
         self._end_if_settled()
 
