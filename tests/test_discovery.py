@@ -220,6 +220,7 @@ def test_bad_outcomes_get_one_line_errors(tmp_path, outcome, threshold, message)
 
 
 def explore_folder(tmp_path, kind="explore"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     experiments, runs, _ = toy_study(points=40, replications=4)
     experiments.to_parquet(tmp_path / "experiments.parquet")
     runs.to_parquet(tmp_path / "runs.parquet")
@@ -244,3 +245,67 @@ def test_runs_of_unknown_points_and_outcomes_without_both_kinds_are_refused():
         discover(experiments, runs.assign(bad=0), "bad")
     with pytest.raises(DiscoveryError, match="at least 2 replications"):
         discover(experiments, runs[runs["replication"] == 0], "bad")
+
+
+def run_discover(*arguments):
+    from click.testing import CliRunner
+
+    from sim.cli.discover import discover_command
+
+    return CliRunner().invoke(discover_command, [str(a) for a in arguments])
+
+
+def test_sim_discover_prints_the_box_and_writes_its_tables_and_figures(tmp_path):
+    folder = explore_folder(tmp_path / "study")
+    out = tmp_path / "found"
+    fast = ["--splits", 2, "--resamples", 100, "--format", "png"]
+    result = run_discover(folder, "--outcome", "bad", "-o", out, *fast)
+    assert result.exit_code == 0, result.output
+    assert "PRIM box: coverage" in result.output and "  a: " in result.output
+    written = {p.name for p in out.iterdir()}
+    tables = {f"{t}.csv" for t in ("box", "tradeoff", "cart_box", "cart_leaves", "feature_scores")}
+    assert tables | {"summary.json", "tradeoff.png", "box-limits.png", "heatmap.png"} <= written
+    summary = json.loads((out / "summary.json").read_text())
+    box = pd.read_csv(out / "box.csv")
+    assert summary["restricted"] == list(box["factor"])
+    assert summary["coverage_interval"][0] <= summary["coverage"] <= summary["coverage_interval"][1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".found")]
+
+
+def test_sim_discover_finds_an_outcome_by_its_label(tmp_path):
+    folder = explore_folder(tmp_path)
+    manifest = {"kind": "explore", "outcomes": [{"outcome": "bad", "label": "P(bad)"}]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = run_discover(folder, "--outcome", "P(bad)", "--splits", 1, "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert (folder / "discovery" / "bad" / "box.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--outcome", "nope"], "runs.parquet: outcome: no outcome 'nope'; the study has"),
+        (["--outcome", "casualties"], "runs.parquet: casualties: is not 0/1"),
+    ],
+)
+def test_sim_discover_refuses_bad_outcomes_and_keeps_earlier_output(tmp_path, arguments, message):
+    folder = explore_folder(tmp_path / "study")
+    out = tmp_path / "found"
+    out.mkdir()
+    (out / "box.csv").write_text("kept")
+    result = run_discover(folder, *arguments, "-o", out)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert (out / "box.csv").read_text() == "kept"
+
+
+def test_sim_discover_refuses_a_folder_that_is_not_an_explore_study(tmp_path):
+    (tmp_path / "runs.parquet").write_bytes(b"")
+    result = run_discover(tmp_path, "--outcome", "bad")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {tmp_path}: not an explore study (no experiments.parquet, manifest.json); "
+        "`sim explore` writes one"
+    )
+    assert not (tmp_path / "discovery").exists()

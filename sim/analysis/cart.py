@@ -3,7 +3,8 @@
 scikit-learn (an optional dependency, installed with EMA Workbench) fits a decision tree on the
 design points, each point weighted by its runs of interest and its other runs, so a leaf's
 share of runs of interest is its density exactly as PRIM counts it. Every leaf is a box; the
-one reported is the leaf of highest coverage x density, PRIM's default choice. Feature scores
+one reported is, of the leaves denser than all runs, the one of highest coverage x density,
+PRIM's default choice. Feature scores
 are extra-trees impurity importances (Geurts et al. 2006), as in EMA Workbench's
 ``get_ex_feature_scores``.
 """
@@ -82,23 +83,26 @@ def cart_box(
     runs: np.ndarray,
     of_interest: np.ndarray,
     mass_min: float = 0.05,
-    min_impurity_decrease: float = 0.002,
+    min_gain: float = 0.01,
     random_state: int = 0,
 ) -> CartBox:
     """Fit a tree on design points ``points`` (one column per factor) with ``runs`` runs each,
-    ``of_interest`` of them of interest; report the leaf of highest coverage x density.
+    ``of_interest`` of them of interest; report the leaf of highest coverage x density among
+    those denser than all runs.
 
-    ``mass_min``: the smallest share of all runs a leaf may hold; ``min_impurity_decrease``:
-    the least (weighted Gini) gain a split must bring, which keeps Monte Carlo noise from
-    splitting a box into pieces.
+    ``mass_min``: the smallest share of all runs a leaf may hold; ``min_gain``: the least
+    decrease in (weighted Gini) impurity a split must bring, as a share of the impurity of all
+    runs (so a rare outcome can still be split), which keeps Monte Carlo noise from cutting a
+    box into pieces.
     """
     tree, _ = _sklearn_tree()
     skipped = tuple(name for name in points.columns if categorical(points[name]))
     numeric = points.drop(columns=list(skipped)).astype(float)
     x, labels, weights = weighted_rows(numeric, runs, of_interest)
+    base_rate = of_interest.sum() / runs.sum()
     fitted = tree.DecisionTreeClassifier(
         min_weight_fraction_leaf=mass_min,
-        min_impurity_decrease=min_impurity_decrease,
+        min_impurity_decrease=min_gain * 2 * base_rate * (1 - base_rate),
         random_state=random_state,
     ).fit(x.to_numpy(), labels, sample_weight=weights)
     leaf_of_point = fitted.apply(numeric.to_numpy())
@@ -109,7 +113,10 @@ def cart_box(
     )
     leaves["coverage"] = leaves["runs_of_interest"] / of_interest.sum()
     leaves["density"] = leaves["runs_of_interest"] / leaves["runs"]
-    best = leaves.loc[(leaves["coverage"] * leaves["density"]).idxmax()]
+    denser = leaves[leaves["density"] > base_rate]
+    if denser.empty:  # no split found: the one leaf is the whole space
+        denser = leaves
+    best = denser.loc[(denser["coverage"] * denser["density"]).idxmax()]
     bounds = _leaf_limits(fitted, list(numeric.columns))[int(best["leaf"])]
     limits = pd.DataFrame(
         [(name, low, high) for name, (low, high) in bounds.items()],

@@ -1,0 +1,190 @@
+"""``sim discover``: scenario discovery on an explore study, printed, with its tables and figures."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from sim.cli.support import user_errors
+
+TABLES = ("box", "tradeoff", "cart_box", "cart_leaves", "feature_scores")
+
+
+def _slug(outcome: str) -> str:
+    """``casualties:israel>=10`` -> ``casualties-israel-ge-10``: a folder name for an outcome."""
+    text = outcome.replace(">=", "-ge-").replace("<=", "-le-").replace(">", "-gt-")
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text.replace("<", "-lt-")).strip("-") or "outcome"
+
+
+def _summary_record(result) -> dict:
+    """The numbers of the answer, for ``summary.json``."""
+    return {
+        "outcome": result.outcome,
+        "points": result.points,
+        "runs": result.runs,
+        "base_rate": result.base_rate,
+        "coverage": result.coverage,
+        "coverage_interval": list(result.coverage_interval),
+        "density": result.density,
+        "density_interval": list(result.density_interval),
+        "stability": result.stability,
+        "stability_iou": result.stability_iou,
+        "stability_method": "independent half-studies (each point's runs split in two)",
+        "restricted": list(result.box["factor"]),
+        "cart": {
+            "coverage": result.cart.coverage,
+            "density": result.cart.density,
+            "skipped_categorical": list(result.cart.skipped),
+        },
+        "settings": result.settings,
+    }
+
+
+def _figures(result, experiments: pd.DataFrame, folder: Path):
+    """The figures of the answer: trade-off, box limits, a heatmap of the outcome over the two
+    best-scoring numeric factors, and Morris mu*-sigma when the study is a Morris design."""
+    from sim.figures import exploration
+
+    yield "tradeoff", exploration.tradeoff_curve(result.tradeoff, result.outcome)
+    if not result.box.empty:
+        yield "box-limits", exploration.box_limits(result.box, result.outcome)
+    design = experiments.set_index("point")
+    numeric = [f for f in result.scores["factor"] if pd.api.types.is_float_dtype(design[f])]
+    if len(numeric) >= 2:
+        rates = result.rates.set_index("point")
+        share = rates["runs_of_interest"] / rates["runs"]
+        table = design[numeric[:2]].assign(estimate=share.reindex(design.index)).dropna()
+        grid = not table.duplicated(numeric[:2]).any() and table[numeric[0]].nunique() <= 12
+        yield (
+            "heatmap",
+            exploration.outcome_heatmap(
+                table,
+                numeric[0],
+                numeric[1],
+                bins=None if grid else 6,
+                label=f"P({result.outcome})",
+            ),
+        )
+    morris = folder / "morris.parquet"
+    if morris.is_file():
+        effects = pd.read_parquet(morris)
+        effects = effects[effects.get("outcome", result.outcome) == result.outcome]
+        if not effects.empty:
+            yield "morris", exploration.morris_effects(effects, result.outcome)
+
+
+def _write(result, experiments, folder: Path, target: Path, formats, manifest) -> None:
+    """Every table and figure into a fresh folder beside ``target``, then put in its place, so
+    an interrupted or failed write leaves ``target`` as it was."""
+    from sim.figures.style import save_figure
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tables = (result.box, result.tradeoff, result.cart.limits, result.cart.leaves)
+        for name, table in zip(TABLES, (*tables, result.scores), strict=True):
+            table.to_csv(staging / f"{name}.csv", index=False)
+        record = _summary_record(result) | {"study": str(folder)}
+        (staging / "summary.json").write_text(json.dumps(record, indent=2, default=float))
+        for name, figure in _figures(result, experiments, folder):
+            save_figure(figure, staging / name, formats, manifest)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@click.command("discover")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--outcome",
+    required=True,
+    help="The outcome whose runs of interest to locate: a runs.parquet column or its label.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    help="For an outcome that is not 0/1: runs with the outcome at least this are of interest.",
+)
+@click.option(
+    "--min-density",
+    type=click.FloatRange(0, 1),
+    help="Report the box of highest coverage at least this dense (default: highest "
+    "coverage x density).",
+)
+@click.option(
+    "--splits",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Half-study pairs for the stability.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=100),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the intervals.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), help="Default: FOLDER/discovery/OUTCOME."
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["pdf", "svg", "png"]),
+    help="Figure format(s), repeatable (default: pdf and png).",
+)
+@user_errors
+def discover_command(
+    folder: Path,
+    outcome: str,
+    threshold: float | None,
+    min_density: float | None,
+    splits: int,
+    resamples: int,
+    seed: int,
+    out: Path | None,
+    formats: tuple[str, ...],
+) -> None:
+    """Where in an explore study's factor space do the runs of interest live?
+
+    PRIM peels and pastes a box over FOLDER's design (the trade-off curve of coverage, the
+    share of runs of interest inside the box, against density, the share of the box's runs
+    that are of interest), names its restricted factors with their limits and quasi-p-values,
+    and states its Monte Carlo uncertainty: bootstrap 95% intervals over replications, and how
+    often independent half-studies find the box again. CART and extra-trees feature scores
+    give a second view. Tables (CSV), summary.json and figures go to --out.
+
+    \b
+    Example:
+      sim discover results/explore --outcome "rung>=5"
+      sim discover results/explore --outcome casualties:israel --threshold 10
+    """
+    from sim.analysis.discovery import discover, outcome_column, read_explore_study
+
+    experiments, runs, manifest = read_explore_study(folder)
+    result = discover(
+        experiments,
+        runs,
+        outcome_column(runs, outcome, manifest),
+        threshold=threshold,
+        min_density=min_density,
+        splits=splits,
+        resamples=resamples,
+        seed=seed,
+        source=str(folder / "runs.parquet"),
+    )
+    click.echo(result.summary())
+    target = out or folder / "discovery" / _slug(result.outcome)
+    _write(result, experiments, folder, target, formats or ("pdf", "png"), manifest)
+    click.echo(f"tables and figures: {target}")
