@@ -6,7 +6,19 @@ from pathlib import Path
 
 import click
 
-from sim.cli.support import EXECUTOR_OPTION, WORKERS_OPTION, progress_bar, user_errors
+from sim.cli.support import (
+    EXECUTOR_OPTION,
+    WORKERS_OPTION,
+    OptionError,
+    check_output_folder,
+    progress_bar,
+    user_errors,
+)
+
+DEFAULT_OUT = Path("results/calibration")
+"""Where a fit goes unless told: a results folder, never the shipped posterior's."""
+SHIPPED = Path("calibration")
+"""The folder of the shipped posterior every scenario draws from (``--install`` writes there)."""
 
 
 @click.command("calibrate")
@@ -22,9 +34,14 @@ from sim.cli.support import EXECUTOR_OPTION, WORKERS_OPTION, progress_bar, user_
     "--out",
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("calibration"),
-    show_default=True,
-    help="Where posterior.parquet, report.md and the tables go (saved generations: OUT/draws/).",
+    help=f"Where posterior.parquet, report.md and the tables go (saved generations: "
+    f"OUT/draws/). Default: {DEFAULT_OUT}.",
+)
+@click.option(
+    "--install",
+    is_flag=True,
+    help=f"Write into {SHIPPED}/ instead, replacing the shipped posterior that every scenario "
+    "draws from (parameters_from:).",
 )
 @click.option(
     "--particles", type=click.IntRange(min=20), help="Particles per generation (default: config)."
@@ -35,7 +52,8 @@ from sim.cli.support import EXECUTOR_OPTION, WORKERS_OPTION, progress_bar, user_
 @user_errors
 def calibrate_command(
     config_path: Path,
-    out: Path,
+    out: Path | None,
+    install: bool,
     particles: int | None,
     no_checks: bool,
     workers: int,
@@ -52,11 +70,21 @@ def calibrate_command(
 
     Results are the same for any number of workers. Interrupted? Run the same command again: saved
     chunks and generations (OUT/draws/<config hash>/) are reused and the result is unchanged.
+
+    \b
+    A fit goes to results/calibration/ unless -o says where; scenarios keep drawing from the
+    shipped calibration/posterior.parquet until you replace it on purpose:
+      sim calibrate --install
     """
     from dataclasses import replace
 
     from sim.calibration.smc import run_calibration
     from sim.calibration.targets import Config
+
+    if install and out is not None:
+        raise OptionError(f"--install writes to {SHIPPED}/; leave out -o {out} (or --install)")
+    out = SHIPPED if install else out or DEFAULT_OUT
+    check_output_folder(out)
 
     config = Config.load(config_path)
     if particles:

@@ -3,25 +3,25 @@ numbers, and which assumption drives an outcome."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import click
 import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.compare import DEFAULT_OUTCOMES, Setting, compare, parse_variant, sweep
 from sim.analysis.sensitivity import DEFAULT_BASE_SAMPLES, DEFAULT_REPLICATIONS
 from sim.cli.support import (
     EXECUTOR_OPTION,
-    EXIT_INTERRUPTED,
     WORKERS_OPTION,
+    check_output_folder,
+    percent,
     progress_bar,
+    report_console,
     stderr,
+    study_faults,
     user_errors,
 )
 from sim.scenario.levers import Lever, declared_levers
@@ -73,18 +73,11 @@ def _out(what: str):
     )
 
 
-@contextmanager
-def _resumable(folder: Path) -> Iterator[None]:
-    """On Ctrl-C, say that the same command with the same --out continues (exit status 130)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: what finished is kept in {folder}; run the same command again "
-            "with the same --out to continue",
-            err=True,
-        )
-        sys.exit(EXIT_INTERRUPTED)
+def _resumable(folder: Path) -> AbstractContextManager[None]:
+    """Check that ``folder`` can be written; on Ctrl-C, a killed worker or a full disk, say
+    that the same command with the same --out continues (exit status 130, or 1)."""
+    check_output_folder(folder)
+    return study_faults(folder, "run the same command again with the same --out to continue")
 
 
 def _fmt(value: object) -> str:
@@ -97,7 +90,7 @@ def _print(table: pd.DataFrame, columns: list[str], title: str) -> None:
         view.add_column(column, justify="left" if column in {"setting", "label"} else "right")
     for row in table[columns].itertuples(index=False):
         view.add_row(*(_fmt(v) for v in row))
-    Console(width=None if stderr.is_terminal else 180).print(view)
+    report_console().print(view)
 
 
 def _with_intervals(table: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +106,7 @@ def _with_intervals(table: pd.DataFrame) -> pd.DataFrame:
     ]
     baseline = view.setting == view.setting.iloc[0]
     view["variance saved"] = [
-        "-" if base or not np.isfinite(s) else f"{100 * s:.0f}%"
+        "-" if base or not np.isfinite(s) else percent(s)
         for base, s in zip(baseline, view.variance_saved, strict=True)
     ]
     return view
@@ -127,8 +120,8 @@ def _pairing_note(table: pd.DataFrame) -> str:
         return "pairing: no setting differs from the baseline in any replication"
     saved = rows.variance_saved
     return (
-        f"common random numbers removed {100 * saved.median():.0f}% (median; from "
-        f"{100 * saved.min():.0f}% to {100 * saved.max():.0f}%) of the variance the differences "
+        f"common random numbers removed {percent(saved.median())} (median; from "
+        f"{percent(saved.min())} to {percent(saved.max())}) of the variance the differences "
         "would have with independent streams"
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli.support import WORKERS_OPTION, user_errors
+from sim.cli.support import WORKERS_OPTION, OptionError, check_output_folder, user_errors
 from sim.figures.folders import figures_of
 
 
@@ -59,6 +59,7 @@ def plot_command(
     from sim.figures.plots import save_figure
 
     target = out or folder / "figures"
+    check_output_folder(target)
     for name, figure, manifest in figures_of(folder, kinds, replication):
         for path in save_figure(figure, target / name, formats or ("pdf", "png"), manifest):
             click.echo(str(path))
@@ -81,6 +82,10 @@ def report_command(folder: Path, out: Path | None) -> None:
     """
     from sim.figures.report import write_report
 
+    if out is not None:
+        if out.is_dir():
+            raise OptionError(f"--out {out}: is a folder; give the HTML file to write")
+        check_output_folder(out.parent)
     click.echo(str(write_report(folder, out)))
 
 

@@ -19,13 +19,19 @@ from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_USAGE,
     WORKERS_OPTION,
-    interrupt_hint,
+    FinitePositive,
+    check_output_folder,
+    check_runnable,
     progress_bar,
+    replications_option,
+    report_console,
+    study_faults,
     user_errors,
 )
 from sim.scenario.loading import ScenarioError, load_scenario
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N, PACKAGE_VERSION
+from sim.study.executors import DASK_WORKER_WAIT_SECONDS
 from sim.study.results import Results, Summary
 
 SET_OPTION = click.option(
@@ -117,8 +123,11 @@ def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, 
     from sim.scenario.levers import load_with_overrides
 
     scenario = load_with_overrides(file, overrides)
+    check_runnable(scenario, file)
     used_seed = scenario.seed if seed is None else seed
     title = f"{scenario.name} - seed {used_seed}, replication {replication}"
+    if overrides:
+        title += f" - with {', '.join(f'--set {o}' for o in overrides)}"
     click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
 
 
@@ -153,13 +162,11 @@ def print_summary(summary: Summary, console: Console) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
+@replications_option(
     "-n",
     "--replications",
     "n",
-    type=click.IntRange(min=1),
     default=DEFAULT_N,
-    show_default=True,
     help="Number of replications (with --resume: the study's own).",
 )
 @WORKERS_OPTION
@@ -183,19 +190,18 @@ def print_summary(summary: Summary, console: Console) -> None:
     help="Replications per chunk: the unit of work, of saving and of resuming.",
 )
 @EXECUTOR_OPTION
-@click.option("--scheduler", help="Dask scheduler address (tcp://host:port); default a local one.")
+@click.option(
+    "--scheduler",
+    help="Dask scheduler address (tcp://host:port); default a local one. A scheduler with no "
+    f"worker is waited for {DASK_WORKER_WAIT_SECONDS:g} s (SIM_DASK_WORKER_WAIT=SECONDS sets "
+    "another wait).",
+)
 @click.option(
     "--until-ci",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FinitePositive(),
     help="Add replications until every 95% CI half-width is at most this.",
 )
-@click.option(
-    "--max-n",
-    type=click.IntRange(min=1),
-    default=100_000,
-    show_default=True,
-    help="Cap on replications with --until-ci.",
-)
+@replications_option("--max-n", default=100_000, help="Cap on replications with --until-ci.")
 @click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
 @SET_OPTION
 @user_errors
@@ -222,13 +228,22 @@ def run(
       events.parquet   one row per event (strikes, waves, interceptions, decisions, outcomes)
       manifest.json    scenario hash, seed, N, versions, git commit, options, times
       scenario.yaml    the exact scenario text that ran
-    Ctrl-C keeps every finished chunk: continue with --resume FOLDER.
+    Ctrl-C, a killed worker or a full disk keeps every finished chunk: continue with
+    --resume FOLDER (exit status 130 after Ctrl-C, 1 after a fault, 2 for a mistake in the input).
     """
+    from sim.scenario.levers import load_with_overrides
     from sim.study.montecarlo import default_folder, run_study
 
     folder = resume or out or default_folder(file)
-    n_given = click.get_current_context().get_parameter_source("n") is not ParameterSource.DEFAULT
-    with progress_bar("replications") as progress, interrupt_hint(file, folder):
+    given = click.get_current_context().get_parameter_source
+    n_given = given("n") is not ParameterSource.DEFAULT
+    check_runnable(load_with_overrides(file, overrides), file)
+    if resume is None:
+        check_output_folder(folder)
+    elif given("chunk_size") is not ParameterSource.DEFAULT:
+        _note_kept_chunk_size(resume, chunk_size)
+    again = f"continue with `sim run {file} --resume {folder}`"
+    with progress_bar("replications") as progress, study_faults(folder, again):
         results = run_study(
             file,
             n=n if n_given or resume is None else None,
@@ -245,11 +260,24 @@ def run(
             csv=csv,
             progress=progress,
         )
-    console = Console()
+    console = report_console()
     print_summary(results.summary(), console)
     console.print(
         f"results: {results.folder}  (n = {results.manifest['n']}, seed {results.manifest['seed']})"
     )
+
+
+def _note_kept_chunk_size(folder: Path, asked: int) -> None:
+    """Say in one line that a resumed study keeps the chunk size it was planned with."""
+    from sim.study.results import read_manifest
+
+    kept = read_manifest(folder).get("chunk_size")
+    if kept is not None and kept != asked:
+        click.echo(
+            f"note: --chunk-size {asked} ignored: {folder} keeps its chunks of {kept} "
+            "(they are the unit of resuming)",
+            err=True,
+        )
 
 
 @main.command()
@@ -257,7 +285,7 @@ def run(
 @user_errors
 def summary(folder: Path) -> None:
     """Print the summary tables of an existing results FOLDER."""
-    print_summary(Results(folder).summary(), Console())
+    print_summary(Results(folder).summary(), report_console())
 
 
 def _add_command_groups() -> None:

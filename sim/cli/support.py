@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -24,18 +26,37 @@ from rich.progress import (
 
 from sim.errors import CalibrationError
 from sim.scenario.loading import ScenarioError
-from sim.study.executors import ExecutorError
+from sim.scenario.problems import Problem
+from sim.scenario.schema import Scenario
+from sim.study.executors import DEFAULT_WORKERS, ExecutorError, StudyFault
 from sim.study.montecarlo import StudyProgress
 from sim.study.results import ResultsError
+
+
+class OptionError(Exception):
+    """A command-line option that cannot be honoured (an output folder that cannot be written)."""
+
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     ScenarioError,
     ResultsError,
     ExecutorError,
     CalibrationError,
+    OptionError,
 )
+PATH_ERRORS = {errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS}
+"""Errors of a path the user gave (a folder below a file, one that cannot be written)."""
+EXIT_FAULT = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+MAX_REPLICATIONS = 10_000_000
+"""The most replications one study may plan (``-n``, ``--max-n``): about ten hours on 2 cores at
+the April scenario's speed; a plan of 10**15 ran out of memory before its first replication."""
+
+MAX_RESUPPLIES = 10_000
+"""The most deliveries one layer may receive within the horizon; each is a simulated event, and
+``every_days: 1e-9`` asked for 9e10 of them (the run never ended)."""
 
 stderr = Console(stderr=True)
 
@@ -43,10 +64,40 @@ WORKERS_OPTION = click.option(
     "--workers",
     "-w",
     type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
+    default=DEFAULT_WORKERS,
     show_default="all cores",
     help="Parallel worker processes.",
 )
+
+
+def replications_option(*names: str, default: int, help: str) -> Callable:
+    """An option for a number of replications, from 1 to ``MAX_REPLICATIONS``."""
+    return click.option(
+        *names,
+        type=click.IntRange(min=1, max=MAX_REPLICATIONS),
+        default=default,
+        show_default=True,
+        help=f"{help} At most {MAX_REPLICATIONS:,}.",
+    )
+
+
+class FinitePositive(click.ParamType):
+    """A finite number above zero (``nan`` and ``inf`` are refused, as zero and below are)."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        return number
+
+
 EXECUTOR_OPTION = click.option(
     "--executor",
     type=click.Choice(["process", "serial", "dask"]),
@@ -67,27 +118,86 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             text = str(exc) if isinstance(exc, ScenarioError) else f"error: {exc}"
             click.echo(text, err=True)
             sys.exit(EXIT_USAGE)
+        except OSError as exc:
+            if exc.errno not in PATH_ERRORS:
+                raise
+            click.echo(f"error: {exc.filename or ''}: {exc.strerror}", err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper
 
 
+def report_console() -> Console:
+    """A console for result tables on stdout: fitted to a terminal, never cut when piped (a
+    file gets every column whole however wide)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100_000)
+
+
+def percent(share: float) -> str:
+    """A share (0-1) as a whole percentage, never ``-0%``."""
+    return f"{round(100 * float(share)) + 0}%"
+
+
+def check_output_folder(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be made or written to."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OptionError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionError(f"{option} {path}: {existing} is not writable")
+
+
+def check_runnable(scenario: Scenario, source: str | Path) -> None:
+    """Refuse a valid scenario that no run could honour: an opening after the horizon (no run
+    would see it) or a resupply so frequent that a run never ends."""
+    horizon = scenario.horizon_days
+    problems = [
+        Problem(str(source), None, f"opening.{i}.day", f"day {o.day:g} is not before the "
+                f"horizon ({horizon:g} days): no run would see it")
+        for i, o in enumerate(scenario.opening) if o.day >= horizon
+    ]  # fmt: skip
+    for key, actor in scenario.actors.items():
+        for i, layer in enumerate(actor.defence):
+            every = layer.resupply.every_days if layer.resupply else math.inf
+            if horizon / every > MAX_RESUPPLIES:
+                problems.append(
+                    Problem(str(source), None, f"actors.{key}.defence.{i}.resupply.every_days",
+                            f"{every:g} days makes {horizon / every:.3g} deliveries within the "
+                            f"{horizon:g}-day horizon; at most {MAX_RESUPPLIES:,} per run")
+                )  # fmt: skip
+    if problems:
+        raise ScenarioError(problems)
+
+
 @contextmanager
-def interrupt_hint(file: Path, folder: Path) -> Iterator[None]:
-    """On Ctrl-C, say how to resume (finished chunks are on disk) and exit with status 130."""
+def study_faults(folder: Path, continue_with: str) -> Iterator[None]:
+    """Ctrl-C, a killed worker, a lost scheduler, a full disk: one line on stderr saying what
+    happened, that finished work is kept in ``folder``, and how to continue (``continue_with``);
+    exit 130 on Ctrl-C, 1 on the others (no traceback)."""
+    how = f"finished work is kept in {folder}; {continue_with}"
     try:
         yield
     except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: finished chunks are kept; continue with "
-            f"`sim run {file} --resume {folder}`",
-            err=True,
-        )
+        click.echo(f"\ninterrupted: {how}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except StudyFault as exc:
+        click.echo(f"\nerror: {exc}; {how}", err=True)
+        sys.exit(EXIT_FAULT)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = exc.filename or folder
+        click.echo(f"\nerror: disk full writing {where}; {how} once space is freed", err=True)
+        sys.exit(EXIT_FAULT)
 
 
 @contextmanager
 def progress_bar(unit: str) -> Iterator[StudyProgress]:
-    """A progress bar on stderr (done, rate, time left), shown only on a terminal."""
+    """A progress bar on stderr, shown only on a terminal:
+    ``replications ━━━━ 300/2000 15% 812/s 0:00:03 elapsed, 0:00:10 left``."""
     bar = Progress(
         TextColumn(f"[bold]{unit}"),
         BarColumn(),
@@ -95,8 +205,9 @@ def progress_bar(unit: str) -> Iterator[StudyProgress]:
         TaskProgressColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
-        TextColumn("left"),
+        TextColumn("elapsed,"),
         TimeRemainingColumn(),
+        TextColumn("left"),
         console=stderr,
         disable=not stderr.is_terminal,
     )
