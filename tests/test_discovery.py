@@ -264,7 +264,10 @@ def test_sim_discover_prints_the_box_and_writes_its_tables_and_figures(tmp_path)
     assert "PRIM box: coverage" in result.output and "  a: " in result.output
     written = {p.name for p in out.iterdir()}
     tables = {f"{t}.csv" for t in ("box", "tradeoff", "cart_box", "cart_leaves", "feature_scores")}
-    assert tables | {"summary.json", "tradeoff.png", "box-limits.png", "heatmap.png"} <= written
+    figures = {"tradeoff-curve.png", "box-limits.png", "heatmap.png"}
+    assert tables | figures | {"summary.json"} <= written
+    tradeoff = pd.read_csv(out / "tradeoff.csv")  # the whole table, not a figure's numbers
+    assert {"step", "runs_of_interest", "coverage_low", "chosen"} <= set(tradeoff.columns)
     summary = json.loads((out / "summary.json").read_text())
     box = pd.read_csv(out / "box.csv")
     assert summary["restricted"] == list(box["factor"])

@@ -47,11 +47,12 @@ def _summary_record(result) -> dict:
 
 
 def _figures(result, experiments: pd.DataFrame, folder: Path):
-    """The figures of the answer: trade-off, box limits, a heatmap of the outcome over the two
-    best-scoring numeric factors, and Morris mu*-sigma when the study is a Morris design."""
+    """Each figure's name (its files' stem, none of them a table's) and the figure: trade-off,
+    box limits, a heatmap of the outcome over the two best-scoring numeric factors, and Morris
+    mu*-sigma when the study is a Morris design."""
     from sim.figures import exploration
 
-    yield "tradeoff", exploration.tradeoff_curve(result.tradeoff, result.outcome)
+    yield "tradeoff-curve", exploration.tradeoff_curve(result.tradeoff, result.outcome)
     if not result.box.empty:
         yield "box-limits", exploration.box_limits(result.box, result.outcome)
     design = experiments.set_index("point")
