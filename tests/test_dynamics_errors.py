@@ -76,3 +76,54 @@ def test_a_ceasefire_hazard_above_one_a_day_is_refused(tmp_path):
     text += "ceasefire: {mediator: a, base_hazard_per_day: 2}\n"
     (problem,) = problems_of(tmp_path, text)
     assert ": ceasefire.base_hazard_per_day: must be <= 1.0, got 2" in problem
+
+
+HISTORY_CASES = [
+    ("day: -0.5", "day: 1", "history[1].day", "must be <= 0.0, got 1"),
+    (
+        "attacker: b, target: a",
+        "attacker: z, target: a",
+        "history[1].attacker",
+        "unknown actor 'z' (known: a, b)",
+    ),
+    (
+        "interceptors_fired: {dome: 20}",
+        "interceptors_fired: {sling: 20}",
+        "history[1].interceptors_fired.sling",
+        "unknown layer of a 'sling' (known: dome)",
+    ),
+    (
+        "interceptors_fired: {dome: 20}",
+        "interceptors_fired: {dome: 51}",
+        "history[1].interceptors_fired.dome",
+        "the history spends 51 of a's dome but its stock holds 50",
+    ),
+    (
+        "projectiles: {rocket: 20}",
+        "projectiles: {rocket: 101}",
+        "history[1].projectiles.rocket",
+        "the history spends 101 of b's rocket but its arsenal holds 100",
+    ),
+    ("failed: 2", "failed: 4", "history[1]", "failed + intercepted (4 + 17) exceeds the 20"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "message"), HISTORY_CASES)
+def test_a_bad_history_names_its_file_line_and_field(tmp_path, old, new, field, message):
+    from tests.test_history import HISTORY
+
+    good = HISTORY.format(memory="", extra="")
+    assert good.count(old) == 1
+    text = good.replace(old, new)
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'bad.yaml'}:{line_of(text, new)}: {field}: ")
+    assert message in problem
+
+
+def test_no_opening_and_no_history_keeps_the_old_error(tmp_path):
+    from tests.test_history import HISTORY
+
+    text = HISTORY.format(memory="", extra="")
+    text = text[: text.index("history:")] + "opening: []\n"
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.endswith(": opening: must have at least 1 item(s), got []")

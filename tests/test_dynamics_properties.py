@@ -5,7 +5,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.events import AccountChanged, Interception, RoundEnded
+from sim.model.events import AccountChanged, DecisionMade, HistoryStruck, Interception, RoundEnded
 from sim.model.world import run_replication
 from sim.scenario.loading import parse_scenario
 from tests.test_world import assert_every_projectile_accounted_for
@@ -15,8 +15,9 @@ unit = st.floats(0, 1)
 
 @st.composite
 def dynamic_scenarios(draw):
-    """Three actors that strike one another with rockets, every one keeping a memory, choosing
-    the height of its answers over all rungs and timing them by what it suffered."""
+    """Three actors that strike one another with rockets after a drawn history, every one keeping
+    a memory, choosing the height of its answers over all rungs and timing them by what it
+    suffered, in a round that can end by a ceasefire or settled."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -26,7 +27,7 @@ def dynamic_scenarios(draw):
         }
         actors[name] = {
             "name": name.upper(),
-            "arsenal": {"rocket": draw(st.integers(0, 60))},
+            "arsenal": {"rocket": draw(st.integers(15, 60))},
             "defence": [
                 {
                     "name": "dome",
@@ -63,8 +64,26 @@ def dynamic_scenarios(draw):
                 },
             },
         }
+    history = []
+    for _ in range(draw(st.integers(0, 3))):
+        attacker, target = draw(st.permutations(["a", "b", "c"]))[:2]
+        launched = draw(st.integers(0, 5))
+        failed = draw(st.integers(0, launched))
+        history.append(
+            {
+                "day": draw(st.floats(-30, 0)),
+                "attacker": attacker,
+                "target": target,
+                "rung": draw(st.integers(0, 6)),
+                "projectiles": {"rocket": launched},
+                "failed": failed,
+                "intercepted": draw(st.integers(0, launched - failed)),
+                "casualties": draw(st.integers(0, 50)),
+            }
+        )
     scenario = {
         "name": "drawn",
+        "history": history,
         "seed": draw(st.integers(0, 2**31)),
         "horizon_days": 20.0,
         "max_strikes": 40,
@@ -117,6 +136,11 @@ def test_properties_with_the_mechanisms_on(scenario, replication):
         assert abs(account.unsettled - max(0.0, owed)) <= 1e-9 * max(1.0, account.suffered)
         tolerance = scenario.actors[account.actor].policy.memory.settle_tolerance
         assert account.settled == (account.unsettled <= tolerance)
+    for decision in (e for e in events if isinstance(e, DecisionMade)):
+        if decision.trigger_strike_id < 0:  # a history strike: decided at the start, once
+            assert decision.time_hours == 0.0 and decision.reason.startswith("history: ")
+    history_ids = [e.strike_id for e in events if isinstance(e, HistoryStruck)]
+    assert sorted(history_ids, reverse=True) == list(range(-1, -len(scenario.history) - 1, -1))
     endings = [i for i, e in enumerate(events) if isinstance(e, RoundEnded)]
     assert endings == [len(events) - 1]  # one ending, the last record
     assert events[-1].how in {"ceasefire", "settled", "horizon"}

@@ -154,6 +154,29 @@ class AccountChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryStruck:
+    """A strike of the scenario's history, taken in when the clock starts (``time_hours`` 0) and
+    launched ``launch_hours`` before it (negative hours), with what it achieved as stated; it is
+    not flown nor re-decided. Its id is negative (-1, -2, ... in the order of the history), so
+    answers to it name it as their trigger."""
+
+    kind: ClassVar[str] = "history"
+    time_hours: float
+    launch_hours: float
+    strike_id: int
+    attacker: str
+    target: str
+    rung: int
+    telegraphed: bool
+    projectiles: tuple[tuple[str, int], ...]
+    failed: int
+    intercepted: int
+    casualties: int
+    damage_usd: float
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RoundEnded:
     """How and when the round ended: ``ceasefire`` (brokered by ``mediator``), ``settled`` (every
     account settled, no answer pending, nothing in the air) or ``horizon`` (it did not end);
@@ -178,6 +201,7 @@ Event = (
     | ParametersDrawn
     | AccountChanged
     | RoundEnded
+    | HistoryStruck
 )
 EVENT_TYPES = (
     StrikeLaunched,
@@ -189,6 +213,7 @@ EVENT_TYPES = (
     WaveLaunched,
     AccountChanged,
     RoundEnded,
+    HistoryStruck,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

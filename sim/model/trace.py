@@ -12,6 +12,7 @@ from sim.model.events import (
     AccountChanged,
     DecisionMade,
     Event,
+    HistoryStruck,
     Interception,
     ParametersDrawn,
     RoundEnded,
@@ -43,6 +44,16 @@ def _line(event: Event) -> str | None:
             f"{day}  STRIKE #{event.strike_id} {event.attacker} -> {event.target} at rung "
             f"{event.rung} ({Rung(event.rung).label}), {event.cause}{signal}: "
             f"{_mix(event.projectiles)}{note}"
+        )
+    if isinstance(event, HistoryStruck):
+        note = f" - {event.description}" if event.description else ""
+        flown = _mix(event.projectiles)
+        if event.projectiles:
+            flown += f", {event.failed} failed, {event.intercepted} intercepted"
+        return (
+            f"{day}  HISTORY #{event.strike_id} (day {event.launch_hours / HOURS_PER_DAY:.2f}) "
+            f"{event.attacker} -> {event.target} at rung {event.rung} ({Rung(event.rung).label}):"
+            f" {flown}; {event.casualties} casualties, damage {_money(event.damage_usd)}{note}"
         )
     if isinstance(event, WaveLaunched):
         start = event.time_hours

@@ -19,6 +19,7 @@ from sim.model.engagement import LayerState
 from sim.model.events import (
     HOURS_PER_DAY,
     Event,
+    HistoryStruck,
     ParametersDrawn,
     RoundEnded,
     StrikeCapReached,
@@ -35,6 +36,7 @@ from sim.model.strikes import (
     strike_process,
     wave_events,
 )
+from sim.scenario.dynamics import HistoryStrike
 from sim.scenario.ladder import Rung
 from sim.scenario.parameters import PosteriorSample, draw_parameters
 from sim.scenario.schema import Defends, ProxyOf, Restrains, Scenario
@@ -215,16 +217,25 @@ class World:
                 self._end("ceasefire", spec.mediator, hazard)
 
     def strike_landed(self, outcome: StrikeOutcome) -> None:
-        """Tell the target, and allies who fight for it at this rung, what the strike did."""
+        """Book what a strike did, tell those it concerns, and end the round if it is settled."""
         strike_severity = severity(
             self.scenario.severity, outcome.rung, outcome.casualties, outcome.damage_usd
         )
         self.in_flight -= 1
+        self._book(outcome, strike_severity)
+        self._tell(outcome, strike_severity, "")
+        self._end_if_settled()
+
+    def _book(self, outcome: StrikeOutcome, strike_severity: float) -> None:
+        """Enter a strike in the accounts, if any mechanism keeps them."""
         if self.remembers or self.ends:
             costs = (outcome.attacker_cost_usd, outcome.defender_cost_usd + outcome.damage_usd)
             self.accounts.landed(
                 outcome.strike_id, outcome.attacker, outcome.target, strike_severity, costs
             )
+
+    def _tell(self, outcome: StrikeOutcome, strike_severity: float, prefix: str) -> None:
+        """Tell the target, and allies who fight for it at this rung, what the strike did."""
 
         def notify(actor: str, reason: str) -> None:
             seen = Observation(
@@ -242,14 +253,62 @@ class World:
             )
             agent = self.agents[actor]
             self.undecided += agent.spec.policy is not None
-            agent.inbox.put(Notice(seen, outcome.strike_id, reason))
+            agent.inbox.put(Notice(seen, outcome.strike_id, prefix + reason))
 
         notify(outcome.target, "struck")
         for relation in self.defenders[outcome.target]:
             if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
                 self.accounts.suffered_as_ally(relation.ally, outcome.attacker, strike_severity)
                 notify(relation.ally, f"ally {outcome.target} struck")
-        self._end_if_settled()
+
+    def _take_in_history(self) -> None:
+        """The history as stated: logged, its projectiles and interceptors spent, booked in the
+        accounts; its latest strike of each attacker on each target, unless the target struck
+        back later in the history, is decided on now (``"history: "`` before its reason)."""
+        history = sorted(enumerate(self.scenario.history), key=lambda item: item[1].day)
+        taken = []
+        for index, strike in history:
+            self.record(history_event(-(index + 1), strike))
+            weight = severity(
+                self.scenario.severity, strike.rung, strike.casualties, strike.damage_usd
+            )
+            taken.append((strike, self._spend(-(index + 1), strike), weight))
+        for strike, outcome, weight in taken:
+            self.highest_rung = max(self.highest_rung, strike.rung)
+            self._book(outcome, weight)
+        for at, (strike, outcome, weight) in enumerate(taken):
+            pair = {strike.attacker, strike.target}
+            if all({s.attacker, s.target} != pair for s, _, _ in taken[at + 1 :]):
+                self._tell(outcome, weight, "history: ")
+
+    def _spend(self, strike_id: int, strike: HistoryStrike) -> StrikeOutcome:
+        """Take a history strike's projectiles and interceptors from the stocks; its outcome."""
+        weapons = self.scenario.weapons
+        for weapon, n in strike.projectiles.items():
+            self.agents[strike.attacker].arsenal[weapon] -= n
+        defender_cost = 0.0
+        for name, n in strike.interceptors_fired.items():
+            state = next(s for s in self.layers[strike.target] if s.spec.name == name)
+            state.stock -= n
+            defender_cost += n * state.spec.unit_cost_usd
+        launched = sum(strike.projectiles.values())
+        return StrikeOutcome(
+            time_hours=0.0,
+            strike_id=strike_id,
+            attacker=strike.attacker,
+            target=strike.target,
+            rung=strike.rung,
+            launched=launched,
+            failed=strike.failed,
+            intercepted=strike.intercepted,
+            leaked=launched - strike.failed - strike.intercepted,
+            casualties=strike.casualties,
+            damage_usd=strike.damage_usd,
+            attacker_cost_usd=sum(
+                n * weapons[w].unit_cost_usd for w, n in strike.projectiles.items()
+            ),
+            defender_cost_usd=defender_cost,
+        )
 
     def _opening(self) -> Generator:
         for event in sorted(self.scenario.opening, key=lambda e: e.day):
@@ -276,7 +335,8 @@ class World:
             state.stock += supply.interceptors
 
     def run(self) -> list[Event]:
-        """Run to the horizon and return the event log."""
+        """Take in the history, run to the horizon (or the round's end) and return the log."""
+        self._take_in_history()
         self.env.process(self._opening())
         for states in self.layers.values():
             for state in states:
@@ -307,3 +367,22 @@ def run_replication(
     if drawn:
         world.record(ParametersDrawn(0.0, tuple(drawn.items())))
     return world.run()
+
+
+def history_event(strike_id: int, strike: HistoryStrike) -> HistoryStruck:
+    """The log entry of a history strike, taken in at the start of the clock."""
+    return HistoryStruck(
+        time_hours=0.0,
+        launch_hours=strike.day * HOURS_PER_DAY,
+        strike_id=strike_id,
+        attacker=strike.attacker,
+        target=strike.target,
+        rung=strike.rung,
+        telegraphed=strike.telegraphed,
+        projectiles=tuple(sorted(strike.projectiles.items())),
+        failed=strike.failed,
+        intercepted=strike.intercepted,
+        casualties=strike.casualties,
+        damage_usd=strike.damage_usd,
+        description=strike.description,
+    )

@@ -221,18 +221,92 @@ class Ceasefire(StrictModel):
     )
 
 
+class HistoryStrike(StrictModel):
+    """A strike that already happened before the clock starts, with what it achieved.
+
+    History is not re-decided: the strike is not flown again, its projectiles are taken from the
+    attacker's arsenal and the interceptors it drew from the target's layers, and it enters the
+    accounts of both sides. The latest strike of an attacker on a target that the target has not
+    answered later in the history is decided on at the start (its pending answer)."""
+
+    day: Annotated[float, Field(ge=-3650.0, le=0.0)] = Field(
+        description="When it was launched, days relative to the start of the clock (-3650 to 0): "
+        "history comes before the start, never after it."
+    )
+    attacker: Identifier = Field(description="The actor that struck.")
+    target: Identifier = Field(description="The actor struck.")
+    rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
+    description: str = Field("", description="What happened, in words; shown in traces.")
+    telegraphed: bool = Field(False, description="Whether it was announced in advance.")
+    projectiles: dict[str, Annotated[int, Field(ge=0, le=10**6)]] = Field(
+        default_factory=dict,
+        description="Projectiles launched by weapon (0-1,000,000 each), taken from the "
+        "attacker's arsenal.",
+    )
+    failed: Annotated[int, Field(ge=0, le=10**7)] = Field(
+        0, description="Projectiles that failed at launch or in flight."
+    )
+    intercepted: Annotated[int, Field(ge=0, le=10**7)] = Field(
+        0, description="Projectiles intercepted; the rest of those that flew hit."
+    )
+    interceptors_fired: dict[str, Annotated[int, Field(ge=0, le=10**6)]] = Field(
+        default_factory=dict,
+        description="Interceptors fired by layer name of the target's defence (0-1,000,000 "
+        "each), taken from those layers' stocks.",
+    )
+    casualties: Annotated[int, Field(ge=0, le=10**7)] = Field(
+        0, description="Casualties (killed and wounded) it caused."
+    )
+    damage_usd: Annotated[float, Field(ge=0.0, le=1e13)] = Field(
+        0.0, description="Damage it did, US dollars (0-1e13)."
+    )
+
+    @model_validator(mode="after")
+    def _achieved(self) -> HistoryStrike:
+        launched = sum(self.projectiles.values())
+        if self.failed + self.intercepted > launched:
+            raise ValueError(
+                f"failed + intercepted ({self.failed} + {self.intercepted}) exceeds the "
+                f"{launched} projectiles launched"
+            )
+        return self
+
+
 def raise_round_problems(scenario: Any) -> None:
     """Cross-references of these blocks, raised as one pydantic error each at its own location
-    (so the loader reports ``file:line: field: message``): a ceasefire's mediator must be an
-    actor of the scenario."""
+    (so the loader reports ``file:line: field: message``): a ceasefire's mediator and a history
+    strike's actors must be actors of the scenario, its weapons known, its layers the target's,
+    the history cannot spend more than an arsenal or a layer's stock holds, and a scenario
+    without a history needs an opening."""
     problems: list[tuple[tuple, str, Any]] = []
     actors = scenario.actors
-    if scenario.ceasefire is not None and scenario.ceasefire.mediator not in actors:
-        mediator = scenario.ceasefire.mediator
-        known = ", ".join(sorted(actors))
-        problems.append(
-            (("ceasefire", "mediator"), f"unknown actor {mediator!r} (known: {known})", mediator)
-        )
+
+    def need(kind: str, names: Any, name: str, loc: tuple) -> bool:
+        if name in names:
+            return True
+        problems.append((loc, f"unknown {kind} {name!r} (known: {', '.join(sorted(names))})", name))
+        return False
+
+    if not scenario.opening and not scenario.history:
+        problems.append((("opening",), "must have at least 1 item(s), got []", []))
+    if scenario.ceasefire is not None:
+        need("actor", actors, scenario.ceasefire.mediator, ("ceasefire", "mediator"))
+    for i, strike in enumerate(scenario.history):
+        for role in ("attacker", "target"):
+            need("actor", actors, getattr(strike, role), ("history", i, role))
+        for weapon in strike.projectiles:
+            need("weapon", scenario.weapons, weapon, ("history", i, "projectiles", weapon))
+        if strike.target in actors:
+            layers = {layer.name for layer in actors[strike.target].defence}
+            for name in strike.interceptors_fired:
+                need(
+                    f"layer of {strike.target}",
+                    layers,
+                    name,
+                    ("history", i, "interceptors_fired", name),
+                )
+    if not problems:
+        problems += _overspent(scenario)
     if problems:
         raise ValidationError.from_exception_data(
             "Scenario",
@@ -245,3 +319,33 @@ def raise_round_problems(scenario: Any) -> None:
                 for loc, message, given in problems
             ],
         )
+
+
+def _overspent(scenario: Any) -> list[tuple[tuple, str, Any]]:
+    """The history strike at which an arsenal or a layer's stock would go below zero."""
+    problems = []
+    spent: dict[tuple[str, str, str], int] = {}
+    for i, strike in enumerate(scenario.history):
+        for kind, owner, amounts, field in (
+            ("arsenal", strike.attacker, strike.projectiles, "projectiles"),
+            ("stock", strike.target, strike.interceptors_fired, "interceptors_fired"),
+        ):
+            for name, n in amounts.items():
+                key = (kind, owner, name)
+                spent[key] = spent.get(key, 0) + n
+                actor = scenario.actors[owner]
+                held = (
+                    actor.arsenal.get(name, 0)
+                    if kind == "arsenal"
+                    else next(layer.stock for layer in actor.defence if layer.name == name)
+                )
+                if spent[key] > held:
+                    problems.append(
+                        (
+                            ("history", i, field, name),
+                            f"the history spends {spent[key]} of {owner}'s {name} but its "
+                            f"{kind} holds {held}",
+                            n,
+                        )
+                    )
+    return problems

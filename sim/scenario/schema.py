@@ -17,6 +17,7 @@ from sim.scenario.dynamics import (
     Ceasefire,
     Count,
     Height,
+    HistoryStrike,
     Identifier,
     LeverSpec,
     Memory,
@@ -367,13 +368,17 @@ class Scenario(StrictModel):
         description="Relations between actors (adversaries, defends, restrains, proxy), by `kind`.",
     )
     opening: list[OpeningEvent] = Field(
-        min_length=1, description="The strikes that start the run, each launched on its day."
+        description="The strikes that start the run, each launched on its day; at least one "
+        "unless a `history` is given."
     )
     severity: SeverityScale = Field(
         SeverityScale(), description="How bad a strike was, for the mechanisms that weigh it."
     )
     ceasefire: Ceasefire | None = Field(
         None, description="A mediator whose ceasefire can end the round (absent: none)."
+    )
+    history: list[HistoryStrike] = Field(
+        default_factory=list, description="Strikes already done before the clock starts."
     )
     end_when_settled: bool = Field(
         False,
