@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given
+from hypothesis import strategies as st
 from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
 from matplotlib.container import BarContainer, ErrorbarContainer
 
@@ -824,6 +826,27 @@ def rare_sweep_table() -> pd.DataFrame:
     return table.assign(probability=rare, ci_low=rare * 0.6, ci_high=rare * 1.5)
 
 
+@given(
+    st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted), min_size=1, max_size=20),
+    st.sampled_from(["linear", "log"]),
+)
+@example([[0.0, 5e-324]], "log")  # below any Monte Carlo resolution: the floor holds it
+def test_probability_limits_hold_every_interval_within_zero_to_one(intervals, scale):
+    from sim.figures.style import LOG_FLOOR, probability_limits
+
+    low, high = (pd.Series(side, dtype=float) for side in zip(*intervals, strict=True))
+    bottom, top = probability_limits(low, high, scale)
+    assert 0 <= bottom < top <= 1
+    if scale == "linear":
+        assert bottom == 0 and high.max() <= top <= max(high.max() * 1.08 + 0.05, 0.05) + 1e-12
+    else:
+        positive = np.r_[low[low > 0], high[high > 0]]
+        if len(positive):
+            assert bottom <= max(positive.min(), LOG_FLOOR) and positive.max() <= top
+        assert bottom >= LOG_FLOOR / 10 and top >= 10 * bottom * (1 - 1e-12)
+        assert np.isclose(np.log10(bottom), np.round(np.log10(bottom)))
+
+
 def test_a_sweep_probability_axis_is_scaled_to_the_data_with_a_log_option():
     table = rare_sweep_table()
     linear = plots.sweep_probabilities(table).axes[0]
@@ -833,6 +856,11 @@ def test_a_sweep_probability_axis_is_scaled_to_the_data_with_a_log_option():
     assert log.get_yscale() == "log" and "logarithmic" in log.get_ylabel()
     low, high = log.get_ylim()
     assert low <= table.ci_low.min() and table.ci_high.max() <= high <= 1
+    table.loc[table.index[-1], ["probability", "ci_low"]] = 0.0  # no run reached it
+    log = plots.sweep_probabilities(table, scale="log")
+    *_, last = log.axes[0].get_lines()
+    assert np.isnan(last.get_ydata()[-1]) and np.isfinite(last.get_ydata()[:-1]).all()
+    assert "estimate of 0 is left out" in log.caption and log.data.probability.iloc[-1] == 0
     with pytest.raises(ValueError, match="scale: 'symlog' is not one of linear, log"):
         plots.sweep_probabilities(table, scale="symlog")
 

@@ -31,6 +31,7 @@ from sim.figures.style import (
     interval_points,
     mean_interval,
     paper_style,
+    probability_limits,
     ratio_interval,
     save_figure,
     series_style,
@@ -114,8 +115,8 @@ def cumulative_rung_probability(
             )
         axes.set(xlabel="days since the opening strike", ylabel="P(rung reached by day)")
         # Scaled to the data (a little above the highest band), so rare rungs are not flattened.
-        top = min(1.0, np.ceil(data.ci_high.max() * 1.08 / 0.05) * 0.05) if n else 1.0
-        axes.set(ylim=(0, max(top, 0.05)), xlim=(0, horizon_days))
+        limits = probability_limits(data.ci_low, data.ci_high, "linear") if n else (0.0, 1.0)
+        axes.set(ylim=limits, xlim=(0, horizon_days))
         figure.legend(
             *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=2.6
         )

@@ -22,10 +22,12 @@ from sim.figures.style import (
     BAND_ALPHA,
     HEATMAP_COLOURS,
     ONE_COLUMN_INCHES,
+    SCALES,
     TWO_COLUMNS_INCHES,
     PaperFigure,
     interval_points,
     paper_style,
+    probability_limits,
     series_style,
     short_parameter,
     symbols,
@@ -101,23 +103,6 @@ def _extrapolated(
     return outside
 
 
-def probability_limits(low: pd.Series, high: pd.Series, scale: str) -> tuple[float, float]:
-    """Probability axis limits scaled to the data, not fixed at 0-1 (rare outcomes would lie
-    flat): linear from 0 to a little above the highest interval end (in steps of 0.05, at most
-    1); logarithmic from the decade below the lowest positive value to the decade above the
-    highest (at most 1)."""
-    if scale == "log":
-        positive = np.r_[low[low > 0], high[high > 0]]
-        bottom = 10 ** np.floor(np.log10(positive.min())) if len(positive) else 1e-3
-        return float(bottom), float(min(1.0, 10 ** np.ceil(np.log10(max(high.max(), bottom)))))
-    top = np.ceil(high.max() * 1.08 / 0.05) * 0.05 if len(high) else 1.0
-    return 0.0, float(min(1.0, max(top, 0.05)))
-
-
-SCALES = ("linear", "log")
-"""Scales of a probability axis: ``log`` shows outcomes of 1% beside outcomes of 50%."""
-
-
 def sweep_probabilities(
     table: pd.DataFrame,
     levers: Sequence[str] | None = None,
@@ -155,9 +140,12 @@ def sweep_probabilities(
             axes.fill_between(
                 part[lever], part.ci_low, part.ci_high, color=style["color"], alpha=BAND_ALPHA, lw=0
             )
-            axes.plot(
-                part[lever], part.probability, ms=3, label=part.outcome_label.iloc[0], **style
+            # A logarithmic axis has no 0: an estimate of 0 is left out of its line (the band
+            # still shows its upper bound).
+            drawn = (
+                part.probability.where(part.probability > 0) if scale == "log" else part.probability
             )
+            axes.plot(part[lever], drawn, ms=3, label=part.outcome_label.iloc[0], **style)
         _shade_extrapolation(axes, lever, (prior_ranges or {}).get(lever), data[lever])
         axes.set_yscale(scale)
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -170,6 +158,8 @@ def sweep_probabilities(
             *axes.get_legend_handles_labels(), loc="outside lower center", ncols=2, handlelength=2.6
         )
     caption = "Outcome probabilities across the swept lever, with 95% Wilson bands."
+    if scale == "log":
+        caption += " Logarithmic axis: an estimate of 0 is left out of its line (its band stays)."
     if data.extrapolation.any():
         caption += " Shaded: lever values outside the calibration prior (extrapolation)."
     return figure.finish(data, caption)

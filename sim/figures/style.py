@@ -260,3 +260,27 @@ def short_parameter(parameter: str) -> str:
     if parts[0].endswith("]") and len(parts) > 1:
         return f"{parts[0]} {'.'.join(parts[1:])}"
     return parameter
+
+
+LOG_FLOOR = 1e-9
+"""The lowest bottom of a logarithmic probability axis: no Monte Carlo study resolves less (it
+would take 10^9 runs); a smaller positive value sits on the axis's lower edge."""
+
+
+def probability_limits(low: pd.Series, high: pd.Series, scale: str) -> tuple[float, float]:
+    """Probability axis limits scaled to the data, not fixed at 0-1 (rare outcomes would lie
+    flat): linear from 0 to a little above the highest interval end (in steps of 0.05, at most
+    1); logarithmic from the decade below the lowest positive value to the decade above the
+    highest (at most 1), a decade at least; nothing below ``LOG_FLOOR``."""
+    if scale == "log":
+        positive = np.r_[low[low > 0], high[high > 0]]
+        smallest = max(positive.min(), LOG_FLOOR) if len(positive) else 1e-3
+        bottom = 10 ** np.floor(np.log10(smallest))
+        top = min(1.0, 10 ** np.ceil(np.log10(max(high.max(), bottom))))
+        return float(min(bottom, top / 10)), float(top)  # at least a decade, even if all are 1
+    top = np.ceil(high.max() * 1.08 / 0.05) * 0.05 if len(high) else 1.0
+    return 0.0, float(min(1.0, max(top, 0.05)))
+
+
+SCALES = ("linear", "log")
+"""Scales of a probability axis: ``log`` shows outcomes of 1% beside outcomes of 50%."""
