@@ -165,3 +165,18 @@ def test_the_trace_shows_the_history_as_such():
     )
     assert lines[3].startswith("day    0.00  HISTORY #-2 (day -0.50) b -> a at rung 3")
     assert "20 rocket, 2 failed, 17 intercepted; 1 casualties" in lines[3]
+
+
+def test_the_new_records_go_into_the_events_table():
+    """History, account and ending records table like every other record (one schema)."""
+    from sim.model.events import EVENT_SCHEMA, events_arrow
+
+    log = run_replication(history_scenario(MEMORY, "end_when_settled: true\n"), 0)
+    table = events_arrow([(0, log)])
+    assert table.schema.equals(EVENT_SCHEMA)
+    kinds = table.column("kind").to_pylist()
+    assert kinds[:2] == ["history", "history"] and kinds[-1] == "ending"
+    assert "account" in kinds
+    rows = table.to_pylist()
+    assert rows[1]["launch_hours"] == -12.0 and rows[1]["projectiles"] == "rocket:20"
+    assert rows[-1]["how"] == "settled"
