@@ -166,11 +166,12 @@ def test_run_trace_and_the_api_take_aliases_like_paths(tmp_path):
     assert load_with_overrides(APRIL, {"restrains[us>israel].pressure": 0.9}) == load_scenario(
         APRIL, {"relations.4.pressure": 0.9}
     )
-    traces = [
+    traces = [  # the timeline below the title, which names the --set as typed
         CliRunner().invoke(main, ["trace", str(APRIL), "-r", "3", "--set", text]).output
         for text in (alias, path)
     ]
-    assert traces[0] == traces[1] and "STRIKE #1" in traces[0]
+    timelines = [trace.splitlines()[2:] for trace in traces]
+    assert timelines[0] == timelines[1] and "STRIKE #1" in traces[0]
     by_alias = run_study(APRIL, n=20, out=tmp_path / "a", executor="serial", overrides=[alias])
     by_path = run_study(APRIL, n=20, out=tmp_path / "p", executor="serial", overrides=[path])
     assert by_alias.manifest["scenario_sha256"] == by_path.manifest["scenario_sha256"]

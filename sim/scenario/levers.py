@@ -17,7 +17,6 @@ so a bad lever gets the same ``file:line: field: message`` error as a bad scenar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,70 +26,17 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim.errors import ResultsError
+from sim.scenario.coherence import ALIAS, resolve_path
+from sim.scenario.coherence import relation_aliases as relation_aliases  # part of this API
 from sim.scenario.loading import (
     Problem,
     ScenarioError,
     load_scenario,
     parse_override,
     read_document,
+    read_yaml_file,
 )
-from sim.scenario.schema import Adversaries, Defends, LeverSpec, ProxyOf, Restrains, Scenario
-
-_ALIAS = re.compile(
-    r"^(adversaries|defends|restrains|proxy)\[\s*([a-z][a-z0-9_]*)\s*([>,])\s*"
-    r"([a-z][a-z0-9_]*)\s*\](?:\.(.+))?$"
-)
-_ENDS = {
-    Restrains: ("ally", "restrained"),
-    Defends: ("ally", "protects"),
-    ProxyOf: ("proxy", "patron"),
-}
-_KINDS = {"restrains": Restrains, "defends": Defends, "proxy": ProxyOf, "adversaries": Adversaries}
-
-
-def relation_aliases(scenario: Scenario) -> dict[str, int]:
-    """Every relation's alias (``restrains[us>israel]``) and its index in ``relations``."""
-    aliases = {}
-    for index, relation in enumerate(scenario.relations):
-        if isinstance(relation, Adversaries):
-            a, b = relation.actors
-            aliases[f"adversaries[{a},{b}]"] = index
-        else:
-            first, second = (getattr(relation, f) for f in _ENDS[type(relation)])
-            aliases[f"{relation.kind}[{first}>{second}]"] = index
-    return aliases
-
-
-def _find_relation(scenario: Scenario, kind: str, a: str, b: str) -> int | None:
-    """Index of the relation of ``kind`` between ``a`` and ``b`` (direction matters but for
-    adversaries), or None."""
-    for index, relation in enumerate(scenario.relations):
-        if not isinstance(relation, _KINDS[kind]):
-            continue
-        if isinstance(relation, Adversaries):
-            if sorted(relation.actors) == sorted([a, b]):
-                return index
-        elif tuple(getattr(relation, f) for f in _ENDS[type(relation)]) == (a, b):
-            return index
-    return None
-
-
-def resolve_path(scenario: Scenario, path: str, origin: str = "") -> str:
-    """A dotted path with any relation alias replaced by ``relations.INDEX``.
-
-    Raises ``ScenarioError`` naming ``origin`` (e.g. ``--set ...``) when no relation matches.
-    """
-    match = _ALIAS.match(path.strip())
-    if not match:
-        return path.strip()
-    kind, a, _, b, rest = match.groups()
-    index = _find_relation(scenario, kind, a, b)
-    if index is None:
-        known = ", ".join(k for k in relation_aliases(scenario) if k.startswith(kind)) or "none"
-        raise ScenarioError(
-            [Problem(origin or path, None, path, f"no {kind} relation {a}>{b} (known: {known})")]
-        )
-    return f"relations.{index}" + (f".{rest}" if rest else "")
+from sim.scenario.schema import LeverSpec, Scenario
 
 
 def resolve_override(scenario: Scenario, assignment: str) -> str:
@@ -129,7 +75,7 @@ def load_with_overrides(
         typed = overrides
     resolved = typed
     try:
-        if not any(_ALIAS.match(text.partition("=")[0].strip()) for text in typed):
+        if not any(ALIAS.match(text.partition("=")[0].strip()) for text in typed):
             return load_scenario(file, overrides)
         overrides = resolve_overrides(load_scenario(file), overrides)
         resolved = (
@@ -177,8 +123,8 @@ def _read_lever_file(path: str | Path) -> tuple[dict[str, LeverSpec], dict[tuple
     """The levers of a lever file and the line of each of its keys."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
+        text = read_yaml_file(path)
+    except (OSError, ValueError) as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
     data, lines = read_document(text, source)
     levers = data.get("levers")

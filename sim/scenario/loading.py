@@ -7,6 +7,7 @@ with safe-loader semantics (no tags, no code), duplicate keys are errors, and ``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,17 +17,43 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.errors import ResultsError
+from sim.scenario.coherence import coherence_problems
+from sim.scenario.parameters import posterior_problems
 from sim.scenario.problems import (
     Path_,
     Problem,
     ScenarioError,
+    Where,
     data_path,
     dotted_field,
+    located,
     pydantic_message,
 )
-from sim.scenario.schema import Adversaries, Defends, ProxyOf, Restrains, Scenario
+from sim.scenario.schema import Scenario
 
 Model = TypeVar("Model", bound=BaseModel)
+
+MAX_FILE_BYTES = 1_048_576
+"""The largest YAML file (scenario, ``extends:`` base, lever file) read, in bytes (1 MiB; the
+shipped scenario is about 14 KB). A larger file is refused before it is parsed, reading at most
+one byte more than this (so ``/dev/zero`` is refused too)."""
+
+
+def read_yaml_file(path: str | Path) -> str:
+    """The UTF-8 text of a YAML file of at most ``MAX_FILE_BYTES``, newlines made ``\n``.
+
+    Raises ``OSError`` if it cannot be read and ``ValueError`` if it is too large or not UTF-8.
+    """
+    with open(path, "rb") as file:
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(_too_large("file"))
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _too_large(what: str) -> str:
+    return f"{what} is larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most a scenario may hold"
 
 
 class _Loader(yaml.SafeLoader):
@@ -80,74 +107,14 @@ def _line_map(node: yaml.Node, path: Path_, lines: dict[Path_, int], dupes: list
     walk(node, path)
 
 
-def _reference_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
-    """Cross-references the schema alone cannot check: names of actors and weapons must exist."""
-    actors, weapons = set(scenario.actors), set(scenario.weapons)
-    problems: list[tuple[Path_, str]] = []
-
-    def need(kind: str, names: set[str], name: str, path: Path_) -> None:
-        if name not in names:
-            known = ", ".join(sorted(names))
-            problems.append((path, f"unknown {kind} {name!r} (known: {known})"))
-
-    relation_fields = {
-        Adversaries: (),
-        Defends: ("ally", "protects"),
-        Restrains: ("ally", "restrained"),
-        ProxyOf: ("proxy", "patron"),
-    }
-    defenders: set[tuple[str, str]] = set()
-    for i, relation in enumerate(scenario.relations):
-        if isinstance(relation, Adversaries):
-            for j, name in enumerate(relation.actors):
-                need("actor", actors, name, ("relations", i, "actors", j))
-        for field in relation_fields[type(relation)]:
-            need("actor", actors, getattr(relation, field), ("relations", i, field))
-        if isinstance(relation, Defends):
-            defenders.add((relation.ally, relation.protects))
-    for actor_id, actor in scenario.actors.items():
-        base = ("actors", actor_id)
-        for weapon in actor.arsenal:
-            need("weapon", weapons, weapon, (*base, "arsenal", weapon))
-        for i, layer in enumerate(actor.defence):
-            need("actor", actors, layer.operator, (*base, "defence", i, "operator"))
-            if (
-                layer.operator in actors
-                and layer.operator != actor_id
-                and ((layer.operator, actor_id) not in defenders)
-            ):
-                problems.append(
-                    (
-                        (*base, "defence", i, "operator"),
-                        f"{layer.operator!r} operates a layer for {actor_id!r} but no "
-                        f"'defends' relation says {layer.operator!r} protects {actor_id!r}",
-                    )
-                )
-            for weapon in layer.kill_probability:
-                need("weapon", weapons, weapon, (*base, "defence", i, "kill_probability", weapon))
-        if actor.policy:
-            for rung, package in actor.policy.packages.items():
-                for weapon in package.projectiles:
-                    need(
-                        "weapon",
-                        weapons,
-                        weapon,
-                        (*base, "policy", "packages", rung, "projectiles", weapon),
-                    )
-    for i, event in enumerate(scenario.opening):
-        need("actor", actors, event.attacker, ("opening", i, "attacker"))
-        need("actor", actors, event.target, ("opening", i, "target"))
-        for weapon in event.projectiles:
-            need("weapon", weapons, weapon, ("opening", i, "projectiles", weapon))
-    return problems
-
-
 def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_, int]]:
     """Parse YAML text safely into data and a map from key paths to 1-based lines."""
 
     def fail(message: str, line: int | None = None, field: str = "") -> ScenarioError:
         return ScenarioError([Problem(source, line, field, message)])
 
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise fail(_too_large("text"))
     if not text.strip():
         raise fail(
             "file is empty; a scenario needs name, seed, horizon_days, weapons, actors, opening"
@@ -189,10 +156,6 @@ def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_
     return data, lines
 
 
-Where = tuple[str, int | None]
-"""Where a value came from: a source (a file, or an override) and a line in it (if any)."""
-
-
 def _place(where: dict[Path_, Where], path: Path_, found: Mapping[Path_, Where]) -> None:
     """Forget what ``where`` knew below ``path`` and record ``found`` instead."""
     for stale in [p for p in where if p[: len(path)] == path]:
@@ -207,6 +170,8 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     single values by dotted path, so that a variant states only how it differs.
     """
     data, lines = read_document(text, source)
+    if seen:
+        _check_is_scenario(data, lines, source)
     where: dict[Path_, Where] = {p: (source, line) for p, line in lines.items()}
     if "extends" not in data:
         return data, where
@@ -219,8 +184,8 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
         if base in seen:
             problem = f"{base_name} extends itself in a cycle"
             raise ScenarioError([Problem(*here, "extends", problem)])
-        base_text = base.read_text(encoding="utf-8")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        base_text = read_yaml_file(base)
+    except (OSError, ValueError) as exc:
         raise ScenarioError(
             [Problem(*here, "extends", f"cannot read {base_name}: {exc}")]
         ) from None
@@ -233,6 +198,18 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
         _place(merged_where, _keys(str(dotted)), _set_path(merged, str(dotted), value, origin))
     _fix_parameters(merged, map(str, changes))
     return merged, merged_where
+
+
+def _check_is_scenario(data: dict, lines: Mapping[Path_, int], source: str) -> None:
+    """Refuse a base file with keys a scenario does not have, naming keys and lines only: such a
+    file may be any YAML (credentials, say), and none of its values may be echoed."""
+    known = {*Scenario.model_fields, "extends", "set"}
+    unknown = [key for key in data if key not in known]
+    if unknown:
+        message = "not a scenario key: an extends: base must be a scenario (see `sim schema`)"
+        raise ScenarioError(
+            [Problem(source, lines.get((key,)), dotted_field((key,)), message) for key in unknown]
+        )
 
 
 def _fix_parameters(data: dict, dotted_paths: Iterable[str]) -> None:
@@ -261,20 +238,31 @@ def parse_scenario(
 
 
 def _locate_posterior(scenario: Scenario, where: Mapping[Path_, Where], source: str) -> Scenario:
-    """Resolve ``parameters_from`` against the folder of the file that named it; check it exists."""
+    """Resolve ``parameters_from`` against the folder of the file that named it, and check the
+    posterior there as a run will use it (``sim.scenario.parameters.posterior_problems``)."""
     if scenario.parameters_from is None:
         return scenario
     named_in = where.get(("parameters_from",), (source, None))
+
+    def refuse(*messages: str) -> ScenarioError:
+        return ScenarioError([Problem(*named_in, "parameters_from", m) for m in messages])
+
     folder = Path(named_in[0]).parent if Path(named_in[0]).exists() else Path.cwd()
     try:  # a name with a NUL byte is a ValueError, one too long an OSError
         path = (folder / scenario.parameters_from).resolve()
-        found = path.is_file()
+        found, exists = path.is_file(), path.exists()
     except (OSError, ValueError) as exc:
-        message = f"cannot read {scenario.parameters_from}: {exc}"
-        raise ScenarioError([Problem(*named_in, "parameters_from", message)]) from None
+        raise refuse(f"cannot read {scenario.parameters_from}: {exc}") from None
     if not found:
-        raise ScenarioError([Problem(*named_in, "parameters_from", f"no such file: {path}")])
-    return scenario.model_copy(update={"parameters_from": str(path)})
+        raise refuse(f"not a file: {path}" if exists else f"no such file: {path}")
+    located_scenario = scenario.model_copy(update={"parameters_from": str(path)})
+    try:
+        problems = posterior_problems(located_scenario, str(path))
+    except (ResultsError, OSError) as exc:
+        raise refuse(str(exc)) from None
+    if problems:
+        raise refuse(*problems)
+    return located_scenario
 
 
 def parse_override(assignment: str) -> tuple[str, Any]:
@@ -331,14 +319,6 @@ def apply_overrides(data: dict, overrides: Sequence[str] | Mapping[str, Any]) ->
     return origins
 
 
-def _problem(where: Mapping[Path_, Where], source: str, path: Path_, message: str) -> Problem:
-    """A problem at ``path``, placed at the nearest recorded ancestor's file and line."""
-    for end in range(len(path), -1, -1):
-        if path[:end] in where:
-            return Problem(*where[path[:end]], dotted_field(path), message)
-    return Problem(source, None, dotted_field(path), message)
-
-
 def validate_model(
     model: type[Model], data: Mapping[str, Any], where: Mapping[Path_, Where], source: str
 ) -> Model:
@@ -347,19 +327,25 @@ def validate_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            _problem(where, source, data_path(data, e["loc"]), pydantic_message(e))
-            for e in exc.errors()
-        ]
-        raise ScenarioError(problems) from None
+        raise ScenarioError([_said(e, data, where, source) for e in exc.errors()]) from None
+
+
+def _said(
+    error: Mapping[str, Any], data: Any, where: Mapping[Path_, Where], source: str
+) -> Problem:
+    """One pydantic error as a located problem; in another file than ``source`` (a base it
+    extends), the message names no value."""
+    spot = located(where, source, data_path(data, error["loc"]), "")
+    shown = spot.source == source or spot.line is None
+    return dataclasses.replace(spot, message=pydantic_message(error, show_input=shown))
 
 
 def validate_data(data: Mapping[str, Any], where: Mapping[Path_, Where], source: str) -> Scenario:
     """Validate parsed scenario data; ``where`` maps key paths to their file and line."""
     scenario = validate_model(Scenario, data, where, source)
-    references = _reference_problems(scenario)
-    if references:
-        raise ScenarioError([_problem(where, source, p, m) for p, m in references])
+    problems = coherence_problems(scenario, where, source)
+    if problems:
+        raise ScenarioError(problems)
     return scenario
 
 
@@ -370,10 +356,10 @@ def load_scenario(path: str | Path, overrides: Sequence[str] | Mapping[str, Any]
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_yaml_file(path)
     except FileNotFoundError:
         raise ScenarioError([Problem(source, None, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
     return parse_scenario(text, source, overrides)
 

@@ -14,11 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sim.errors import ResultsError
+from sim.scenario.coherence import ALIAS, node_at, number_at, resolve_path
+from sim.scenario.problems import ScenarioError, data_path, pydantic_message
 from sim.scenario.schema import Scenario
+
+WEIGHT = "weight"
+"""The posterior column of importance weights; other columns without a dot are ignored."""
 
 
 def scenario_with(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
@@ -71,16 +77,36 @@ class PosteriorSample:
     @classmethod
     def load(cls, path: str | Path) -> PosteriorSample:
         """Read a sample written by ``sim calibrate``: columns with a dot are parameters; a
-        ``weight`` column, if present, holds importance weights (absent: equal weights)."""
+        ``weight`` column, if present, holds importance weights (absent: equal weights).
+
+        Raises ``ResultsError`` (``PATH: column C, row R: why``) for a file that is not Parquet,
+        has no rows or no parameter columns, a column of text, a missing or non-finite value, or
+        weights that are negative or all zero. Whether the paths and values suit a scenario is
+        ``posterior_problems``'s question.
+        """
         try:
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ResultsError(f"{path}: cannot read posterior ({exc})") from None
+            raise ResultsError(f"{path}: cannot read as a posterior (Parquet): {exc}") from None
+        try:
+            return cls._of_table(table)
+        except ValueError as exc:
+            raise ResultsError(f"{path}: {exc}") from None
+
+    @classmethod
+    def _of_table(cls, table: pa.Table) -> PosteriorSample:
+        """The sample in ``table``; ``ValueError`` says what makes it unusable."""
         names = table.column_names
-        weights = table["weight"].to_numpy() if "weight" in names else None
-        columns = {name: table[name].to_numpy() for name in names if "." in name}
-        if not columns or table.num_rows == 0:
-            raise ResultsError(f"{path}: posterior has no parameter sets")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"column {twice[0]} appears more than once")
+        if table.num_rows == 0:
+            raise ValueError("has no rows; a posterior needs at least one parameter set")
+        paths = [name for name in names if "." in name]
+        if not paths:
+            raise ValueError("has no parameter columns (dotted paths, e.g. relations.5.pressure)")
+        columns = {name: _numbers(name, table[name]) for name in paths}
+        weights = _weights(table[WEIGHT]) if WEIGHT in names else None
         return cls.from_columns(columns, weights)
 
     def column(self, path: str) -> np.ndarray:
@@ -96,10 +122,140 @@ class PosteriorSample:
         return dict(zip(self.paths, map(float, self.values[row]), strict=True))
 
 
-@lru_cache(maxsize=8)
+def _numbers(name: str, column: pa.ChunkedArray) -> np.ndarray:
+    """A column's values as floats; ``ValueError`` for text, missing or non-finite values."""
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        raise ValueError(f"column {name} holds {column.type}, not numbers")
+    values = column.to_numpy(zero_copy_only=False).astype(float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise ValueError(
+            f"column {name}, row {row}: {values[row]} is not a finite number "
+            f"({bad.size} such row(s))"
+        )
+    return values
+
+
+def _weights(column: pa.ChunkedArray) -> np.ndarray:
+    """Importance weights: finite, none negative, not all zero (``ValueError`` otherwise)."""
+    weights = _numbers(WEIGHT, column)
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        row = int(negative[0])
+        raise ValueError(f"column {WEIGHT}, row {row}: must be >= 0, got {weights[row]:g}")
+    if not weights.sum() > 0:
+        raise ValueError(f"column {WEIGHT}: every weight is 0; at least one must be positive")
+    return weights
+
+
 def load_posterior(path: str) -> PosteriorSample:
-    """A posterior sample by absolute path, read once per process (files are never rewritten)."""
+    """A posterior sample by absolute path, read once per process while the file is unchanged."""
+    stat = Path(path).stat()
+    return _load_posterior(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_posterior(path: str, mtime_ns: int, size: int) -> PosteriorSample:
+    """``PosteriorSample.load`` remembered by path, modification time and size."""
     return PosteriorSample.load(path)
+
+
+def posterior_problems(scenario: Scenario, path: str) -> list[str]:
+    """What makes the posterior at ``path`` unfit for ``scenario``, each as
+    ``PATH: column C[, row R]: why``; empty if it is fit.
+
+    Every column must name a number of the scenario by index (``relations.5.pressure``, as
+    ``--set`` resolves it); every row, with the values it sets (those of ``parameters_fixed``
+    excepted, as a run does), must pass the schema. Raises ``ResultsError`` for a file that
+    ``PosteriorSample.load`` refuses. Remembered per file version and scenario.
+    """
+    stat = Path(path).stat()
+    key = (path, stat.st_mtime_ns, stat.st_size, scenario.model_dump_json())
+    return [f"{path}: {message}" for message in _problems_of(*key)]
+
+
+@lru_cache(maxsize=32)
+def _problems_of(path: str, mtime_ns: int, size: int, scenario_json: str) -> tuple[str, ...]:
+    """``posterior_problems`` without the file name, remembered (the scenario as JSON)."""
+    sample = _load_posterior(path, mtime_ns, size)
+    scenario = Scenario.model_validate_json(scenario_json)
+    found = [f"column {p}: {why}" for p in sample.paths if (why := _column_problem(scenario, p))]
+    return tuple(found) or _row_problems(scenario, sample)
+
+
+def _column_problem(scenario: Scenario, path: str) -> str | None:
+    """Why a column's path names no number of ``scenario`` by index, or None."""
+    if ALIAS.match(path):
+        try:
+            resolved = resolve_path(scenario, path)
+        except ScenarioError:  # no such relation: number_at says so below
+            resolved = None
+        if resolved:
+            return f"name the relation by its index in a posterior ({resolved})"
+    return number_at(scenario, path)
+
+
+def _row_problems(scenario: Scenario, sample: PosteriorSample) -> tuple[str, ...]:
+    """The first row each column makes invalid, with how many rows do (schema errors).
+
+    Each row's values are set into the part of the scenario that holds them (an actor, a
+    relation) and that part is validated, with every check of its model and those below it.
+    """
+    fixed = tuple(scenario.parameters_fixed)
+    used = [(i, p) for i, p in enumerate(sample.paths) if not any(_within(p, f) for f in fixed)]
+    parts: dict[str, list[tuple[int, str]]] = {}
+    for i, path in used:
+        parts.setdefault(_part_of(scenario, path), []).append((i, path))
+    first: dict[str, tuple[int, str]] = {}
+    count: dict[str, int] = {}
+    for part, columns in parts.items():
+        model = node_at(scenario, part) if part else scenario
+        data = model.model_dump()
+        for row in range(len(sample.values)):
+            said = _part_errors(model, data, part, columns, sample.values[row])
+            for column, message in said.items():
+                first.setdefault(column, (row, message))
+                count[column] = count.get(column, 0) + 1
+    return tuple(
+        f"column {column}, row {row}: {message}"
+        + (f" ({count[column]} rows like it)" if count[column] > 1 else "")
+        for column, (row, message) in first.items()
+    )
+
+
+def _part_of(scenario: Scenario, path: str) -> str:
+    """The section entry holding ``path`` (``actors.iran``, ``relations.5``), or "" for the
+    whole scenario when that entry is not a model of its own."""
+    part = ".".join(path.split(".")[:2])
+    return part if part != path and isinstance(node_at(scenario, part), BaseModel) else ""
+
+
+def _part_errors(
+    model: BaseModel, data: dict, part: str, columns: list[tuple[int, str]], row: np.ndarray
+) -> dict[str, str]:
+    """Schema errors of ``model`` (dumped as ``data``, at dotted ``part``) with one row's values
+    set, by the column each is about."""
+    document = data
+    prefix = part.split(".") if part else []
+    for i, path in columns:
+        document = _replace(document, path.split(".")[len(prefix) :], float(row[i]))
+    try:
+        type(model).model_validate(document)
+    except ValidationError as exc:
+        paths = [p for _, p in columns]
+        errors = [(data_path(document, e["loc"]), pydantic_message(e)) for e in exc.errors()]
+        return {_column_of((*prefix, *loc), paths): message for loc, message in errors[::-1]}
+    return {}
+
+
+def _column_of(location: tuple, paths: list[str]) -> str:
+    """The column whose value an error at ``location`` is about (the location itself if none)."""
+    dotted = ".".join(map(str, location))
+    for path in paths:
+        if path == dotted or path.startswith(dotted + ".") or dotted.startswith(path + "."):
+            return path
+    return dotted
 
 
 def with_fixed(scenario: Scenario, paths: Iterable[str]) -> Scenario:

@@ -13,6 +13,9 @@ from typing import Any
 
 Path_ = tuple[str | int, ...]
 
+Where = tuple[str, int | None]
+"""Where a value came from: a source (a file, or an override) and a line in it (if any)."""
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -38,7 +41,17 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def located(where: Mapping[Path_, Where], source: str, path: Path_, message: str) -> Problem:
+    """A problem at ``path``, placed at the file and line of its nearest recorded ancestor
+    (``where`` maps key paths to their file and line; ``source`` is the fallback)."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in where:
+            return Problem(*where[path[:end]], dotted_field(path), message)
+    return Problem(source, None, dotted_field(path), message)
+
+
 def dotted_field(path: Path_) -> str:
+    """``("actors", "iran", "defence", 0)`` -> ``actors.iran.defence[0]``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) and out else f".{part}" if out else str(part)
@@ -90,9 +103,15 @@ _SHORT.maxstring = _SHORT.maxother = 60
 _KINDS = "adversaries, defends, restrains, proxy"
 
 
-def pydantic_message(error: Mapping[str, Any]) -> str:
-    """A short, plain message for one pydantic error (the value shown is cut to a short repr)."""
+def pydantic_message(error: Mapping[str, Any], show_input: bool = True) -> str:
+    """A short, plain message for one pydantic error (the value shown is cut to a short repr).
+
+    With ``show_input`` False the message never contains the value that was given: errors in a
+    file other than the one the user named (an ``extends:`` target) name keys and lines only, as
+    that file may hold values that must not be echoed (passwords, keys).
+    """
     kind, given = error["type"], _SHORT.repr(error.get("input"))
+    got = f", got {given}" if show_input else ""
     ctx = error.get("ctx", {})
     if kind == "missing":
         return "required field is missing"
@@ -100,23 +119,33 @@ def pydantic_message(error: Mapping[str, Any]) -> str:
         return "unknown key (check the spelling; see `sim schema`)"
     if kind in _COMPARISONS:
         bound = next(iter(ctx.values()), "?")
-        return f"must be {_COMPARISONS[kind]} {bound}, got {given}"
+        return f"must be {_COMPARISONS[kind]} {bound}{got}"
     if kind == "union_tag_invalid":
-        return f"kind must be one of {_KINDS}; got {_SHORT.repr(ctx.get('tag'))}"
+        tag = f"; got {_SHORT.repr(ctx.get('tag'))}" if show_input else ""
+        return f"kind must be one of {_KINDS}{tag}"
     if kind == "union_tag_not_found":
         return f"needs a kind: one of {_KINDS}"
     if kind == "string_pattern_mismatch":
-        return f"must be a lowercase name (a-z, 0-9 and _, starting with a letter), got {given}"
+        return f"must be a lowercase name (a-z, 0-9 and _, starting with a letter){got}"
     if kind == "too_short":
-        return f"must have at least {ctx.get('min_length')} item(s), got {given}"
+        return f"must have at least {ctx.get('min_length')} item(s){got}"
     if kind == "too_long":
-        return f"must have at most {ctx.get('max_length')} item(s), got {given}"
+        return f"must have at most {ctx.get('max_length')} item(s){got}"
     if kind == "finite_number":
-        return f"must be a finite number, got {given}"
+        return f"must be a finite number{got}"
     if kind == "invalid_key" or (kind == "string_type" and error["loc"][-1:] == ("[key]",)):
-        return f"keys must be names (text), got {given}"
+        return f"keys must be names (text), got {given}"  # a key, which may be named
     text = error["msg"].removeprefix("Value error, ")
     text = text.replace("Input should be", "must be").replace("Input should", "must")
     if kind.endswith(("_type", "_parsing", "literal_error")):
-        text += f", got {given}"
+        text += got
+    return text if show_input else _without_values(text, error.get("input"))
+
+
+def _without_values(text: str, given: Any) -> str:
+    """``text`` cut before any ``, got ...`` and with the given text itself masked (a model's
+    own check may quote the values it compared)."""
+    text = text.split(", got ")[0]
+    if isinstance(given, str) and len(given) >= 3 and given in text:
+        text = text.replace(given, "(value not shown)")
     return text
