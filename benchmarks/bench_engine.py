@@ -19,6 +19,7 @@ within hours and keeps refusing launches until the horizon. A run must be linear
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -68,15 +69,18 @@ def alliance(max_strikes: int):
     )
 
 
-def time_per_strike_of_a_run(max_strikes: int) -> float:
-    """Seconds per strike of one run of the alliance that reaches ``max_strikes``."""
+def time_per_strike_of_a_run(max_strikes: int, repeats: int = 3) -> float:
+    """Seconds per strike of one run of the alliance that reaches ``max_strikes``: the best of
+    ``repeats`` runs, as other work on the machine only ever adds time."""
     scenario = alliance(max_strikes)
-    start = time.perf_counter()
-    events = run_replication(scenario, 0)
-    elapsed = time.perf_counter() - start
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        events = run_replication(scenario, 0)
+        best = min(best, time.perf_counter() - start)
     launched = sum(e.kind == "strike" for e in events)
     assert launched == max_strikes, f"the alliance launched {launched} of {max_strikes} strikes"
-    return elapsed / launched
+    return best / launched
 
 
 def time_strike(engine, scenario, total: int, repeats: int, seed: int) -> float:
