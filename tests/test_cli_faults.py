@@ -2,6 +2,7 @@
 stderr, a non-zero exit, no traceback, finished work kept, and the same command continues."""
 
 import errno
+import inspect
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from rich.console import Console
 
 import sim
 import sim.cli.support as support
+import sim.compare as sim_compare
 import sim.study.montecarlo as montecarlo
 from sim.cli.main import main
 from sim.study.results import Results
@@ -259,6 +261,7 @@ def test_chunk_size_on_resume_is_said_to_be_ignored(tmp_path, whole):
 
 UNGUARDED = """\
 import sim
+import sim.compare as sim_compare
 results = sim.run({scenario!r}, n=20, workers=2, chunk_size=10{out})
 print(results.summary().n)
 """
@@ -305,6 +308,9 @@ def test_the_api_and_the_command_line_share_their_defaults(tmp_path, whole):
     command = {p.name: p for p in main.commands["run"].params}
     assert command["workers"].default == sim.DEFAULT_WORKERS == (os.cpu_count() or 1)
     assert command["n"].default == sim.DEFAULT_N
+    for name, api in (("compare", sim_compare.compare), ("sweep", sim_compare.sweep)):
+        option = {p.name: p for p in main.commands[name].params}["n"]
+        assert option.default == inspect.signature(api).parameters["n"].default
     results = sim.run(POINT, n=N, executor="serial", chunk_size=10)
     folder = results.folder
     assert folder.is_dir() and not folder.is_relative_to(Path.cwd())

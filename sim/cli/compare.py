@@ -3,8 +3,11 @@ numbers, and which assumption drives an outcome."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -55,7 +58,9 @@ SCHEDULER_OPTION = click.option(
 )
 
 
-def _replications(default: int, what: str):
+def _replications(api: Callable[..., Any], what: str):
+    """``-n``, defaulting to what the Python function ``api`` does: one set of defaults."""
+    default = inspect.signature(api).parameters["n"].default
     return click.option(
         "-n",
         "--replications",
@@ -135,7 +140,7 @@ def _pairing_note(table: pd.DataFrame) -> str:
     metavar="'NAME: PATH=VALUE, ...'",
     help="A setting of the first FILE with overrides (repeatable); aliases allowed.",
 )
-@_replications(2000, "setting")
+@_replications(compare, "setting")
 @_out("one study per setting, comparison.parquet/.csv and manifest.json")
 @OUTCOMES_OPTION
 @SET_OPTION
@@ -196,7 +201,7 @@ def compare_command(
     help="A value to sweep (one or two levers: a grid), by path, alias or declared name: "
     "relations.4.pressure=0:1:5, 'restrains[us>israel].pressure=0:1:5', us_pressure.",
 )
-@_replications(1000, "grid point")
+@_replications(sweep, "grid point")
 @_out("one study per grid point, sweep.parquet/.csv and manifest.json")
 @OUTCOMES_OPTION
 @SET_OPTION

@@ -120,14 +120,16 @@ def trace(file: Path, seed: int | None, replication: int, overrides: tuple[str, 
     """
     from sim.model.trace import format_trace
     from sim.model.world import run_replication
-    from sim.scenario.levers import load_with_overrides
+    from sim.scenario.levers import load_with_overrides, resolve_overrides
 
     scenario = load_with_overrides(file, overrides)
     check_runnable(scenario, file)
     used_seed = scenario.seed if seed is None else seed
     title = f"{scenario.name} - seed {used_seed}, replication {replication}"
-    if overrides:
-        title += f" - with {', '.join(f'--set {o}' for o in overrides)}"
+    if overrides:  # as paths, so that an alias and its path give the same text
+        title += " - with " + ", ".join(
+            f"--set {o}" for o in resolve_overrides(scenario, overrides)
+        )
     click.echo(format_trace(run_replication(scenario, replication, used_seed), title), nl=False)
 
 
