@@ -8,6 +8,7 @@ outcome is 1 with probability ``1 - noise`` inside the planted box (a >= 0.4, b 
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -312,3 +313,22 @@ def test_sim_discover_refuses_a_folder_that_is_not_an_explore_study(tmp_path):
         "`sim explore` writes one"
     )
     assert not (tmp_path / "discovery").exists()
+
+
+def test_without_scikit_learn_prim_still_answers(planted, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` now fails
+    experiments, runs, _, with_sklearn = planted
+    result = discover(experiments, runs, "bad", splits=10, resamples=500)
+    assert result.cart is None and result.scores is None
+    pd.testing.assert_frame_equal(result.box, with_sklearn.box)
+    assert result.stability == with_sklearn.stability
+    assert result.summary().endswith(
+        "CART and feature scores need scikit-learn: pip install scikit-learn"
+    )
+    folder = explore_folder(tmp_path / "study")
+    out = tmp_path / "found"
+    ran = run_discover(folder, "--outcome", "bad", "-o", out, "--splits", 1, "--format", "png")
+    assert ran.exit_code == 0, ran.output
+    assert {"box.csv", "tradeoff.csv", "heatmap.png"} <= {p.name for p in out.iterdir()}
+    assert not (out / "cart_box.csv").exists()
+    assert json.loads((out / "summary.json").read_text())["cart"] is None

@@ -156,6 +156,25 @@ def feature_scores(
     return scores
 
 
+def tree_views(
+    points: pd.DataFrame,
+    runs: np.ndarray,
+    of_interest: np.ndarray,
+    mass_min: float,
+    random_state: int,
+) -> tuple[CartBox | None, pd.DataFrame | None]:
+    """The CART box and the feature scores, or (None, None) when scikit-learn is not installed:
+    PRIM's answer does not need them."""
+    try:
+        _sklearn_tree()
+    except DiscoveryError:
+        return None, None
+    return (
+        cart_box(points, runs, of_interest, mass_min, random_state=random_state),
+        feature_scores(points, runs, of_interest, random_state=random_state),
+    )
+
+
 def _codes(column: pd.Series) -> pd.Series:
     """A factor as numbers: its values, or a categorical factor's category codes."""
     return column.astype("category").cat.codes if categorical(column) else column.astype(float)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.cart import CartBox, cart_box, feature_scores
+from sim.analysis.cart import CartBox, tree_views
 from sim.analysis.prim import (
     Design,
     DiscoveryError,
@@ -63,7 +63,8 @@ class DiscoveryResult:
     ``coverage``/``density`` and their ``*_interval``: the box's values over the runs and
     bootstrap 95% intervals. ``stability``: share of half-study pairs that find the same box;
     ``stability_iou``: their mean intersection over union. ``base_rate``: share of all runs of
-    interest. ``cart``: the CART box; ``scores``: feature scores. ``rates``: per design
+    interest. ``cart``: the CART box; ``scores``: feature scores (both None without
+    scikit-learn, an optional dependency). ``rates``: per design
     ``point``, its ``runs`` and ``runs_of_interest``.
     """
 
@@ -77,8 +78,8 @@ class DiscoveryResult:
     stability: float
     stability_iou: float
     base_rate: float
-    cart: CartBox
-    scores: pd.DataFrame
+    cart: CartBox | None
+    scores: pd.DataFrame | None
     points: int
     runs: int
     rates: pd.DataFrame
@@ -99,17 +100,23 @@ class DiscoveryResult:
         if self.box.empty:
             lines.append("  no factor restricted: no box is denser for its coverage than all runs")
         for row in self.box.itertuples():
-            kept = row.categories if isinstance(row.categories, str) and row.categories else None
-            limits = f"in {{{kept}}}" if kept else f"{row.low:.4g} .. {row.high:.4g}"
+            qp = f"qp {_qp_text(row.qp_low)} / {_qp_text(row.qp_high)}"
+            if isinstance(row.categories, str) and row.categories:
+                lines.append(f"  {row.factor}: in {{{row.categories}}} ({qp})")
+                continue
             lines.append(
-                f"  {row.factor}: {limits} (of {row.range_low:.4g} .. {row.range_high:.4g}; "
-                f"qp {_qp_text(row.qp_low)} / {_qp_text(row.qp_high)})"
+                f"  {row.factor}: {row.low:.4g} .. {row.high:.4g} "
+                f"(of {row.range_low:.4g} .. {row.range_high:.4g}; {qp})"
             )
+        if self.cart is None or self.scores is None:
+            lines.append("CART and feature scores need scikit-learn: pip install scikit-learn")
+            return "\n".join(lines)
+        cart_limits = (
+            f"{r.factor} {r.low:.4g} .. {r.high:.4g}" for r in self.cart.limits.itertuples()
+        )
         lines.append(
             f"CART box: coverage {self.cart.coverage:.3f}, density {self.cart.density:.3f}: "
-            + ", ".join(
-                f"{r.factor} {r.low:.4g} .. {r.high:.4g}" for r in self.cart.limits.itertuples()
-            )
+            + ", ".join(cart_limits)
         )
         top = ", ".join(f"{r.factor} {r.score:.2f}" for r in self.scores.head(5).itertuples())
         lines.append(f"feature scores: {top}")
@@ -276,20 +283,9 @@ def _box_table(design: Design, limits: Limits, factors: list[str], halves) -> pd
 
 
 BOX_COLUMNS = [
-    "factor",
-    "categories",
-    "low",
-    "high",
-    "range_low",
-    "range_high",
-    "low_q025",
-    "low_q975",
-    "high_q025",
-    "high_q975",
-    "qp_low",
-    "qp_high",
-    "restricted_share",
-]
+    "factor", "categories", "low", "high", "range_low", "range_high",
+    "low_q025", "low_q975", "high_q025", "high_q975", "qp_low", "qp_high", "restricted_share",
+]  # fmt: skip
 
 
 def discover(
@@ -338,6 +334,7 @@ def discover(
         per_point, interest_per_point, inside, streams.get("discover", "bootstrap"), resamples
     )
     tree_seed = int(streams.get("discover", "trees").integers(2**31))
+    cart, scores = tree_views(design, per_point, interest_per_point, mass_min, tree_seed)
     tradeoff = _with_intervals(trajectory.tradeoff, chosen, coverage_ci, density_ci)
     return DiscoveryResult(
         outcome=label,
@@ -350,8 +347,8 @@ def discover(
         stability=float(agreements[:, 1].mean()),
         stability_iou=float(agreements[:, 0].mean()),
         base_rate=float(interest.mean()),
-        cart=cart_box(design, per_point, interest_per_point, mass_min, random_state=tree_seed),
-        scores=feature_scores(design, per_point, interest_per_point, random_state=tree_seed),
+        cart=cart,
+        scores=scores,
         points=len(design),
         runs=len(runs),
         rates=pd.DataFrame(

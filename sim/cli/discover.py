@@ -11,15 +11,26 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from sim.analysis.prim import categorical
 from sim.cli.support import user_errors
-
-TABLES = ("box", "tradeoff", "cart_box", "cart_leaves", "feature_scores")
 
 
 def _slug(outcome: str) -> str:
     """``casualties:israel>=10`` -> ``casualties-israel-ge-10``: a folder name for an outcome."""
     text = outcome.replace(">=", "-ge-").replace("<=", "-le-").replace(">", "-gt-")
     return re.sub(r"[^A-Za-z0-9._]+", "-", text.replace("<", "-lt-")).strip("-") or "outcome"
+
+
+def _tables(result) -> dict[str, pd.DataFrame]:
+    """The tables written, by file stem (the CART and feature-score ones need scikit-learn)."""
+    tables = {"box": result.box, "tradeoff": result.tradeoff}
+    if result.cart is not None and result.scores is not None:
+        tables |= {
+            "cart_box": result.cart.limits,
+            "cart_leaves": result.cart.leaves,
+            "feature_scores": result.scores,
+        }
+    return tables
 
 
 def _summary_record(result) -> dict:
@@ -37,7 +48,9 @@ def _summary_record(result) -> dict:
         "stability_iou": result.stability_iou,
         "stability_method": "independent half-studies (each point's runs split in two)",
         "restricted": list(result.box["factor"]),
-        "cart": {
+        "cart": None
+        if result.cart is None
+        else {
             "coverage": result.cart.coverage,
             "density": result.cart.density,
             "skipped_categorical": list(result.cart.skipped),
@@ -48,15 +61,19 @@ def _summary_record(result) -> dict:
 
 def _figures(result, experiments: pd.DataFrame, folder: Path):
     """Each figure's name (its files' stem, none of them a table's) and the figure: trade-off,
-    box limits, a heatmap of the outcome over the two best-scoring numeric factors, and Morris
-    mu*-sigma when the study is a Morris design."""
+    box limits, a heatmap of the outcome over the two best-scoring numeric factors (by feature
+    score; without scikit-learn, the box's factors first), and Morris mu*-sigma when the study
+    is a Morris design."""
     from sim.figures import exploration
 
     yield "tradeoff-curve", exploration.tradeoff_curve(result.tradeoff, result.outcome)
     if not result.box.empty:
         yield "box-limits", exploration.box_limits(result.box, result.outcome)
     design = experiments.set_index("point")
-    numeric = [f for f in result.scores["factor"] if pd.api.types.is_float_dtype(design[f])]
+    ranked = list(result.box["factor"]) + list(design.columns)
+    if result.scores is not None:
+        ranked = list(result.scores["factor"])
+    numeric = [f for f in dict.fromkeys(ranked) if not categorical(design[f])]
     if len(numeric) >= 2:
         rates = result.rates.set_index("point")
         share = rates["runs_of_interest"] / rates["runs"]
@@ -88,8 +105,7 @@ def _write(result, experiments, folder: Path, target: Path, formats, manifest) -
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tables = (result.box, result.tradeoff, result.cart.limits, result.cart.leaves)
-        for name, table in zip(TABLES, (*tables, result.scores), strict=True):
+        for name, table in _tables(result).items():
             table.to_csv(staging / f"{name}.csv", index=False)
         record = _summary_record(result) | {"study": str(folder)}
         (staging / "summary.json").write_text(json.dumps(record, indent=2, default=float))
