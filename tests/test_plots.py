@@ -1030,3 +1030,23 @@ def test_a_predictive_target_of_whole_values_has_whole_number_ticks():
     ticks = [t for t in rung.get_xticks() if low <= t <= high]
     assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
     assert low <= 2 - 0.5 + 1e-9 and high >= 3 + 0.5 - 1e-9
+
+
+def test_a_heatmap_too_dense_for_its_numbers_leaves_them_to_its_table():
+    """Cells too narrow for their estimate at a readable size carry no numbers (they would
+    overlap); the caption says so by not promising them, and ``data`` still holds them all."""
+    grid = np.linspace(0, 1, 20)
+    table = pd.DataFrame(
+        [
+            {"a.x": a, "b.y": b, "setting": "p", "outcome": outcome, "probability": 0.3 * a}
+            | {"ci_low": 0.2 * a, "ci_high": 0.4 * a}
+            for outcome in ("rung>=4", "rung>=6")
+            for a in grid
+            for b in grid
+        ]
+    )
+    dense = plots.sweep_probabilities(table)
+    assert not any(axes.texts for axes in dense.axes) and "written in it" not in dense.caption
+    assert len(dense.data) == 2 * 20 * 20
+    sparse = plots.sweep_probabilities(sweep_table(("a.x", "b.y")))
+    assert "written in it" in sparse.caption

@@ -186,6 +186,10 @@ def _shade_extrapolation(axes, lever: str, prior: tuple[float, float] | None, va
         )
 
 
+NUMBERED_CELL_INCHES = 0.22
+"""The narrowest heatmap cell that still holds its estimate written at 6.5 points (inches)."""
+
+
 def sweep_heatmap(
     table: pd.DataFrame,
     levers: Sequence[str],
@@ -210,8 +214,10 @@ def sweep_heatmap(
         width = ONE_COLUMN_INCHES if len(groups) == 1 else TWO_COLUMNS_INCHES
         figure = PaperFigure(width, 2.6)
         panels = np.atleast_1d(figure.subplots(1, len(groups), sharey=True))
+        cell = (width - 1.2) / len(groups) / data[across].nunique()  # inches across a cell
+        numbered = cell >= NUMBERED_CELL_INCHES
         for axes, (_, part) in zip(panels, groups, strict=True):
-            mesh = _heatmap_panel(axes, part, across, up, norm)
+            mesh = _heatmap_panel(axes, part, across, up, norm, numbered)
             axes.set_title(part.outcome_label.iloc[0])
             axes.set_xlabel(_wrap((labels or {}).get(across) or across, 36))
         panels[0].set_ylabel(_wrap((labels or {}).get(up) or up, 36))
@@ -221,17 +227,19 @@ def sweep_heatmap(
             proxy = Rectangle((0, 0), 1, 1, **EXTRAPOLATION_HATCH)
             figure.legend([proxy], [EXTRAPOLATION], loc="outside lower center")
     caption = (
-        "Outcome probabilities across two swept levers (each cell one grid point, its estimate "
-        "written in it); the 95% Wilson interval of every cell is in the figure's table."
+        "Outcome probabilities across two swept levers (each cell one grid point"
+        + (", its estimate written in it" if numbered else "")
+        + "); the 95% Wilson interval of every cell is in the figure's table."
     )
     if data.extrapolation.any():
         caption += " Hatched: lever values outside the calibration prior (extrapolation)."
     return figure.finish(data, caption)
 
 
-def _heatmap_panel(axes, part: pd.DataFrame, across: str, up: str, norm: Normalize):
-    """One outcome's grid of probabilities: a cell per grid point, numbered in black or white
-    (whichever reads on the cell), extrapolated cells hatched; returns the mesh drawn."""
+def _heatmap_panel(axes, part: pd.DataFrame, across: str, up: str, norm: Normalize, numbered: bool):
+    """One outcome's grid of probabilities: a cell per grid point, numbered (if ``numbered``)
+    in black or white (whichever reads on the cell), extrapolated cells hatched; returns the
+    mesh drawn."""
     xs, ys = sorted(part[across].unique()), sorted(part[up].unique())
     grid = part.pivot_table(index=up, columns=across, values="probability", sort=True)
     grid = grid.reindex(index=ys, columns=xs)
@@ -249,7 +257,8 @@ def _heatmap_panel(axes, part: pd.DataFrame, across: str, up: str, norm: Normali
         x, y = xs.index(a), ys.index(b)
         grey = np.dot(colours(norm(p))[:3], (0.299, 0.587, 0.114))
         ink = "black" if grey > 0.5 else "white"
-        axes.text(x, y, f"{p:.2f}", ha="center", va="center", fontsize=6.5, color=ink)
+        if numbered:
+            axes.text(x, y, f"{p:.2f}", ha="center", va="center", fontsize=6.5, color=ink)
         if outside:
             axes.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, **EXTRAPOLATION_HATCH))
     axes.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
