@@ -1,6 +1,7 @@
 """Sobol indices: the known indices of the Ishigami function, and scenario studies."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from sim.study.chunks import parquet_bytes
 from sim.study.results import ResultsError
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
+pytestmark = pytest.mark.filterwarnings("ignore::sim.analysis.sensitivity.SmallSampleWarning")
+"""The scenario studies here use tiny base samples for speed; the warning has its own test."""
 UNCERTAIN = ["restrains[us>israel].pressure=0:1", "weapons.drone.unit_cost_usd=1000:100000"]
 
 
@@ -212,3 +215,33 @@ def test_a_finished_study_removes_only_its_own_blocks(tmp_path, monkeypatch):
     started = interrupt_at(monkeypatch, 10**9)
     sobol(APRIL, UNCERTAIN, executor="serial", out=tmp_path, **OPTIONS)
     assert started == [16, 24] and not (tmp_path / "blocks").exists()
+
+
+def test_a_small_base_sample_warns_that_its_indices_cannot_be_read():
+    """N = 16 gave a first-order index of 1.05 [0.60, 1.59]: outside what an index can be."""
+    from sim.analysis.sensitivity import MIN_RELIABLE_BASE_SAMPLES, SmallSampleWarning
+
+    def linear(x):
+        return x[0] + 2 * x[1]
+
+    with pytest.warns(SmallSampleWarning, match=r"N = 16 is too small: .* use N >= 64"):
+        sobol(linear, [(0, 1), (0, 1)], n=16, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        sobol(linear, [(0, 1), (0, 1)], n=MIN_RELIABLE_BASE_SAMPLES, seed=1)
+
+
+def test_outcomes_of_any_form_are_means_over_the_replications_of_a_point(tmp_path):
+    outcomes = ["casualties:israel", "exhausted:israel/arrow-3", "rung>=3"]
+    table = sobol(
+        APRIL, UNCERTAIN, outcomes=outcomes, n=2, replications=3, seed=2, executor="serial",
+        out=tmp_path,
+    )  # fmt: skip
+    assert table.label.drop_duplicates().tolist() == [
+        "mean casualties suffered by israel (people)",
+        "P(israel's Arrow 3 exhausted)",
+        "P(direct strike on a homeland)",
+    ]
+    evaluations = pd.read_parquet(tmp_path / "evaluations.parquet")
+    assert set(evaluations["rung>=3"]) <= {0, 1 / 3, 2 / 3, 1}
+    assert evaluations["casualties:israel"].max() > 1  # a mean of counts, not a 0/1 share

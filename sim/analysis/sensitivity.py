@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +33,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import stats
 
-from sim.analysis.compare import check_outcomes, outcome_indicator, outcome_label, write_table
-from sim.model.outcomes import run_row
+from sim.analysis.compare import check_outcomes, write_table
+from sim.analysis.explore import replication_values
+from sim.analysis.outcomes import Outcome
 from sim.model.rng import Streams
-from sim.model.world import run_replication
 from sim.scenario.levers import (
     Uncertain,
     check_value,
@@ -59,6 +60,13 @@ DEFAULT_BASE_SAMPLES = 128
 DEFAULT_REPLICATIONS = 48
 POINTS_PER_TASK = 8
 BOOTSTRAP_RESAMPLES = 999
+MIN_RELIABLE_BASE_SAMPLES = 64
+"""Below this base sample size the Saltelli estimators are too noisy to read: N = 16 gave a
+first-order index of 1.05 [0.60, 1.59] (issue 13 item 9), outside the possible 0 to 1."""
+
+
+class SmallSampleWarning(UserWarning):
+    """A Sobol base sample too small for its indices to be read."""
 
 
 def saltelli_points(
@@ -69,6 +77,13 @@ def saltelli_points(
     d = len(bounds)
     if n < 2 or n & (n - 1):
         raise ResultsError(f"the Sobol base sample size must be a power of two, got {n}")
+    if n < MIN_RELIABLE_BASE_SAMPLES:
+        warnings.warn(
+            f"Sobol base sample N = {n} is too small: indices may fall outside 0-1 and their "
+            f"intervals are wide; use N >= {MIN_RELIABLE_BASE_SAMPLES} (--base-samples)",
+            SmallSampleWarning,
+            stacklevel=3,
+        )
     unit = stats.qmc.Sobol(d=2 * d, rng=rng, bits=64).random(n).T.reshape(2, d, n)
     low, high = np.array(bounds, dtype=float).T
     a_b = low[None, :, None] + unit * (high - low)[None, :, None]
@@ -145,24 +160,20 @@ def evaluate_points(
     replications: int,
     paths: Sequence[str],
     points: np.ndarray,
-    outcomes: Sequence[str],
+    outcomes: Sequence[Outcome],
     start: int,
     posterior: PosteriorSample | None = None,
 ) -> tuple[int, np.ndarray]:
     """Mean of each outcome over replications ``0..replications-1`` at each point (rows of
     ``points``); returns ``start`` (where the rows belong) and values of shape (rows, outcomes).
-    ``posterior`` is the scenario's posterior sample, sent so that workers need no file."""
-    actors = list(scenario.actors)
+    ``posterior`` is the scenario's posterior sample, sent so that workers need no file. A mean
+    leaves out runs where the outcome is undefined (a cost-exchange ratio without strikes)."""
     values = np.empty((len(points), len(outcomes)))
     for row, point in enumerate(points):
         setting = scenario_with(scenario, dict(zip(paths, map(float, point), strict=True)))
-        runs = pd.DataFrame(
-            [
-                run_row(run_replication(setting, r, seed, posterior), r, actors)
-                for r in range(replications)
-            ]
-        )
-        values[row] = [outcome_indicator(runs, o).mean() for o in outcomes]
+        runs = replication_values(setting, seed, 0, replications, outcomes, posterior)
+        with np.errstate(all="ignore"):
+            values[row] = np.nanmean(runs, axis=0)
     return start, values
 
 
@@ -211,7 +222,8 @@ def sobol(
         return function_sobol(model, uncertain or [], n=n, seed=seed or 0, names=names)
     chosen = _uncertain(model, uncertain, lever_file)
     base = with_fixed(load_with_overrides(model, overrides), [u.path for u in chosen])
-    check_outcomes(outcomes, base, model)
+    parsed = check_outcomes(outcomes, base, model)
+    outcomes = [o.text for o in parsed]
     study_seed = base.seed if seed is None else seed
     points, _ = saltelli_points(
         [(u.low, u.high) for u in chosen], n, Streams(study_seed, 0).get("sobol", "points")
@@ -228,13 +240,13 @@ def sobol(
         replications,
         chosen,
         points.T,
-        outcomes,
+        parsed,
         progress,
         (workers, executor, scheduler),
         blocks,
     )
     table = indices_table(values.T, n, [u.label for u in chosen], list(outcomes), study_seed)
-    table.insert(1, "label", table["outcome"].map(outcome_label))
+    table.insert(1, "label", table["outcome"].map({o.text: o.label for o in parsed}))
     table.insert(3, "path", table["parameter"].map({u.label: u.path for u in chosen}))
     if out is not None:
         _save(
@@ -315,13 +327,14 @@ def _evaluate(
     already kept in ``blocks`` (a folder, or None to keep nothing) are read instead of run, and
     each new block is kept as soon as it finishes."""
     paths, posterior = [u.path for u in chosen], posterior_of(base)
+    names = [o.text for o in outcomes]
     values = np.empty((len(points), len(outcomes)))
     tasks = []
     for start in range(0, len(points), POINTS_PER_TASK):
         block = points[start : start + POINTS_PER_TASK]
-        kept = None if blocks is None else _block_path(blocks, start, outcomes)
+        kept = None if blocks is None else _block_path(blocks, start, names)
         if kept is not None and kept.exists():
-            values[start : start + len(block)] = _read_block(kept, len(block), outcomes)
+            values[start : start + len(block)] = _read_block(kept, len(block), names)
         else:
             tasks.append((base, seed, replications, paths, block, list(outcomes), start, posterior))
     if progress:
@@ -331,8 +344,8 @@ def _evaluate(
         for start, block in pool.imap(evaluate_points, tasks):
             values[start : start + len(block)] = block
             if blocks is not None:
-                table = pa.table({o: block[:, k] for k, o in enumerate(outcomes)})
-                atomic_write_bytes(_block_path(blocks, start, outcomes), parquet_bytes(table))
+                table = pa.table({o: block[:, k] for k, o in enumerate(names)})
+                atomic_write_bytes(_block_path(blocks, start, names), parquet_bytes(table))
             if progress:
                 progress.advance(len(block) * replications)
     return values
