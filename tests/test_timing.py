@@ -111,3 +111,44 @@ def test_a_world_answers_a_leadership_strike_within_hours(rung, casualties, dela
 def test_without_timing_every_strike_waits_the_same_median():
     assert answer_time("", 5, 10) == (13 * 24.0, 24.0 + 13 * 24.0)
     assert answer_time("", 1, 0) == (13 * 24.0, 24.0 + 13 * 24.0)
+
+
+def test_exact_log_of_a_leadership_strike_answered_within_hours():
+    from sim.model.events import StrikeOutcome
+
+    text = LEADERSHIP.format(timing=TIMED, rung=5, casualties=10)
+    delay = 13 * 24 * math.exp(-(5 + 0.5 * math.log(11) - 3.0))  # 12.7 hours
+    certain = 1.0 / (1.0 + 1e-9 / (1 - 1e-9))
+    never = 1.0 / (1.0 + (1 - 1e-9) / 1e-9)
+
+    def decided(time, actor, strike, attacker, rung, casualties, p, respond, answer, wait):
+        return DecisionMade(
+            time,
+            actor,
+            strike,
+            "struck",
+            attacker,
+            rung,
+            casualties,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            p,
+            respond,
+            attacker,
+            answer,
+            wait,
+            False,
+        )
+
+    assert run_replication(parse_scenario(text), 0) == [
+        StrikeLaunched(24.0, 1, "a", "b", 5, False, "opening", ()),
+        StrikeOutcome(24.0, 1, "a", "b", 5, 0, 0, 0, 0, 10, 0.0, 0.0, 0.0),
+        decided(24.0, "b", 1, "a", 5, 10, pytest.approx(certain), True, 3, pytest.approx(delay)),
+        StrikeLaunched(pytest.approx(24.0 + delay), 2, "b", "a", 3, False, "struck", ()),
+        StrikeOutcome(pytest.approx(24.0 + delay), 2, "b", "a", 3, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0),
+        decided(
+            pytest.approx(24.0 + delay), "a", 2, "b", 3, 0, pytest.approx(never), False, 2, 24.0
+        ),
+    ]
