@@ -244,8 +244,12 @@ def test_runs_of_unknown_points_and_outcomes_without_both_kinds_are_refused():
         discover(experiments.iloc[:20], runs.assign(point=runs["point"] + 1), "bad")
     with pytest.raises(DiscoveryError, match="bad: no run is of interest"):
         discover(experiments, runs.assign(bad=0), "bad")
-    with pytest.raises(DiscoveryError, match="at least 2 replications"):
+    with pytest.raises(DiscoveryError, match="runs: replication: stability needs at least 2"):
         discover(experiments, runs[runs["replication"] == 0], "bad")
+    with pytest.raises(DiscoveryError, match="experiments: c: a design point has no value"):
+        discover(experiments.assign(c=np.nan), runs, "bad")
+    with pytest.raises(DiscoveryError, match=r"peel_alpha: 1\.5 must be a share between 0 and 1"):
+        discover(experiments, runs, "bad", peel_alpha=1.5)
 
 
 def run_discover(*arguments):

@@ -9,10 +9,10 @@ feature scores (``sim.analysis.cart``), and states how much of the answer is Mon
   a point draw from independent streams, so splitting each point's runs in two at random gives
   two studies as a re-run with another seed would, each with half the replications; the box is
   found again when the two halves' boxes hold nearly the same design points (intersection
-  over union at least ``AGREEMENT``). Bootstrap
-  resamples would not do: each inherits the noise of the sample it is drawn from, so a box that
-  noise made would be "found again". Halves have half the replications, so the stability is
-  that of a study half as long: a lower bound.
+  over union at least ``sim.analysis.prim.AGREEMENT``). Bootstrap resamples would not do:
+  each inherits the noise of the sample it is drawn from, so a box that noise made would be
+  "found again". Halves have half the replications, so the stability is that of a study half
+  as long: a lower bound.
 
 The box's limits carry the 2.5% and 97.5% quantiles of the limits the half-studies found.
 """
@@ -31,19 +31,14 @@ from sim.analysis.prim import (
     Design,
     DiscoveryError,
     Limits,
-    chosen_box,
-    in_box,
-    prim_trajectory,
+    bootstrap_intervals,
+    half_study_stability,
     quasi_p_values,
-    restricted_factors,
+    search,
+    weighted_design,
 )
 from sim.model.rng import Streams
 
-AGREEMENT = 0.75
-"""Intersection over union (of the design points two boxes hold) from which they count as the
-same box. Boxes that noise made overlap by about 0.5 at most on the toy studies of the tests
-(they hold much of the space), a planted box's by 0.95; which factors each half restricts is
-reported apart (``restricted_share``), so a weak extra restriction does not undo a match."""
 STUDY_TABLES = ("experiments.parquet", "runs.parquet", "manifest.json")
 RUN_KEYS = ("point", "replication")
 
@@ -155,7 +150,9 @@ def runs_of_interest(
 
 
 def _design(experiments: pd.DataFrame, runs: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The factor values of each run's point (one row per run), checked against the runs."""
+    """The design, one row per point indexed by ``point``, checked against the runs: every run's
+    point is in it, and each point has a value of every factor and at least 2 replications (the
+    stability splits them)."""
     for table, name, keys in ((experiments, "experiments", ("point",)), (runs, source, RUN_KEYS)):
         missing = [k for k in keys if k not in table.columns]
         if missing:
@@ -168,49 +165,12 @@ def _design(experiments: pd.DataFrame, runs: pd.DataFrame, source: str) -> pd.Da
         raise DiscoveryError(f"{source}: point: {min(unknown)} is not in the experiments")
     if design.shape[1] == 0:
         raise DiscoveryError("experiments: the design has no factors")
+    missing = design.columns[design.isna().any()]
+    if len(missing):
+        raise DiscoveryError(f"experiments: {missing[0]}: a design point has no value")
+    if runs["point"].value_counts().min() < 2:
+        raise DiscoveryError(f"{source}: replication: stability needs at least 2 a point")
     return design
-
-
-def _point_counts(points: np.ndarray, interest: np.ndarray, order: pd.Index):
-    """Runs and runs of interest per design point, in the order of ``order``."""
-    counts = pd.DataFrame({"point": points, "interest": interest}).groupby("point")["interest"]
-    return (
-        counts.size().reindex(order, fill_value=0).to_numpy(),
-        counts.sum().reindex(order, fill_value=0).to_numpy(),
-    )
-
-
-def _weighted(design: pd.DataFrame, points: np.ndarray, interest: np.ndarray) -> Design:
-    """The design points weighted by the given runs (a point without runs weighs nothing)."""
-    per_point, interest_per_point = _point_counts(points, interest, design.index)
-    return Design(design.reset_index(drop=True), per_point, interest_per_point)
-
-
-def _search(design: Design, options: dict):
-    """PRIM over the weighted design: the trajectory, the chosen box, its restricted factors
-    and which design points it holds."""
-    if design.interest.sum() in (0, design.runs.sum()):
-        which = "no" if design.interest.sum() == 0 else "every"
-        raise DiscoveryError(f"{options['outcome']}: {which} run is of interest: nothing to find")
-    trajectory = prim_trajectory(
-        design, options["peel_alpha"], options["paste_alpha"], options["mass_min"]
-    )
-    chosen = chosen_box(trajectory.tradeoff, options["min_density"])
-    limits = trajectory.limits[chosen]
-    factors = restricted_factors(limits, trajectory.limits[0])
-    return trajectory, chosen, factors, in_box(design.columns, limits)
-
-
-def _bootstrap_intervals(runs_per_point, interest_per_point, inside, generator, resamples):
-    """Bootstrap 95% intervals of the box's coverage and density over replications: a point's
-    resampled runs of interest are binomial (its runs drawn with replacement)."""
-    share = interest_per_point / np.maximum(runs_per_point, 1)
-    drawn = generator.binomial(runs_per_point, share, size=(resamples, len(share)))
-    total = np.maximum(drawn.sum(axis=1), 1)
-    in_box_interest = drawn[:, inside].sum(axis=1)
-    coverage = in_box_interest / total
-    density = in_box_interest / max(runs_per_point[inside].sum(), 1)
-    return tuple(np.quantile(coverage, [0.025, 0.975])), tuple(np.quantile(density, [0.025, 0.975]))
 
 
 def _with_intervals(tradeoff: pd.DataFrame, chosen: int, coverage_ci, density_ci) -> pd.DataFrame:
@@ -221,42 +181,6 @@ def _with_intervals(tradeoff: pd.DataFrame, chosen: int, coverage_ci, density_ci
         table[f"{name}_low"] = np.where(table["chosen"], low, np.nan)
         table[f"{name}_high"] = np.where(table["chosen"], high, np.nan)
     return table
-
-
-def _half_masks(points: np.ndarray, generator: np.random.Generator) -> np.ndarray:
-    """Each point's runs split at random into two halves (True: the first half)."""
-    shuffled = generator.permutation(len(points))
-    order = shuffled[np.argsort(points[shuffled], kind="stable")]
-    position = np.empty(len(points), dtype=int)
-    sorted_points = points[order]
-    starts = np.searchsorted(sorted_points, sorted_points, side="left")
-    position[order] = np.arange(len(points)) - starts
-    sizes = pd.Series(points).map(pd.Series(points).value_counts()).to_numpy()
-    return position < sizes // 2
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
-
-
-def _stability(design, points, interest, options, generator, splits):
-    """Half-study pairs: their agreement, mean IoU, and every half box's limits."""
-    if pd.Series(points).value_counts().min() < 2:
-        raise DiscoveryError("runs: replication: stability needs at least 2 replications a point")
-    agreements, halves = [], []
-    for _ in range(splits):
-        first = _half_masks(points, generator)
-        found = []
-        for half in (first, ~first):
-            trajectory, chosen, factors, inside = _search(
-                _weighted(design, points[half], interest[half]), options
-            )
-            found.append(inside)
-            halves.append((trajectory.limits[chosen], factors))
-        overlap = _iou(*found)
-        agreements.append((overlap, overlap >= AGREEMENT))
-    return np.asarray(agreements, dtype=float), halves
 
 
 def _box_row(name, limit, full, quasi_p, halves) -> dict:
@@ -288,6 +212,20 @@ BOX_COLUMNS = [
 ]  # fmt: skip
 
 
+def _check_settings(peel_alpha, paste_alpha, mass_min, resamples, splits) -> None:
+    """PRIM's steps are shares in (0, 1), its smallest box one in [0, 1); counts at least 1."""
+    checks = [
+        ("peel_alpha", peel_alpha, 0 < peel_alpha < 1, "a share between 0 and 1"),
+        ("paste_alpha", paste_alpha, 0 < paste_alpha < 1, "a share between 0 and 1"),
+        ("mass_min", mass_min, 0 <= mass_min < 1, "a share from 0 to below 1"),
+        ("resamples", resamples, resamples >= 1, "at least 1"),
+        ("splits", splits, splits >= 1, "at least 1"),
+    ]
+    for name, value, valid, expected in checks:
+        if not valid:
+            raise DiscoveryError(f"{name}: {value:g} must be {expected}")
+
+
 def discover(
     experiments: pd.DataFrame,
     runs: pd.DataFrame,
@@ -313,6 +251,7 @@ def discover(
     intervals; ``splits``: half-study pairs for the stability. ``seed``: the random streams of
     the bootstrap, the splits and the trees (``sim.model.rng``).
     """
+    _check_settings(peel_alpha, paste_alpha, mass_min, resamples, splits)
     interest, label = runs_of_interest(runs, outcome, threshold, source)
     design = _design(experiments, runs, source)
     points = runs["point"].to_numpy()
@@ -323,14 +262,14 @@ def discover(
         mass_min=mass_min,
         min_density=min_density,
     )
-    weighted = _weighted(design, points, interest)
-    trajectory, chosen, factors, inside = _search(weighted, options)
+    weighted = weighted_design(design, points, interest)
+    trajectory, chosen, factors, inside = search(weighted, options)
     streams = Streams(seed, 0)
-    agreements, halves = _stability(
+    agreements, halves = half_study_stability(
         design, points, interest, options, streams.get("discover", "splits"), splits
     )
     per_point, interest_per_point = weighted.runs, weighted.interest
-    coverage_ci, density_ci = _bootstrap_intervals(
+    coverage_ci, density_ci = bootstrap_intervals(
         per_point, interest_per_point, inside, streams.get("discover", "bootstrap"), resamples
     )
     tree_seed = int(streams.get("discover", "trees").integers(2**31))

@@ -11,6 +11,10 @@ The steps follow EMA Workbench's defaults: peel ``peel_alpha`` of the box's runs
 of one factor (a categorical factor loses one category), choosing the peel of highest gain in
 density per run removed ("lenient1"), while the box keeps at least ``mass_min`` of all runs;
 then paste ``paste_alpha`` back on a restricted side while that raises the density.
+
+The end of the module states how sure a box is over Monte Carlo noise: bootstrap intervals of
+its coverage and density over replications, and its stability over half-studies
+(``sim.analysis.discovery`` says why these two).
 """
 
 from __future__ import annotations
@@ -267,3 +271,103 @@ def quasi_p_values(design: Design, limits: Limits) -> dict[str, tuple[float, flo
             sides.append(float(stats.binom.sf(interest - 1, runs, wider_interest / wider_runs)))
         values[name] = (sides[0], sides[1])
     return values
+
+
+AGREEMENT = 0.75
+"""Intersection over union (of the design points two boxes hold) from which they count as the
+same box. Boxes that noise made overlap by about 0.5 at most on the toy studies of the tests
+(they hold much of the space), a planted box's by 0.95; which factors each half restricts is
+reported apart (``restricted_share``), so a weak extra restriction does not undo a match."""
+
+
+def point_counts(points: np.ndarray, interest: np.ndarray, order: pd.Index):
+    """Runs and runs of interest per design point, in the order of ``order``."""
+    counts = pd.DataFrame({"point": points, "interest": interest}).groupby("point")["interest"]
+    return (
+        counts.size().reindex(order, fill_value=0).to_numpy(),
+        counts.sum().reindex(order, fill_value=0).to_numpy(),
+    )
+
+
+def weighted_design(design: pd.DataFrame, points: np.ndarray, interest: np.ndarray) -> Design:
+    """The design points weighted by the given runs (a point without runs weighs nothing)."""
+    per_point, interest_per_point = point_counts(points, interest, design.index)
+    return Design(design.reset_index(drop=True), per_point, interest_per_point)
+
+
+def search(design: Design, options: dict) -> tuple[PrimTrajectory, int, list[str], np.ndarray]:
+    """PRIM over the weighted design: the trajectory, the chosen box, its restricted factors
+    and which design points it holds. ``options``: ``outcome`` (for errors), ``peel_alpha``,
+    ``paste_alpha``, ``mass_min``, ``min_density`` (as ``prim_trajectory``, ``chosen_box``)."""
+    if design.interest.sum() in (0, design.runs.sum()):
+        which = "no" if design.interest.sum() == 0 else "every"
+        raise DiscoveryError(f"{options['outcome']}: {which} run is of interest: nothing to find")
+    trajectory = prim_trajectory(
+        design, options["peel_alpha"], options["paste_alpha"], options["mass_min"]
+    )
+    chosen = chosen_box(trajectory.tradeoff, options["min_density"])
+    limits = trajectory.limits[chosen]
+    factors = restricted_factors(limits, trajectory.limits[0])
+    return trajectory, chosen, factors, in_box(design.columns, limits)
+
+
+def bootstrap_intervals(
+    runs_per_point: np.ndarray,
+    interest_per_point: np.ndarray,
+    inside: np.ndarray,
+    generator: np.random.Generator,
+    resamples: int,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Bootstrap 95% intervals of the box's coverage and density over replications: a point's
+    resampled runs of interest are binomial (its runs drawn with replacement)."""
+    share = interest_per_point / np.maximum(runs_per_point, 1)
+    drawn = generator.binomial(runs_per_point, share, size=(resamples, len(share)))
+    total = np.maximum(drawn.sum(axis=1), 1)
+    in_box_interest = drawn[:, inside].sum(axis=1)
+    coverage = in_box_interest / total
+    density = in_box_interest / max(runs_per_point[inside].sum(), 1)
+    return tuple(np.quantile(coverage, [0.025, 0.975])), tuple(np.quantile(density, [0.025, 0.975]))
+
+
+def half_masks(points: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """Each point's runs split at random into two halves (True: the first half)."""
+    shuffled = generator.permutation(len(points))
+    order = shuffled[np.argsort(points[shuffled], kind="stable")]
+    position = np.empty(len(points), dtype=int)
+    sorted_points = points[order]
+    starts = np.searchsorted(sorted_points, sorted_points, side="left")
+    position[order] = np.arange(len(points)) - starts
+    sizes = pd.Series(points).map(pd.Series(points).value_counts()).to_numpy()
+    return position < sizes // 2
+
+
+def point_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two sets of design points (True/False per point)."""
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def half_study_stability(
+    design: pd.DataFrame,
+    points: np.ndarray,
+    interest: np.ndarray,
+    options: dict,
+    generator: np.random.Generator,
+    splits: int,
+) -> tuple[np.ndarray, list[tuple[Limits, list[str]]]]:
+    """``splits`` random half-study pairs of the runs (``points``: each run's design point,
+    ``interest``: whether it is of interest): per pair, the IoU of the halves' boxes and
+    whether they agree (1 or 0); and every half's box limits and restricted factors."""
+    agreements, halves = [], []
+    for _ in range(splits):
+        first = half_masks(points, generator)
+        found = []
+        for half in (first, ~first):
+            trajectory, chosen, factors, inside = search(
+                weighted_design(design, points[half], interest[half]), options
+            )
+            found.append(inside)
+            halves.append((trajectory.limits[chosen], factors))
+        overlap = point_iou(*found)
+        agreements.append((overlap, overlap >= AGREEMENT))
+    return np.asarray(agreements, dtype=float), halves
