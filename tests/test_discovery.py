@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from scipy.stats import qmc
 
 from sim.analysis.discovery import DiscoveryError, discover, discover_folder, runs_of_interest
-from sim.analysis.prim import Design, chosen_box, in_box, prim_trajectory
+from sim.analysis.prim import (
+    Design,
+    bootstrap_intervals,
+    chosen_box,
+    half_masks,
+    in_box,
+    prim_trajectory,
+)
 
 FACTORS = ["a", "b", "c", "d"]
 PLANTED = {"a": (0.4, 1.0), "b": (0.0, 0.6)}
@@ -173,6 +180,8 @@ def weighted_designs(draw):
     rng = np.random.default_rng(seed)
     x = pd.DataFrame(rng.uniform(size=(points, factors)), columns=FACTORS[:factors])
     x["a"] = np.round(x["a"] * draw(st.sampled_from([3, 10, 1000])))  # ties: an integer factor
+    if draw(st.booleans()):
+        x["v"] = rng.choice(["base", "no-allies", "strong-us"], points)
     runs = rng.integers(1, 6, points)
     interest = rng.binomial(runs, rng.uniform(size=points))
     if interest.sum() in (0, runs.sum()):
@@ -197,6 +206,26 @@ def test_the_trajectory_is_a_chain_of_boxes_whose_counts_are_right(design, alpha
         assert after.density > before.density
         assert (after.runs < before.runs) == (after.step == "peel")
     assert 0 <= chosen_box(table) < len(table)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=30), st.integers(0, 2**32 - 1))
+def test_half_studies_split_each_points_runs_in_two(sizes, seed):
+    points = np.repeat(np.arange(len(sizes)), sizes)
+    first = half_masks(points, np.random.default_rng(seed))
+    counts = np.bincount(points[first], minlength=len(sizes))
+    np.testing.assert_array_equal(counts, np.array(sizes) // 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(weighted_designs(), st.integers(0, 2**32 - 1))
+def test_bootstrap_intervals_are_ordered_shares(design, seed):
+    inside = np.random.default_rng(seed).uniform(size=len(design.runs)) < 0.5
+    coverage, density = bootstrap_intervals(
+        design.runs, design.interest, inside, np.random.default_rng(seed), 200
+    )
+    for low, high in (coverage, density):
+        assert 0 <= low <= high <= 1
 
 
 def test_runs_of_interest_reads_zero_one_and_thresholds():
