@@ -54,6 +54,7 @@ def run(
     from sim.study.montecarlo import run_study
 
     refuse_unguarded_main(options.get("executor", "process"), workers, options.get("scheduler"))
+    _refuse_what_no_run_honours(scenario, n, options)
     if out is not None:
         return run_study(scenario, n=n, seed=seed, workers=workers, out=out, **options)
     if options.get("resume"):
@@ -68,6 +69,23 @@ def run(
         raise
     results.temporary_folder = temporary  # removed with the Results object
     return results
+
+
+def _refuse_what_no_run_honours(scenario, n: int | None, options: dict) -> None:
+    """Refuse, before a folder is made, what ``sim run`` refuses too: more than
+    ``MAX_REPLICATIONS`` replications, an opening after the horizon, a resupply that never ends
+    the run (``ValueError``, ``ScenarioError``)."""
+    from sim.cli.support import MAX_REPLICATIONS, check_runnable
+    from sim.scenario.levers import load_with_overrides
+    from sim.scenario.schema import Scenario
+
+    for name, value in (("n", n), ("max_n", options.get("max_n"))):
+        if value is not None and value > MAX_REPLICATIONS:
+            raise ValueError(f"{name} must be at most {MAX_REPLICATIONS:,}, got {value:,}")
+    if isinstance(scenario, Scenario):
+        check_runnable(scenario, "<python object>")
+    else:
+        check_runnable(load_with_overrides(scenario, options.get("overrides", ())), scenario)
 
 
 def load_scenario(path):

@@ -25,6 +25,7 @@ import sim.cli.support as support
 import sim.compare as sim_compare
 import sim.study.montecarlo as montecarlo
 from sim.cli.main import main
+from sim.scenario.loading import ScenarioError
 from sim.study.results import Results
 
 ROOT = Path(__file__).parents[1]
@@ -217,6 +218,14 @@ def test_an_opening_after_the_horizon_is_refused_by_field_before_the_folder(tmp_
     assert trace.exit_code == 2 and "opening.0.day: day 90 is not before" in trace.output
 
 
+def test_the_api_refuses_what_the_command_line_refuses(tmp_path):
+    with pytest.raises(ScenarioError, match=r"opening\.0\.day: day 100 is not before"):
+        sim.run(POINT, n=5, out=tmp_path / "o", overrides=["opening.0.day=100"])
+    with pytest.raises(ValueError, match="n must be at most 10,000,000"):
+        sim.run(POINT, n=10**15, out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_resupply_that_would_never_end_the_run_is_refused_by_field(tmp_path):
     """Every 1e-9 days is 9e10 deliveries in 90 days: the run hung; now it is refused at once."""
     resupply = "--set=actors.israel.defence.0.resupply={interceptors: 1, every_days: 1.0e-9}"
@@ -261,7 +270,6 @@ def test_chunk_size_on_resume_is_said_to_be_ignored(tmp_path, whole):
 
 UNGUARDED = """\
 import sim
-import sim.compare as sim_compare
 results = sim.run({scenario!r}, n=20, workers=2, chunk_size=10{out})
 print(results.summary().n)
 """
