@@ -901,6 +901,9 @@ def test_a_sweep_folder_marks_levers_outside_the_shipped_calibration_prior(tmp_p
     manifest = {"kind": "sweep", "settings": [{"file": str(APRIL)}]}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     [(_, figure, _)] = figures_of(tmp_path, ["sweep"], None)
+    assert figure.axes[0].get_yscale() == "linear"
+    [(_, logarithmic, _)] = figures_of(tmp_path, ["sweep"], None, scale="log")
+    assert logarithmic.axes[0].get_yscale() == "log"
     high = summary.loc[lever, "prior_high"]
     assert list(figure.data.extrapolation) == list(figure.data[lever] > high)
     assert figure.data.extrapolation.any() and not figure.data.extrapolation.all()

@@ -119,12 +119,13 @@ def calibration_figure(folder: Path):
     return plots.prior_posterior(pd.read_parquet(folder / "posterior.parquet"), summary, labels)
 
 
-def _study_figures(folder: Path) -> dict[str, Callable] | None:
-    """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is one."""
+def _study_figures(folder: Path, scale: str = "linear") -> dict[str, Callable] | None:
+    """The figure makers of a study folder (sweep, compare, sensitivity, calibration), if it is
+    one; ``scale`` is a sweep's probability axis."""
     from sim.figures import plots
 
     if (folder / "sweep.parquet").exists():
-        return {"sweep": lambda: sweep_figure(folder)}
+        return {"sweep": lambda: sweep_figure(folder, scale)}
     if (folder / "comparison.parquet").exists():
         table = folder / "comparison.parquet"
         return {"compare": lambda: plots.paired_differences(pd.read_parquet(table))}
@@ -139,11 +140,17 @@ def _study_figures(folder: Path) -> dict[str, Callable] | None:
     return None
 
 
-def figures_of(folder: Path, kinds: tuple[str, ...] = (), replication: int | None = None):
-    """(name, figure, manifest) for each figure asked of ``folder`` (all it can give by default)."""
+def figures_of(
+    folder: Path,
+    kinds: tuple[str, ...] = (),
+    replication: int | None = None,
+    scale: str = "linear",
+):
+    """(name, figure, manifest) for each figure asked of ``folder`` (all it can give by default);
+    ``scale`` ("linear" or "log") is a sweep's probability axis."""
     from sim.figures import plots
 
-    makers = _study_figures(folder)
+    makers = _study_figures(folder, scale)
     manifest = _read_manifest(folder)
     if makers is None:
         results = Results(folder)
