@@ -51,8 +51,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 MAX_REPLICATIONS = 10_000_000
-"""The most replications one study may plan (``-n``, ``--max-n``): about ten hours on 2 cores at
-the April scenario's speed; a plan of 10**15 ran out of memory before its first replication."""
+"""The most replications one study may plan (``-n``, ``--max-n``): about four and a half hours
+on 2 cores at the April scenario's 644 replications per second (benchmarks/README.md); a plan of
+10**15 ran out of memory before its first replication."""
 
 MAX_RESUPPLIES = 10_000
 """The most deliveries one layer may receive within the horizon; each is a simulated event, and
