@@ -273,7 +273,7 @@ def run_timeline(results: Results | pd.DataFrame, replication: int | None = None
     actors = list(dict.fromkeys([*log.attacker.dropna(), *log.actor.dropna()]))
     with paper_style():
         figure = PaperFigure(TWO_COLUMNS_INCHES, 3.2)
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1, 1.2])
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1.3, 1])
         strikes = _timeline_strikes(top, log, actors)
         wave_legend: dict[str, tuple] = {}
         waves = _timeline_waves(top, log, strikes, actors, wave_legend)
