@@ -337,6 +337,21 @@ def test_sim_discover_refuses_bad_outcomes_and_keeps_earlier_output(tmp_path, ar
     assert (out / "box.csv").read_text() == "kept"
 
 
+def test_sim_discover_replaces_an_earlier_discovery_but_nothing_else(tmp_path):
+    folder = explore_folder(tmp_path / "study")
+    fast = ["--splits", 1, "--resamples", 100, "--format", "png"]
+    out = tmp_path / "found"
+    assert run_discover(folder, "--outcome", "bad", "-o", out, *fast).exit_code == 0
+    (out / "stale.csv").write_text("from before")
+    assert run_discover(folder, "--outcome", "bad", "-o", out, *fast).exit_code == 0
+    assert not (out / "stale.csv").exists() and (out / "box.csv").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    result = run_discover(folder, "--outcome", "bad", "-o", folder, *fast)
+    assert result.exit_code == 2
+    assert "exists and is not an earlier `sim discover` output" in result.output
+    assert (folder / "runs.parquet").is_file() and not (folder / "box.csv").exists()
+
+
 def test_sim_discover_refuses_a_folder_that_is_not_an_explore_study(tmp_path):
     (tmp_path / "runs.parquet").write_bytes(b"")
     result = run_discover(tmp_path, "--outcome", "bad")

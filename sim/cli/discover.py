@@ -92,16 +92,31 @@ def _figures(result, experiments: pd.DataFrame, folder: Path):
     morris = folder / "morris.parquet"
     if morris.is_file():
         effects = pd.read_parquet(morris)
-        effects = effects[effects.get("outcome", result.outcome) == result.outcome]
+        if "outcome" in effects:
+            effects = effects[effects["outcome"] == result.outcome]
         if not effects.empty:
             yield "morris", exploration.morris_effects(effects, result.outcome)
 
 
+def _replaceable(target: Path) -> None:
+    """Refuse to write over a folder that is not an earlier ``sim discover`` output (it would be
+    replaced whole: the study itself, say)."""
+    from sim.analysis.discovery import DiscoveryError
+
+    earlier = (target / "summary.json").is_file()
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not earlier)):
+        raise DiscoveryError(
+            f"{target}: exists and is not an earlier `sim discover` output; choose another --out"
+        )
+
+
 def _write(result, experiments, folder: Path, target: Path, formats, manifest) -> None:
-    """Every table and figure into a fresh folder beside ``target``, then put in its place, so
-    an interrupted or failed write leaves ``target`` as it was."""
+    """Every table and figure into a fresh folder beside ``target``, then put in its place (an
+    earlier discovery there is moved aside first and removed last), so an interrupted or failed
+    write leaves ``target`` as it was."""
     from sim.figures.style import save_figure
 
+    _replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -111,9 +126,11 @@ def _write(result, experiments, folder: Path, target: Path, formats, manifest) -
         (staging / "summary.json").write_text(json.dumps(record, indent=2, default=float))
         for name, figure in _figures(result, experiments, folder):
             save_figure(figure, staging / name, formats, manifest)
+        earlier = staging.with_name(f"{staging.name}.earlier")
         if target.exists():
-            shutil.rmtree(target)
+            target.rename(earlier)
         staging.rename(target)
+        shutil.rmtree(earlier, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -150,7 +167,13 @@ def _write(result, experiments, folder: Path, target: Path, formats, manifest) -
     show_default=True,
     help="Bootstrap resamples for the intervals.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the bootstrap, the half-study splits and the trees.",
+)
 @click.option(
     "--out", "-o", type=click.Path(path_type=Path), help="Default: FOLDER/discovery/OUTCOME."
 )
@@ -180,7 +203,8 @@ def discover_command(
     that are of interest), names its restricted factors with their limits and quasi-p-values,
     and states its Monte Carlo uncertainty: bootstrap 95% intervals over replications, and how
     often independent half-studies find the box again. CART and extra-trees feature scores
-    give a second view. Tables (CSV), summary.json and figures go to --out.
+    give a second view. Tables (CSV), summary.json and figures go to --out (an earlier
+    discovery there is replaced once the new one is complete).
 
     \b
     Example:
