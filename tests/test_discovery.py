@@ -337,6 +337,25 @@ def test_sim_discover_refuses_bad_outcomes_and_keeps_earlier_output(tmp_path, ar
     assert (out / "box.csv").read_text() == "kept"
 
 
+def test_sim_discover_draws_the_morris_effects_of_a_morris_study(tmp_path):
+    folder = explore_folder(tmp_path / "study")
+    effects = pd.DataFrame(
+        {
+            "outcome": ["bad", "bad", "other"],
+            "factor": ["a", "b", "a"],
+            "mu_star": [0.4, 0.3, 9.0],
+            "mu_star_conf": [0.1, 0.1, 1.0],
+            "sigma": [0.2, 0.1, 5.0],
+        }
+    )
+    effects.to_parquet(folder / "morris.parquet")
+    out = tmp_path / "found"
+    result = run_discover(folder, "--outcome", "bad", "-o", out, "--splits", 1, "--format", "png")
+    assert result.exit_code == 0, result.output
+    drawn = pd.read_csv(out / "morris.csv")
+    assert list(drawn["factor"]) == ["a", "b"] and drawn["mu_star"].max() == 0.4
+
+
 def test_sim_discover_replaces_an_earlier_discovery_but_nothing_else(tmp_path):
     folder = explore_folder(tmp_path / "study")
     fast = ["--splits", 1, "--resamples", 100, "--format", "png"]
