@@ -6,32 +6,24 @@ policy; the scenario's ``severity`` scale, its ``ceasefire`` and ``end_when_sett
 on the scenario. The equations are in ``docs/model-odd.md``. A scenario that uses none of them runs
 exactly as before, draw for draw.
 
-The base of every scenario model (``StrictModel``) and the constrained number types are defined here
-too, so that ``sim.scenario.schema`` can import these blocks without an import circle; the schema
-re-exports them under their old names.
+The strikes that start a round are here too: the ``opening`` strikes the run flies and the
+``history`` strikes already done before the clock starts.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from sim.scenario.ladder import HIGHEST, LOWEST
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-Count = Annotated[int, Field(ge=0)]
-RungNumber = Annotated[int, Field(ge=LOWEST, le=HIGHEST)]
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-
-
-class StrictModel(BaseModel):
-    """Base: frozen, strict types, unknown keys rejected, numbers finite (no .inf or .nan)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+from sim.scenario.base import (
+    Count,
+    Identifier,
+    NonNegative,
+    RungNumber,
+    StrictModel,
+)
 
 
 class OpeningEvent(StrictModel):
@@ -58,21 +50,6 @@ class OpeningEvent(StrictModel):
     damage_usd: NonNegative = Field(
         0.0, description="Damage given, US dollars, added to that of any leakers."
     )
-
-
-class LeverSpec(StrictModel):
-    """A named lever: a scenario value by path, the range a study should explore, and why."""
-
-    path: str = Field(description="Dotted path of the value, e.g. relations.4.pressure.")
-    low: float = Field(description="Lowest value a study explores, in the unit of the value.")
-    high: float = Field(description="Highest value a study explores, in the unit of the value.")
-    meaning: str = Field(description="What moving this value means, in words a paper can use.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> LeverSpec:
-        if not self.low < self.high:
-            raise ValueError(f"need low < high, got {self.low}, {self.high}")
-        return self
 
 
 class SeverityScale(StrictModel):

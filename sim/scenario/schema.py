@@ -13,21 +13,23 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.dynamics import (
-    Ceasefire,
+from sim.scenario.base import (
     Count,
-    Height,
-    HistoryStrike,
     Identifier,
     LeverSpec,
-    Memory,
     NonNegative,
-    OpeningEvent,
     Positive,
     Probability,
     RungNumber,
-    SeverityScale,
     StrictModel,
+)
+from sim.scenario.dynamics import (
+    Ceasefire,
+    Height,
+    HistoryStrike,
+    Memory,
+    OpeningEvent,
+    SeverityScale,
     Timing,
     raise_round_problems,
 )
