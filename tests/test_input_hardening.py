@@ -229,7 +229,7 @@ def test_a_file_over_the_limit_is_refused_before_parsing(tmp_path):
     big.write_bytes(BASE.encode() + b"#" * MAX_FILE_BYTES)
     status, output = validate(big)
     assert status == 2
-    assert f"{big}: cannot read: file is larger than 1,048,576 bytes (1 MiB)" in output
+    assert f"{big}: cannot read: file is larger than 262,144 bytes (256 KiB)" in output
     run_leaves_nothing(big, tmp_path)
 
 
@@ -241,7 +241,7 @@ def test_any_file_over_the_limit_is_refused_and_any_other_is_read(excess):
     try:
         parse_scenario(padded, "p.yaml")
     except ScenarioError as exc:
-        assert excess > 0 and "larger than 1,048,576 bytes" in str(exc), str(exc)
+        assert excess > 0 and "larger than 262,144 bytes" in str(exc), str(exc)
     else:
         assert excess <= 0
 
@@ -257,8 +257,18 @@ def test_dev_zero_is_refused_without_reading_it_whole(tmp_path, where):
         load = lambda: load_scenario(variant)  # noqa: E731
     else:
         load = lambda: load_lever_file("/dev/zero")  # noqa: E731
-    with pytest.raises(ScenarioError, match="larger than 1,048,576 bytes"):
+    with pytest.raises(ScenarioError, match="larger than 262,144 bytes"):
         load()
+
+
+def test_a_file_with_thousands_of_problems_lists_a_hundred_and_counts_the_rest():
+    text = BASE + "".join(f"k{i}: 1\n" for i in range(2000))
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, "many.yaml")
+    lines = str(caught.value).splitlines()
+    assert len(caught.value.problems) == 2000
+    assert len(lines) == 101 and lines[-1] == "... and 1,900 more problems"
+    assert lines[0] == "many.yaml:13: k0: unknown key (check the spelling; see `sim schema`)"
 
 
 def test_an_extends_target_over_the_limit_is_refused_at_the_extends_line(tmp_path):

@@ -36,9 +36,15 @@ class Problem:
 class ScenarioError(Exception):
     """A scenario could not be loaded; ``problems`` lists every mistake found."""
 
+    SHOWN = 100
+    """Problems its message lists; a file with thousands says how many more there are."""
+
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        lines = [str(p) for p in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"... and {len(problems) - self.SHOWN:,} more problems")
+        super().__init__("\n".join(lines))
 
 
 def located(where: Mapping[Path_, Where], source: str, path: Path_, message: str) -> Problem:
