@@ -374,6 +374,25 @@ def test_the_shipped_posterior_and_a_weighted_one_load(tmp_path):
     assert load_scenario(scenario).parameters_from.endswith("posterior.parquet")
 
 
+def test_a_study_of_a_scenario_built_in_python_checks_its_posterior(tmp_path):
+    """A ``Scenario`` object never passes the loader: the study start checks its posterior."""
+    from sim.errors import ResultsError
+    from sim.scenario.parameters import posterior_of
+    from sim.study.montecarlo import run_study
+
+    good = posterior_scenario(tmp_path, {"relations.5.obey_probability": [0.5, 0.6]})
+    scenario = load_scenario(good)
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"relations.5.obey_probability": [0.5, 1.5]}), bad)
+    crafted = scenario.model_copy(update={"parameters_from": str(bad)})
+    assert posterior_of(scenario).paths == ("relations.5.obey_probability",)
+    with pytest.raises(ResultsError, match=r"bad.parquet: column relations.5.obey_probability, "):
+        posterior_of(crafted)
+    with pytest.raises(ResultsError, match=r"row 1: must be <= 1.0, got 1.5"):
+        run_study(crafted, n=4, out=tmp_path / "out", executor="serial")
+    assert not (tmp_path / "out").exists()
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -270,9 +270,19 @@ def posterior_of(scenario: Scenario) -> PosteriorSample | None:
     """The posterior sample ``scenario`` draws from (read once per process), or None.
 
     A study reads it where it starts and sends it with every task, so that workers, a remote
-    Dask cluster's included, never need the file.
+    Dask cluster's included, never need the file. It is checked against ``scenario`` as the
+    loader checks it (``posterior_problems``), for a scenario built in Python as well: raises
+    ``ResultsError`` listing the problems.
     """
-    return None if scenario.parameters_from is None else load_posterior(scenario.parameters_from)
+    if scenario.parameters_from is None:
+        return None
+    try:
+        problems = posterior_problems(scenario, scenario.parameters_from)
+    except OSError as exc:
+        raise ResultsError(f"{scenario.parameters_from}: cannot read posterior ({exc})") from None
+    if problems:
+        raise ResultsError("\n".join(problems))
+    return load_posterior(scenario.parameters_from)
 
 
 def draw_parameters(
