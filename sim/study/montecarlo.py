@@ -6,6 +6,13 @@ replications run on an executor (serial, a process pool, or Dask) and are writte
 ``chunks/`` as soon as they finish, atomically; ``resume`` runs only the missing ones. At the end the
 chunks are streamed, in replication order, into ``runs.parquet`` and ``events.parquet``, so memory
 stays bounded for any number of replications.
+
+A folder is written by one command at a time (``study_lock``). Its manifest is written first and
+records the SHA-256 of every file as it is written; a chunk counts as finished once recorded. So a
+study stopped at any moment leaves a folder the same command continues: one that finished
+nothing is removed (or, killed outright, taken as empty by the next run), one that finished
+something is marked ``failed`` with the reason and resumed; a completed study whose tables were
+damaged since is rebuilt on resume, and one stopped while removing its chunks finishes that.
 """
 
 from __future__ import annotations
@@ -25,33 +32,43 @@ import yaml
 
 from sim.scenario.levers import load_with_overrides, resolve_overrides
 from sim.scenario.loading import parse_scenario, scenario_hash
-from sim.scenario.parameters import posterior_of
+from sim.scenario.parameters import PosteriorSample, posterior_of
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N, PACKAGE_VERSION
 from sim.study.chunks import Chunk, plan_chunks, simulate_chunk
 from sim.study.executors import Executor, check_executor, make_executor
 from sim.study.results import (
     EVENTS,
+    MANIFEST,
     RUNS,
     SCENARIO_COPY,
+    SOURCE_COPY,
     Results,
     ResultsError,
     atomic_write_bytes,
+    check_manifest_seal,
+    file_record,
+    file_sha256,
     git_commit,
     max_half_width,
     read_manifest,
-    write_manifest,
+    save_manifest,
 )
 from sim.study.tables import (
-    CHUNKS,
     OrderedTables,
     chunk_path,
+    clear_folder,
     finished_chunks,
+    finished_nothing,
+    is_leftover,
     read_chunk,
+    record_failure,
+    remove_chunks,
+    reopen_for_rebuild,
+    study_lock,
     write_csv,
 )
 
-SOURCE_COPY = "scenario-source.yaml"
 DEFAULT_CHUNK_SIZE = 100
 
 
@@ -92,47 +109,84 @@ def _resolve(
     return str(scenario), load_with_overrides(scenario, overrides)
 
 
-def _open_folder(folder: Path, manifest: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """Create a fresh study folder, or check that a resumed one is the same study."""
+def _copies(manifest: dict[str, Any], text: str) -> dict[str, bytes]:
+    """The files a study keeps of its scenario: the resolved text, and the source file's bytes."""
+    copies = {SCENARIO_COPY: text.encode("utf-8")}
+    source = Path(manifest["scenario_file"])
+    if source.is_file():
+        copies[SOURCE_COPY] = source.read_bytes()
+    return copies
+
+
+def _bytes_record(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _create(folder: Path, manifest: dict[str, Any], text: str) -> dict[str, Any]:
+    """Start a study in ``folder`` (empty but for leftovers): the manifest first, recording its
+    scenario copies' hashes, then the copies. A kill at any moment leaves a folder that
+    ``finished_nothing`` accepts."""
+    manifest["chunks"] = {}  # from here on, a failure removes what this study wrote
+    clear_folder(folder)
+    copies = _copies(manifest, text)
+    manifest["n"] = manifest["n"] or DEFAULT_N
+    manifest["files"] = {name: _bytes_record(data) for name, data in copies.items()}
+    save_manifest(folder, manifest)
+    for name, data in copies.items():
+        atomic_write_bytes(folder / name, data)
+    return manifest
+
+
+def _restore_copies(folder: Path, manifest: dict[str, Any], text: str) -> None:
+    """Write again a scenario copy that is missing or changed since it was recorded (the model
+    hash matched, so the text is this study's); an older folder's copies are recorded as found."""
+    files = manifest.setdefault("files", {})
+    for name, data in _copies(manifest, text).items():
+        path = folder / name
+        if name not in files and path.is_file():
+            files[name] = file_record(path)
+        elif not path.is_file() or file_sha256(path) != files[name]["sha256"]:
+            atomic_write_bytes(path, data)
+            files[name] = _bytes_record(data)
+
+
+def _open_folder(folder: Path, fresh: dict[str, Any], resume: bool, text: str) -> dict[str, Any]:
+    """Start a study in ``folder``, or check that a resumed one is the same study. A folder
+    holding only this tool's leftovers counts as empty, for ``--resume`` too."""
+    if not (folder / MANIFEST).exists() and all(is_leftover(p) for p in folder.iterdir()):
+        resume = False
     if not resume:
-        if folder.exists() and not folder.is_dir():
-            raise ResultsError(f"{folder}: is a file, not a folder; choose another --out")
-        if folder.exists() and any(folder.iterdir()):
+        if not finished_nothing(folder):
             raise ResultsError(
                 f"{folder}: already exists and is not empty; choose another --out "
                 f"or continue it with --resume {folder}"
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(folder / SCENARIO_COPY, manifest.pop("_text").encode("utf-8"))
-        source = Path(manifest["scenario_file"])
-        if source.is_file():
-            atomic_write_bytes(folder / SOURCE_COPY, source.read_bytes())
-        write_manifest(folder, manifest)
-        return manifest
+        return _create(folder, fresh, text)
     old = read_manifest(folder)
-    manifest.pop("_text")
+    check_manifest_seal(folder, old)
     missing = [k for k in ("scenario_sha256", "seed", "n", "chunk_size", "status") if k not in old]
     if missing:
         raise ResultsError(
             f"{folder / 'manifest.json'}: corrupted manifest (no {', '.join(missing)})"
         )
-    if old["scenario_sha256"] != manifest["scenario_sha256"]:
+    if old["scenario_sha256"] != fresh["scenario_sha256"]:
         raise ResultsError(
             f"{folder}: was made from another scenario (sha256 {old['scenario_sha256'][:12]}..., "
-            f"this one {manifest['scenario_sha256'][:12]}...; same file and --set options?); "
+            f"this one {fresh['scenario_sha256'][:12]}...; same file and --set options?); "
             "refusing to mix two studies"
         )
-    if old["seed"] != manifest["seed"]:
+    if old["seed"] != fresh["seed"]:
         raise ResultsError(
-            f"{folder}: was made with seed {old['seed']}, not {manifest['seed']}; "
+            f"{folder}: was made with seed {old['seed']}, not {fresh['seed']}; "
             "refusing to mix two studies"
         )
-    if manifest["n"] not in (None, old["n"]) and not old.get("until_ci"):
+    if fresh["n"] not in (None, old["n"]) and not old.get("until_ci"):
         raise ResultsError(
-            f"{folder}: is a study of {old['n']} replications, not {manifest['n']}; resuming "
+            f"{folder}: is a study of {old['n']} replications, not {fresh['n']}; resuming "
             "finishes a study as it was planned (leave out -n, or start a new study)"
         )
     old.setdefault("resumed_utc", []).append(datetime.now(UTC).isoformat())
+    _restore_copies(folder, old, text)
     return old
 
 
@@ -145,32 +199,83 @@ class StudyProgress:
     extend: Callable[[int], None] = lambda total: None
 
 
-def _run_chunks(
-    executor: Executor,
-    scenario: Scenario,
-    seed: int,
-    todo: list[Chunk],
-    folder: Path,
-    progress: StudyProgress,
-    tables: OrderedTables,
-) -> None:
-    """Run ``todo`` and write each chunk as it finishes (runs table last: it marks completion);
-    append every chunk that is next in replication order to the final tables at once."""
-    posterior = posterior_of(scenario)
-    tasks = [(scenario, seed, chunk, posterior) for chunk in todo]
+@dataclass
+class _Study:
+    """What the loop of one study works with."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    scenario: Scenario
+    posterior: PosteriorSample | None
+    progress: StudyProgress
+    tables: OrderedTables
+
+
+def _run_chunks(executor: Executor, study: _Study, todo: list[Chunk]) -> None:
+    """Run ``todo`` and write each chunk as it finishes; record its tables' SHA-256 in the
+    manifest (which makes it finished), then append every chunk that is next in replication
+    order to the final tables at once."""
+    folder, manifest = study.folder, study.manifest
+    tasks = [(study.scenario, manifest["seed"], chunk, study.posterior) for chunk in todo]
     for chunk, runs, events in executor.imap(simulate_chunk, tasks):
         atomic_write_bytes(chunk_path(folder, "events", chunk), events)
         atomic_write_bytes(chunk_path(folder, "runs", chunk), runs)
-        tables.append_ready(chunk)
-        progress.advance(chunk.stop - chunk.start)
+        manifest["chunks"][chunk.name] = {
+            "runs": hashlib.sha256(runs).hexdigest(),
+            "events": hashlib.sha256(events).hexdigest(),
+        }
+        save_manifest(folder, manifest)
+        study.tables.append_ready(chunk)
+        study.progress.advance(chunk.stop - chunk.start)
 
 
-def _reached_counts(folder: Path, chunks: list[Chunk]) -> np.ndarray:
+def _reached_counts(study: _Study, chunks: list[Chunk]) -> np.ndarray:
     """Runs reaching each rung, from the chunks' ``max_rung`` columns."""
+    records = study.manifest["chunks"]
     max_rungs = np.concatenate(
-        [read_chunk(folder, "runs", c, ["max_rung"])["max_rung"].to_numpy() for c in chunks]
+        [
+            read_chunk(study.folder, "runs", c, ["max_rung"], records[c.name]["runs"])[
+                "max_rung"
+            ].to_numpy()
+            for c in chunks
+        ]
     )
     return np.array([(max_rungs >= r).sum() for r in range(7)])
+
+
+def _finished_on_disk(study: _Study) -> set[Chunk]:
+    """The study's finished chunks, checked; a folder older than chunk records gets them."""
+    folder, manifest = study.folder, study.manifest
+    done = finished_chunks(folder, manifest["chunk_size"], manifest.get("chunks"))
+    if manifest.get("chunks") is None:
+        manifest["chunks"] = {
+            c.name: {kind: file_sha256(chunk_path(folder, kind, c)) for kind in ("runs", "events")}
+            for c in done
+        }
+    study.tables.records = manifest["chunks"]
+    save_manifest(folder, manifest)
+    return done
+
+
+def _run_all(study: _Study, pool: Executor) -> int:
+    """Run every chunk the study lacks (and, with ``until_ci``, the extensions it needs);
+    return its number of replications."""
+    manifest, size, target = study.manifest, study.manifest["chunk_size"], study.manifest["n"]
+    done = _finished_on_disk(study)
+    study.progress.start(target, sum(c.stop - c.start for c in done if c.stop <= target))
+    for chunk in sorted(done):
+        study.tables.append_ready(chunk)
+    while target:
+        todo = [c for c in plan_chunks(0, target, size) if c not in done]
+        _run_chunks(pool, study, todo)
+        done.update(todo)
+        n_done, target = target, 0
+        if manifest.get("until_ci"):
+            reached = _reached_counts(study, plan_chunks(0, n_done, size))
+            target = _next_target(n_done, reached, manifest["until_ci"], manifest["max_n"], size)
+            if target:
+                study.progress.extend(target)
+    return n_done
 
 
 def _next_target(n: int, reached: np.ndarray, width: float, cap: int, size: int) -> int:
@@ -225,71 +330,81 @@ def run_study(
         raise ValueError(f"until_ci must be a positive half-width, got {until_ci}")
     source, loaded = _resolve(scenario, overrides)
     check_executor(executor, scheduler)
-    text = canonical_text(loaded)
+    posterior = posterior_of(loaded)  # a posterior that cannot be read stops before any folder
     folder = Path(out) if out is not None else default_folder(source)
-    progress = progress or StudyProgress()
-    manifest = _open_folder(
-        folder,
-        {
-            "_text": text,
-            "status": "running",
-            "scenario_name": loaded.name,
-            "scenario_file": source,
-            "overrides": list(overrides.items())
-            if isinstance(overrides, Mapping)
-            else list(overrides),
-            "scenario_sha256": model_hash(loaded),
-            "seed": loaded.seed if seed is None else seed,
-            "n": n,
-            "chunk_size": chunk_size,
-            "until_ci": until_ci,
-            "max_n": max_n,
-            "executor": executor,
-            "workers": workers,
-            "scheduler": scheduler,
-            "package_version": PACKAGE_VERSION,
-            "git_commit": git_commit(),
-            "python": sys.version.split()[0],
-            "numpy": np.__version__,
-            "platform": platform.platform(),
-            "started_utc": datetime.now(UTC).isoformat(),
-        },
-        resume,
-    )
-    if manifest.get("status") == "complete":
+    fresh = {
+        "status": "running",
+        "scenario_name": loaded.name,
+        "scenario_file": source,
+        "overrides": list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides),
+        "scenario_sha256": model_hash(loaded),
+        "seed": loaded.seed if seed is None else seed,
+        "n": n,
+        "chunk_size": chunk_size,
+        "until_ci": until_ci,
+        "max_n": max_n,
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler,
+        "package_version": PACKAGE_VERSION,
+        "git_commit": git_commit(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "started_utc": datetime.now(UTC).isoformat(),
+    }
+    if folder.exists() and not folder.is_dir():
+        raise ResultsError(f"{folder}: is a file, not a folder; choose another --out")
+    if resume and not folder.is_dir():
+        raise ResultsError(f"{folder}: not a results folder (no such folder)")
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with study_lock(folder):
+            try:
+                manifest = _open_folder(folder, fresh, resume, canonical_text(loaded))
+            except BaseException as error:
+                if "chunks" in fresh:  # it was being created: remove what it wrote
+                    record_failure(folder, fresh, error, new=True)
+                raise
+            tables = OrderedTables(folder, manifest["chunk_size"])
+            study = _Study(folder, manifest, loaded, posterior, progress or StudyProgress(), tables)
+            try:
+                return _complete(study, executor, workers, scheduler, csv)
+            except BaseException as error:
+                record_failure(folder, manifest, error, new=manifest is fresh)
+                raise
+    finally:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _complete(
+    study: _Study, executor: str, workers: int, scheduler: str | None, csv: bool
+) -> Results:
+    """Finish the study in ``study.folder`` (run what it lacks, write its tables, remove its
+    chunks) and return its results; a completed one only gets its chunks removed, or, if its
+    tables were damaged since, is rebuilt."""
+    folder, manifest = study.folder, study.manifest
+    csv = csv or any(name.endswith(".csv") for name in manifest.get("files", {}))
+    if manifest["status"] == "complete" and not reopen_for_rebuild(folder, manifest):
+        save_manifest(folder, manifest)
+        remove_chunks(folder)
         return Results(folder)
-    size, study_seed, target = manifest["chunk_size"], manifest["seed"], manifest["n"]
-    tables = OrderedTables(folder, size)
     try:
         with make_executor(executor, workers, scheduler) as pool:
-            done = finished_chunks(folder, size)
-            progress.start(target, sum(c.stop - c.start for c in done if c.stop <= target))
-            for chunk in sorted(done):
-                tables.append_ready(chunk)
-            while target:
-                todo = [c for c in plan_chunks(0, target, size) if c not in done]
-                _run_chunks(pool, loaded, study_seed, todo, folder, progress, tables)
-                done.update(todo)
-                n_done, target = target, 0
-                if manifest.get("until_ci"):
-                    chunks = plan_chunks(0, n_done, size)
-                    target = _next_target(
-                        n_done,
-                        _reached_counts(folder, chunks),
-                        manifest["until_ci"],
-                        manifest["max_n"],
-                        size,
-                    )
-                    if target:
-                        progress.extend(target)
-        tables.finish(plan_chunks(0, n_done, size))
+            n_done = _run_all(study, pool)
+        files = study.tables.finish(plan_chunks(0, n_done, manifest["chunk_size"]))
     finally:
-        tables.discard()
+        study.tables.discard()
     if csv:
         for name in (RUNS, EVENTS):
-            write_csv(folder / name)
-    manifest.update(status="complete", n=n_done, finished_utc=datetime.now(UTC).isoformat())
-    write_manifest(folder, manifest)
-    for path in (folder / CHUNKS).glob("*.parquet"):
-        path.unlink()
+            target = write_csv(folder / name)
+            files[target.name] = file_record(target)
+    finished = {**manifest, "status": "complete", "n": n_done, "chunks": {}}
+    finished["files"] = {**manifest.get("files", {}), **files}
+    finished["finished_utc"] = datetime.now(UTC).isoformat()
+    save_manifest(folder, finished)
+    manifest.update(finished)
+    remove_chunks(folder)
     return Results(folder)

@@ -3,15 +3,20 @@
 A results folder holds ``runs.parquet`` (one row per replication), ``events.parquet`` (one row per
 event), ``manifest.json`` (what was run, how, with which versions) and ``scenario.yaml`` (a copy of
 the scenario text). Every file is written atomically: a crash leaves the old file or none, never a
-half-written one that looks complete. Probabilities come with Wilson 95% confidence intervals.
+half-written one that looks complete. The manifest records the SHA-256 of every file the study
+wrote (``files``) and of its own content (``manifest_sha256``); a file changed since, by damage
+or by hand, is refused by name when it is read. Folders written before these records are read
+as before. Probabilities come with Wilson 95% confidence intervals.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sim.errors import ResultsError
 from sim.model.outcomes import first_day_column
@@ -29,6 +36,7 @@ MANIFEST = "manifest.json"
 RUNS = "runs.parquet"
 EVENTS = "events.parquet"
 SCENARIO_COPY = "scenario.yaml"
+SOURCE_COPY = "scenario-source.yaml"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -83,6 +91,56 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks of 1 MiB (memory does not grow with the file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What a manifest records of a file it vouches for: its size in bytes and its SHA-256."""
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def _content_sha256(manifest: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's content as JSON (keys sorted), leaving out its own seal."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    text = json.dumps(json.loads(json.dumps(body, default=str)), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write a study's manifest sealed: ``manifest_sha256`` (set in ``manifest`` too) is the
+    hash of the rest, so that an edit can be told."""
+    manifest["manifest_sha256"] = _content_sha256(manifest)
+    write_manifest(folder, manifest)
+
+
+def check_manifest_seal(folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest whose content no longer matches its seal (an older one has none)."""
+    seal = manifest.get("manifest_sha256")
+    if seal is not None and seal != _content_sha256(manifest):
+        raise ResultsError(
+            f"{folder / MANIFEST}: changed since the study wrote it (its content no longer "
+            "matches its manifest_sha256); it cannot be trusted: run the study afresh"
+        )
+
+
+def check_file(path: Path, record: dict[str, Any], hint: str, full: bool = True) -> None:
+    """Refuse ``path`` if it is missing or differs from its manifest ``record`` (its size, and
+    with ``full`` its SHA-256 too: one pass over the file); ``hint`` says how to repair it."""
+    if not path.is_file():
+        raise ResultsError(f"{path}: missing (the manifest records it); {hint}")
+    if path.stat().st_size != record["bytes"] or (full and file_sha256(path) != record["sha256"]):
+        raise ResultsError(
+            f"{path}: changed since the study wrote it (its SHA-256 differs from the "
+            f"manifest's); {hint}"
+        )
+
+
 def wilson_interval(
     successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -101,20 +159,23 @@ def wilson_interval(
 
 def rung_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """For each rung: runs reaching it, probability with CI, median days to reach (if reached)."""
-    n = len(runs)
-    rows = []
-    for rung in RUNGS:
-        reached = runs[first_day_column(rung)].notna()
-        days = runs.loc[reached, first_day_column(rung)]
-        rows.append(
-            {
-                "rung": int(rung),
-                "label": rung.label,
-                "runs_reaching": int(reached.sum()),
-                "n": n,
-                "median_days_to_reach": float(days.median()) if len(days) else np.nan,
-            }
-        )
+    days = [runs[first_day_column(rung)].dropna().to_numpy() for rung in RUNGS]
+    return _rung_rows(len(runs), days, confidence)
+
+
+def _rung_rows(n: int, days: list[np.ndarray], confidence: float) -> pd.DataFrame:
+    """The rung table of ``n`` runs, from the days (of the horizon) each rung was first reached
+    in the runs that reached it."""
+    rows = [
+        {
+            "rung": int(rung),
+            "label": rung.label,
+            "runs_reaching": len(reached),
+            "n": n,
+            "median_days_to_reach": float(np.median(reached)) if len(reached) else np.nan,
+        }
+        for rung, reached in zip(RUNGS, days, strict=True)
+    ]
     table = pd.DataFrame(rows)
     table.insert(4, "probability", table["runs_reaching"] / n if n else np.nan)
     low, high = wilson_interval(
@@ -129,16 +190,45 @@ def path_table(
     runs: pd.DataFrame, column: str = "rung_path", top: int = 10, confidence: float = 0.95
 ) -> pd.DataFrame:
     """The ``top`` most frequent escalation paths with their shares and Wilson CIs."""
-    counts = runs[column].value_counts().head(top)
-    low, high = wilson_interval(counts.to_numpy(), np.full(len(counts), len(runs)), confidence)
+    counts = Counter({str(k): int(v) for k, v in runs[column].value_counts().items()})
+    return _top_paths(counts, len(runs), top, confidence)
+
+
+def _top_paths(counts: Counter, n: int, top: int, confidence: float) -> pd.DataFrame:
+    """The ``top`` paths of ``counts`` (most frequent first, ties in alphabetical order, so the
+    order never depends on the order the runs were read in)."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+    paths = [path for path, _ in ordered]
+    runs = np.array([count for _, count in ordered], dtype=np.int64)
+    low, high = wilson_interval(runs, np.full(len(runs), n), confidence)
     return pd.DataFrame(
-        {
-            "path": counts.index.astype(str),
-            "runs": counts.to_numpy(),
-            "share": counts.to_numpy() / len(runs),
-            "ci_low": low,
-            "ci_high": high,
-        }
+        {"path": paths, "runs": runs, "share": runs / n, "ci_low": low, "ci_high": high}
+    )
+
+
+def summary_of_table(path: Path, top_paths: int = 10, confidence: float = 0.95) -> Summary:
+    """The summary of a runs table on disk, read a column or a batch at a time.
+
+    The driver's memory then does not grow with the study: a first-day column (8 bytes a
+    replication) at a time for the medians, and one count per distinct path.
+    """
+    source = pq.ParquetFile(path, page_checksum_verification=True)
+    n = source.metadata.num_rows
+    days = []
+    for rung in RUNGS:  # missing (not reached) is null or NaN, as pandas reads both
+        column = source.read(columns=[first_day_column(rung)]).column(0).to_numpy()
+        days.append(column[~np.isnan(column)])
+    counts = {"rung_path": Counter(), "path": Counter()}
+    for batch in source.iter_batches(columns=list(counts)):
+        for column, counter in counts.items():
+            for item in pc.value_counts(batch.column(column)).to_pylist():
+                if item["values"] is not None:
+                    counter[str(item["values"])] += item["counts"]
+    return Summary(
+        rungs=_rung_rows(n, days, confidence),
+        paths=_top_paths(counts["rung_path"], n, top_paths, confidence),
+        actor_paths=_top_paths(counts["path"], n, top_paths, confidence),
+        n=n,
     )
 
 
@@ -179,18 +269,46 @@ def _refuse_other_studies(folder: Path) -> None:
             )
 
 
+def kept_replications(manifest: dict[str, Any]) -> int | None:
+    """Replications in the finished chunks a manifest records (None for an older manifest)."""
+    chunks = manifest.get("chunks")
+    if chunks is None:
+        return None
+    return sum(int(b) - int(a) for a, b in (name.split("-") for name in chunks))
+
+
+def incomplete_message(folder: Path, manifest: dict[str, Any]) -> str:
+    """Why a study folder holds no finished study, and what to do about it."""
+    command = f"`sim run {manifest.get('scenario_file', 'FILE')} --resume {folder}`"
+    kept = kept_replications(manifest)
+    kept_text = "" if kept is None else f"; {kept} of {manifest.get('n')} replications are kept"
+    if manifest.get("status") == "failed":
+        why = f"it failed ({manifest.get('failure', 'no reason recorded')})"
+    else:
+        why = "still running, or stopped before it finished"
+    return f"{folder}: the study is incomplete: {why}{kept_text}; continue it with {command}"
+
+
 class Results:
-    """A results folder, opened for reading; tables load on first use."""
+    """A results folder, opened for reading; tables load on first use.
+
+    Opening checks the manifest's seal and that every file it records is there with its size;
+    each table's SHA-256 is checked when it is read (one pass over the file).
+    """
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         _refuse_other_studies(self.folder)
         self.manifest = read_manifest(self.folder)
+        check_manifest_seal(self.folder, self.manifest)
         if self.manifest.get("status") != "complete":
-            raise ResultsError(
-                f"{self.folder}: the study is incomplete; finish it with "
-                f"`sim run {self.manifest.get('scenario_file', 'FILE')} --resume {self.folder}`"
-            )
+            raise ResultsError(incomplete_message(self.folder, self.manifest))
+        self._hint = (
+            f"`sim run {self.manifest.get('scenario_file', 'FILE')} --resume {self.folder}` "
+            "rebuilds it"
+        )
+        for name, record in self.manifest.get("files", {}).items():
+            check_file(self.folder / name, record, self._hint, full=False)
 
     @cached_property
     def runs(self) -> pd.DataFrame:
@@ -205,23 +323,46 @@ class Results:
     @property
     def scenario_text(self) -> str:
         """The exact scenario text the study ran."""
+        self._check(SCENARIO_COPY)
         return (self.folder / SCENARIO_COPY).read_text(encoding="utf-8")
 
+    def _check(self, name: str) -> None:
+        """Refuse ``name`` if the manifest records it and it has changed, or if it is missing."""
+        record = self.manifest.get("files", {}).get(name)
+        if record is not None:
+            check_file(self.folder / name, record, self._hint)
+        elif not (self.folder / name).is_file():
+            raise ResultsError(f"{self.folder / name}: missing")
+
     def _read(self, name: str) -> pd.DataFrame:
+        self._check(name)
         try:
-            return pd.read_parquet(self.folder / name, page_checksum_verification=True)
+            table = pd.read_parquet(self.folder / name, page_checksum_verification=True)
         except Exception as exc:  # pyarrow raises several types for damaged files
             reason = " ".join(str(exc).split())
             raise ResultsError(f"{self.folder / name}: cannot read ({reason})") from None
+        if name == RUNS and len(table) != self.manifest.get("n", len(table)):
+            raise ResultsError(
+                f"{self.folder / name}: holds {len(table)} replications, the manifest "
+                f"{self.manifest['n']}; {self._hint}"
+            )
+        return table
 
     def summary(self, top_paths: int = 10) -> Summary:
-        """Rung probabilities with CIs and the most frequent paths."""
-        return Summary(
-            rungs=rung_table(self.runs),
-            paths=path_table(self.runs, "rung_path", top_paths),
-            actor_paths=path_table(self.runs, "path", top_paths),
-            n=len(self.runs),
-        )
+        """Rung probabilities with CIs and the most frequent paths, read from ``runs.parquet``
+        a column or a batch at a time (see ``summary_of_table``)."""
+        self._check(RUNS)
+        try:
+            summary = summary_of_table(self.folder / RUNS, top_paths)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            reason = " ".join(str(exc).split())
+            raise ResultsError(f"{self.folder / RUNS}: cannot read ({reason})") from None
+        if summary.n != self.manifest.get("n", summary.n):
+            raise ResultsError(
+                f"{self.folder / RUNS}: holds {summary.n} replications, the manifest "
+                f"{self.manifest['n']}; {self._hint}"
+            )
+        return summary
 
     def __repr__(self) -> str:
         m = self.manifest
