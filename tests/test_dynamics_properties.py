@@ -5,7 +5,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.events import AccountChanged, DecisionMade, HistoryStruck, Interception, RoundEnded
+from sim.model.events import (
+    AccountChanged,
+    DecisionMade,
+    HistoryStruck,
+    Interception,
+    RoundEnded,
+    StrikeLaunched,
+    Unclaimed,
+)
 from sim.model.world import run_replication
 from sim.scenario.loading import parse_scenario
 from tests.test_world import assert_every_projectile_accounted_for
@@ -48,6 +56,7 @@ def dynamic_scenarios(draw):
                     for rung in sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3)))
                 },
                 "memory": memory,
+                "signals": {"attribution": draw(unit), "claim_probability": draw(unit)},
                 "timing": {
                     "urgency": draw(st.floats(0, 5)),
                     "reference_severity": draw(st.floats(0, 12)),
@@ -79,6 +88,7 @@ def dynamic_scenarios(draw):
                 "failed": failed,
                 "intercepted": draw(st.integers(0, launched - failed)),
                 "casualties": draw(st.integers(0, 50)),
+                "claimed": draw(st.booleans()),
             }
         )
     scenario = {
@@ -115,6 +125,7 @@ def dynamic_scenarios(draw):
                 "rung": draw(st.integers(0, 6)),
                 "projectiles": {"rocket": draw(st.integers(0, 20))},
                 "casualties": draw(st.integers(0, 30)),
+                "claimed": draw(st.booleans()),
             }
         ],
     }
@@ -141,6 +152,9 @@ def test_properties_with_the_mechanisms_on(scenario, replication):
             assert decision.time_hours == 0.0 and decision.reason.startswith("history: ")
     history_ids = [e.strike_id for e in events if isinstance(e, HistoryStruck)]
     assert sorted(history_ids, reverse=True) == list(range(-1, -len(scenario.history) - 1, -1))
+    launched = {e.strike_id for e in events if isinstance(e, StrikeLaunched | HistoryStruck)}
+    unclaimed = [e.strike_id for e in events if isinstance(e, Unclaimed)]
+    assert len(set(unclaimed)) == len(unclaimed) and set(unclaimed) <= launched
     endings = [i for i, e in enumerate(events) if isinstance(e, RoundEnded)]
     assert endings == [len(events) - 1]  # one ending, the last record
     assert events[-1].how in {"ceasefire", "settled", "horizon"}

@@ -116,5 +116,6 @@ class ActorAgent:
                 casualties_mean=package.casualties_mean if package else 0.0,
                 damage_usd_mean=package.damage_usd_mean if package else 0.0,
                 cost_usd=package.cost_usd if package else 0.0,
+                claimed=decision.claimed,
             )
         )

@@ -191,6 +191,19 @@ class RoundEnded:
     hazard_per_day: float
 
 
+@dataclass(frozen=True, slots=True)
+class Unclaimed:
+    """Strike ``strike_id`` was not claimed by its attacker (issue 14 item 4): whoever it concerns
+    weighs it at its policy's ``signals.attribution``. Logged when the strike is launched (a
+    history strike: when it is taken in); a claimed strike has no such record."""
+
+    kind: ClassVar[str] = "unclaimed"
+    time_hours: float
+    strike_id: int
+    attacker: str
+    target: str
+
+
 Event = (
     StrikeLaunched
     | WaveLaunched
@@ -202,6 +215,7 @@ Event = (
     | AccountChanged
     | RoundEnded
     | HistoryStruck
+    | Unclaimed
 )
 EVENT_TYPES = (
     StrikeLaunched,
@@ -214,6 +228,7 @@ EVENT_TYPES = (
     AccountChanged,
     RoundEnded,
     HistoryStruck,
+    Unclaimed,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

@@ -53,10 +53,12 @@ class Ledger:
         strike_severity: float,
         attacker_usd: float,
         target_usd: float,
+        weight: float = 1.0,
     ) -> None:
-        """A strike landed: the target suffered its severity and the attacker inflicted it; each
-        pays its costs (the attacker its means, the target its defence and its damage)."""
-        self.accounts[target, attacker].suffered += strike_severity
+        """A strike landed: the target suffered its severity (times ``weight``, its attribution
+        of an unclaimed strike) and the attacker inflicted it in full; each pays its costs (the
+        attacker its means, the target its defence and its damage)."""
+        self.accounts[target, attacker].suffered += weight * strike_severity
         self.accounts[attacker, target].inflicted += strike_severity
         self.costs_usd[attacker] += attacker_usd
         self.costs_usd[target] += target_usd
@@ -154,16 +156,18 @@ class Accounts:
         target: str,
         strike_severity: float,
         costs_usd: tuple[float, float],
+        weight: float = 1.0,
     ) -> None:
-        """A strike landed: the target suffered it, the attacker inflicted it (its pending answer,
-        if this was one, is now inflicted), and each paid its costs (attacker's, target's). An
-        answer that brings what the attacker is owed within its tolerance closes the matter."""
+        """A strike landed: the target suffered it (times ``weight``, its attribution of an
+        unclaimed strike), the attacker inflicted it (its pending answer, if this was one, is now
+        inflicted), and each paid its costs (attacker's, target's). An answer that brings what
+        the attacker is owed within its tolerance closes the matter."""
         answer = self._answer_of.pop(strike_id, None)
         if answer is not None:
             self.ledger.release(*answer)
         account = self.ledger.account(attacker, target)
         owed_before = account.suffered - account.inflicted
-        self.ledger.landed(attacker, target, strike_severity, *costs_usd)
+        self.ledger.landed(attacker, target, strike_severity, *costs_usd, weight)
         memory = self.memories.get(attacker)
         owed_after = account.suffered - account.inflicted
         closed = memory is not None and owed_after <= memory.settle_tolerance < owed_before

@@ -23,7 +23,9 @@ class Observation:
 
     ``severity`` is the strike's, rung-equivalents (``sim.model.memory.severity``); ``unsettled``
     is the actor's account with the attacker after it (None if the actor keeps no memory), and
-    ``costs_usd`` what the round has cost the actor so far, US dollars.
+    ``costs_usd`` what the round has cost the actor so far, US dollars. ``weight`` (0-1) is how
+    much the strike counts for the actor: its ``signals.attribution`` if the strike was not
+    claimed, else 1 (``severity`` is already weighed by it).
     """
 
     actor: str
@@ -37,6 +39,7 @@ class Observation:
     severity: float = 0.0
     unsettled: float | None = None
     costs_usd: float = 0.0
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Decision:
     telegraphed: bool
     projectiles: dict[str, int] = field(default_factory=dict)
     package: StrikePackage | None = None
+    claimed: bool = True
 
 
 def _logit(p: float) -> float:
@@ -64,6 +68,8 @@ def respond_probability(policy: Policy, seen: Observation, domestic_pressure: fl
     memory = policy.memory
     if memory is not None and (seen.unsettled or 0.0) <= memory.settle_tolerance:
         return 0.0
+    if seen.weight <= 0.0:
+        return 0.0
     harm = math.log1p(seen.casualties + seen.damage_usd / 1e6)
     z = (
         _logit(policy.base_response_probability)
@@ -76,6 +82,8 @@ def respond_probability(policy: Policy, seen: Observation, domestic_pressure: fl
     if memory is not None:
         z += memory.account_weight * seen.unsettled
         z -= memory.weariness_weight * math.log1p(seen.costs_usd / 1e9)
+    if seen.weight < 1.0:
+        z += math.log(seen.weight)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -177,9 +185,12 @@ def decide(
     arsenal: dict[str, int],
     rng: np.random.Generator,
 ) -> Decision:
-    """Decide the answer to ``seen``; always draws six numbers from ``rng``."""
+    """Decide the answer to ``seen``; always draws six numbers from ``rng``, and a seventh (is
+    the answer claimed?) if the policy has a ``signals`` block."""
     u_respond, u_rung, u_target, u_telegraph = rng.random(4)
     z_delay, z_size = rng.standard_normal(2)
+    signals = policy.signals
+    claimed = signals is None or bool(rng.random() < signals.claim_probability)
     p = respond_probability(policy, seen, domestic_pressure)
     if policy.height is None:
         wanted = choose_rung(policy, seen.rung, seen.ally_pressure, u_rung)
@@ -198,4 +209,5 @@ def decide(
         telegraphed=bool(u_telegraph < policy.telegraph_probability),
         projectiles=force(package, arsenal, z_size),
         package=package,
+        claimed=claimed,
     )

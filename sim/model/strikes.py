@@ -36,6 +36,7 @@ class StrikeOrder:
     casualties_fixed: int = 0
     damage_usd_fixed: float = 0.0
     description: str = ""
+    claimed: bool = True
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sim.model.events import (
     StrikeCapReached,
     StrikeLaunched,
     StrikeOutcome,
+    Unclaimed,
     WaveLaunched,
 )
 from sim.scenario.ladder import Rung
@@ -122,6 +123,11 @@ def _line(event: Event) -> str | None:
             f"{day}  THE ROUND ENDED "
             f"{how if event.how == 'ceasefire' else 'settled: nothing owed, no answer pending'}"
             f"; highest rung {event.highest_rung}, costs so far {_money(event.costs_usd)}"
+        )
+    if isinstance(event, Unclaimed):
+        return (
+            f"{day}    #{event.strike_id} is NOT CLAIMED by {event.attacker}: {event.target} "
+            f"weighs it by its attribution"
         )
     if isinstance(event, StrikeCapReached):
         return f"{day}  STRIKE CAP of {event.max_strikes} reached; no further strikes launched"

@@ -19,12 +19,13 @@ from sim.model.engagement import LayerState
 from sim.model.events import (
     HOURS_PER_DAY,
     Event,
-    HistoryStruck,
     ParametersDrawn,
     RoundEnded,
     StrikeCapReached,
     StrikeOutcome,
+    Unclaimed,
 )
+from sim.model.history import history_event, spend
 from sim.model.memory import Accounts, severity
 from sim.model.policies import Decision, Observation, force, package_for
 from sim.model.rng import Streams
@@ -36,7 +37,6 @@ from sim.model.strikes import (
     strike_process,
     wave_events,
 )
-from sim.scenario.dynamics import HistoryStrike
 from sim.scenario.ladder import Rung
 from sim.scenario.parameters import PosteriorSample, draw_parameters
 from sim.scenario.schema import Defends, ProxyOf, Restrains, Scenario
@@ -81,6 +81,7 @@ class World:
         self.in_flight = self.pending_answers = self.undecided = 0
         self.highest_rung = -1
         self.opening_done = False
+        self.unclaimed: set[int] = set()
         decided = self.decided if self.remembers or self.ends else None
         self.agents = {
             a: ActorAgent(
@@ -127,6 +128,8 @@ class World:
             self.accounts.launched(strike_id, *answer)
         waves = coordinated_waves(order.projectiles, self.scenario.weapons, now)
         self.record(launched_event(order, strike_id, now))
+        if not order.claimed:
+            self._not_claimed(strike_id, order.attacker, order.target)
         for wave in wave_events(waves, strike_id, now):
             self.record(wave)
         self.env.process(strike_process(self.theatre, order, strike_id, waves))
@@ -161,6 +164,19 @@ class World:
             proxy.record(decision, Notice(seen, self.strikes_launched, "ordered by patron"))
             if decision.respond:
                 proxy.launch(decision, cause="ordered by patron")
+
+    def _not_claimed(self, strike_id: int, attacker: str, target: str) -> None:
+        """Log that a strike was not claimed; those it concerns weigh it by their attribution."""
+        self.unclaimed.add(strike_id)
+        self.record(Unclaimed(self.env.now, strike_id, attacker, target))
+
+    def weight(self, actor: str, strike_id: int) -> float:
+        """How much strike ``strike_id`` counts for ``actor``: its ``signals.attribution`` if the
+        strike was not claimed (1 for an actor without signals), else 1."""
+        policy = self.scenario.actors[actor].policy
+        if strike_id not in self.unclaimed or policy is None or policy.signals is None:
+            return 1.0
+        return policy.signals.attribution
 
     def decided(self, actor: str, decision: Decision, notice: Notice) -> None:
         """An actor decided on a strike it suffered: an answer is pending (and what it means to
@@ -230,14 +246,16 @@ class World:
         """Enter a strike in the accounts, if any mechanism keeps them."""
         if self.remembers or self.ends:
             costs = (outcome.attacker_cost_usd, outcome.defender_cost_usd + outcome.damage_usd)
+            weight = self.weight(outcome.target, outcome.strike_id)
             self.accounts.landed(
-                outcome.strike_id, outcome.attacker, outcome.target, strike_severity, costs
+                outcome.strike_id, outcome.attacker, outcome.target, strike_severity, costs, weight
             )
 
     def _tell(self, outcome: StrikeOutcome, strike_severity: float, prefix: str) -> None:
         """Tell the target, and allies who fight for it at this rung, what the strike did."""
 
         def notify(actor: str, reason: str) -> None:
+            weight = self.weight(actor, outcome.strike_id)
             seen = Observation(
                 actor=actor,
                 attacker=outcome.attacker,
@@ -247,9 +265,10 @@ class World:
                 intercepted_share=outcome.intercepted_share,
                 ally_pressure=self.pressure[actor],
                 attacker_patron=self.patron_of.get(outcome.attacker),
-                severity=strike_severity,
+                severity=weight * strike_severity,
                 unsettled=self.accounts.unsettled(actor, outcome.attacker),
                 costs_usd=self.accounts.ledger.costs_usd[actor],
+                weight=weight,
             )
             agent = self.agents[actor]
             self.undecided += agent.spec.policy is not None
@@ -258,7 +277,10 @@ class World:
         notify(outcome.target, "struck")
         for relation in self.defenders[outcome.target]:
             if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
-                self.accounts.suffered_as_ally(relation.ally, outcome.attacker, strike_severity)
+                weight = self.weight(relation.ally, outcome.strike_id)
+                self.accounts.suffered_as_ally(
+                    relation.ally, outcome.attacker, weight * strike_severity
+                )
                 notify(relation.ally, f"ally {outcome.target} struck")
 
     def _take_in_history(self) -> None:
@@ -269,10 +291,13 @@ class World:
         taken = []
         for index, strike in history:
             self.record(history_event(-(index + 1), strike))
+            if not strike.claimed:
+                self._not_claimed(-(index + 1), strike.attacker, strike.target)
             weight = severity(
                 self.scenario.severity, strike.rung, strike.casualties, strike.damage_usd
             )
-            taken.append((strike, self._spend(-(index + 1), strike), weight))
+            outcome = spend(-(index + 1), strike, self.scenario.weapons, self.agents, self.layers)
+            taken.append((strike, outcome, weight))
         for strike, outcome, weight in taken:
             self.highest_rung = max(self.highest_rung, strike.rung)
             self._book(outcome, weight)
@@ -280,35 +305,6 @@ class World:
             pair = {strike.attacker, strike.target}
             if all({s.attacker, s.target} != pair for s, _, _ in taken[at + 1 :]):
                 self._tell(outcome, weight, "history: ")
-
-    def _spend(self, strike_id: int, strike: HistoryStrike) -> StrikeOutcome:
-        """Take a history strike's projectiles and interceptors from the stocks; its outcome."""
-        weapons = self.scenario.weapons
-        for weapon, n in strike.projectiles.items():
-            self.agents[strike.attacker].arsenal[weapon] -= n
-        defender_cost = 0.0
-        for name, n in strike.interceptors_fired.items():
-            state = next(s for s in self.layers[strike.target] if s.spec.name == name)
-            state.stock -= n
-            defender_cost += n * state.spec.unit_cost_usd
-        launched = sum(strike.projectiles.values())
-        return StrikeOutcome(
-            time_hours=0.0,
-            strike_id=strike_id,
-            attacker=strike.attacker,
-            target=strike.target,
-            rung=strike.rung,
-            launched=launched,
-            failed=strike.failed,
-            intercepted=strike.intercepted,
-            leaked=launched - strike.failed - strike.intercepted,
-            casualties=strike.casualties,
-            damage_usd=strike.damage_usd,
-            attacker_cost_usd=sum(
-                n * weapons[w].unit_cost_usd for w, n in strike.projectiles.items()
-            ),
-            defender_cost_usd=defender_cost,
-        )
 
     def _opening(self) -> Generator:
         for event in sorted(self.scenario.opening, key=lambda e: e.day):
@@ -324,6 +320,7 @@ class World:
                     casualties_fixed=event.casualties,
                     damage_usd_fixed=event.damage_usd,
                     description=event.description,
+                    claimed=event.claimed,
                 )
             )
         self.opening_done = True
@@ -367,22 +364,3 @@ def run_replication(
     if drawn:
         world.record(ParametersDrawn(0.0, tuple(drawn.items())))
     return world.run()
-
-
-def history_event(strike_id: int, strike: HistoryStrike) -> HistoryStruck:
-    """The log entry of a history strike, taken in at the start of the clock."""
-    return HistoryStruck(
-        time_hours=0.0,
-        launch_hours=strike.day * HOURS_PER_DAY,
-        strike_id=strike_id,
-        attacker=strike.attacker,
-        target=strike.target,
-        rung=strike.rung,
-        telegraphed=strike.telegraphed,
-        projectiles=tuple(sorted(strike.projectiles.items())),
-        failed=strike.failed,
-        intercepted=strike.intercepted,
-        casualties=strike.casualties,
-        damage_usd=strike.damage_usd,
-        description=strike.description,
-    )

@@ -21,6 +21,7 @@ from sim.scenario.base import (
     Count,
     Identifier,
     NonNegative,
+    Probability,
     RungNumber,
     StrictModel,
 )
@@ -38,6 +39,11 @@ class OpeningEvent(StrictModel):
     )
     telegraphed: bool = Field(
         False, description="Announced in advance, so layers that require warning can engage it."
+    )
+    claimed: bool = Field(
+        True,
+        description="Claimed by its attacker; an unclaimed strike is weighed by its "
+        "target's signals.attribution.",
     )
     projectiles: dict[str, Count] = Field(
         default_factory=dict,
@@ -129,6 +135,26 @@ class Height(StrictModel):
     )
 
 
+class Signals(StrictModel):
+    """Claiming and attributing strikes: an unclaimed (deniable) strike weighs less on its target.
+
+    A strike its attacker does not claim is weighed by the actor it concerns at ``a =
+    attribution``: the odds of answering it are multiplied by ``a`` (log-odds ``+ log a``; at 0
+    it is never answered) and the severity it observes and books as suffered is ``a * severity``
+    (the attacker books what it inflicted in full). Without this block an actor weighs every
+    strike in full. The actor's own answers are claimed with ``claim_probability``.
+    """
+
+    attribution: Probability = Field(
+        0.5,
+        description="Weight (0-1) of a strike nobody claimed in what this actor observes and "
+        "books: 1 = pinned on the attacker as surely as a claimed one, 0 = ignored.",
+    )
+    claim_probability: Probability = Field(
+        1.0, description="Chance (0-1) that this actor claims an answer it launches."
+    )
+
+
 class Timing(StrictModel):
     """The delay of an answer by the severity of what was suffered: the graver, the sooner.
 
@@ -215,6 +241,7 @@ class HistoryStrike(StrictModel):
     rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
     description: str = Field("", description="What happened, in words; shown in traces.")
     telegraphed: bool = Field(False, description="Whether it was announced in advance.")
+    claimed: bool = Field(True, description="Whether its attacker claimed it.")
     projectiles: dict[str, Annotated[int, Field(ge=0, le=10**6)]] = Field(
         default_factory=dict,
         description="Projectiles launched by weapon (0-1,000,000 each), taken from the "

@@ -30,6 +30,7 @@ from sim.scenario.dynamics import (
     Memory,
     OpeningEvent,
     SeverityScale,
+    Signals,
     Timing,
     raise_round_problems,
 )
@@ -261,6 +262,9 @@ class Policy(StrictModel):
     )
     timing: Timing | None = Field(
         None, description="The answer's delay by what was suffered (absent: the same delay)."
+    )
+    signals: Signals | None = Field(
+        None, description="Claiming answers, weighing unclaimed strikes (absent: all in full)."
     )
 
     @model_validator(mode="after")
