@@ -255,7 +255,8 @@ def explore_folder(tmp_path, kind="explore"):
     experiments.to_parquet(tmp_path / "experiments.parquet")
     runs.to_parquet(tmp_path / "runs.parquet")
     pd.DataFrame({"point": [0], "outcome": ["bad"]}).to_parquet(tmp_path / "outcomes.parquet")
-    (tmp_path / "manifest.json").write_text(json.dumps({"kind": kind, "seed": 1}))
+    manifest = {"kind": kind, "plan": {"seed": 17}, "scenario_file": "april.yaml"}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     return tmp_path
 
 
@@ -307,6 +308,14 @@ def test_sim_discover_prints_the_box_and_writes_its_tables_and_figures(tmp_path)
     assert summary["restricted"] == list(box["factor"])
     assert summary["coverage_interval"][0] <= summary["coverage"] <= summary["coverage_interval"][1]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".found")]
+    from PIL import Image
+
+    provenance = Image.open(out / "tradeoff-curve.png").info
+    assert (provenance["seed"], provenance["n"], provenance["scenario"]) == (
+        "17",
+        "160",
+        "april.yaml",
+    )
 
 
 def test_sim_discover_finds_an_outcome_by_its_label(tmp_path):

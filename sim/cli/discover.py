@@ -110,6 +110,13 @@ def _replaceable(target: Path) -> None:
         )
 
 
+def _provenance(manifest: dict, result) -> dict:
+    """The study's manifest with the seed and the number of runs where figure metadata looks
+    for them (an explore manifest keeps its seed in ``plan``)."""
+    plan = manifest.get("plan") if isinstance(manifest.get("plan"), dict) else {}
+    return {"seed": plan.get("seed"), **manifest, "n": result.runs}
+
+
 def _write(result, experiments, folder: Path, target: Path, formats, manifest) -> None:
     """Every table and figure into a fresh folder beside ``target``, then put in its place (an
     earlier discovery there is moved aside first and removed last), so an interrupted or failed
@@ -125,7 +132,7 @@ def _write(result, experiments, folder: Path, target: Path, formats, manifest) -
         record = _summary_record(result) | {"study": str(folder)}
         (staging / "summary.json").write_text(json.dumps(record, indent=2, default=float))
         for name, figure in _figures(result, experiments, folder):
-            save_figure(figure, staging / name, formats, manifest)
+            save_figure(figure, staging / name, formats, _provenance(manifest, result))
         earlier = staging.with_name(f"{staging.name}.earlier")
         if target.exists():
             target.rename(earlier)
