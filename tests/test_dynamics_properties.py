@@ -22,6 +22,26 @@ unit = st.floats(0, 1)
 
 
 @st.composite
+def packages(draw):
+    """One package of rockets, or a choice between two with drawn chances, shifts and signals."""
+    if draw(st.booleans()):
+        return {"projectiles": {"rocket": draw(st.integers(0, 12))}}
+    first = draw(unit)
+    return {
+        "options": [
+            {
+                "name": name,
+                "probability": chance,
+                "projectiles": {"rocket": draw(st.integers(0, 12))},
+                "thwarted_shift": draw(st.floats(-10, 10)),
+                "telegraphed": draw(st.none() | st.booleans()),
+            }
+            for name, chance in (("one", first), ("other", 1.0 - first))
+        ]
+    }
+
+
+@st.composite
 def dynamic_scenarios(draw):
     """Three actors that strike one another with rockets after a drawn history, every one keeping
     a memory, choosing the height of its answers over all rungs and timing them by what it
@@ -52,7 +72,7 @@ def dynamic_scenarios(draw):
                 "escalate_probability": draw(st.floats(0, 0.5)),
                 "delay": {"median_days": draw(st.floats(0.05, 5)), "sigma": draw(st.floats(0, 1))},
                 "packages": {
-                    rung: {"projectiles": {"rocket": draw(st.integers(0, 12))}}
+                    rung: draw(packages())
                     for rung in sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3)))
                 },
                 "memory": memory,

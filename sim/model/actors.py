@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.model.events import DecisionMade, Event
+from sim.model.events import DecisionMade, Event, PackageChosen
 from sim.model.policies import Decision, Observation, decide
 from sim.model.strikes import StrikeOrder
 from sim.scenario.schema import Actor
@@ -70,7 +70,7 @@ class ActorAgent:
                 self.env.process(self._respond_later(decision, notice.reason))
 
     def record(self, decision: Decision, notice: Notice) -> None:
-        """Log a decision with every number that drove it."""
+        """Log a decision with every number that drove it (and the package option it chose)."""
         seen = notice.seen
         self._record(
             DecisionMade(
@@ -94,6 +94,17 @@ class ActorAgent:
                 projectiles=tuple(sorted(decision.projectiles.items())),
             )
         )
+        if decision.option:
+            self._record(
+                PackageChosen(
+                    time_hours=self.env.now,
+                    actor=self.actor_id,
+                    trigger_strike_id=notice.strike_id,
+                    rung=decision.rung,
+                    package=decision.option,
+                    probability=decision.option_probability,
+                )
+            )
 
     def _respond_later(self, decision: Decision, reason: str) -> Generator:
         yield self.env.timeout(decision.delay_hours)

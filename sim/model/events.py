@@ -204,6 +204,21 @@ class Unclaimed:
     target: str
 
 
+@dataclass(frozen=True, slots=True)
+class PackageChosen:
+    """An actor chose package ``package`` among the options of its package for ``rung``, with
+    chance ``probability`` (issue 14 item 8); logged after the decision (or the order) it
+    belongs to, only when the package has options."""
+
+    kind: ClassVar[str] = "package"
+    time_hours: float
+    actor: str
+    trigger_strike_id: int
+    rung: int
+    package: str
+    probability: float
+
+
 Event = (
     StrikeLaunched
     | WaveLaunched
@@ -216,6 +231,7 @@ Event = (
     | RoundEnded
     | HistoryStruck
     | Unclaimed
+    | PackageChosen
 )
 EVENT_TYPES = (
     StrikeLaunched,
@@ -229,6 +245,7 @@ EVENT_TYPES = (
     RoundEnded,
     HistoryStruck,
     Unclaimed,
+    PackageChosen,
 )
 _ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "str": pa.string()}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.scenario.base import Means, PackageOption
 from sim.scenario.schema import Policy, StrikePackage
 
 
@@ -53,8 +54,10 @@ class Decision:
     delay_hours: float
     telegraphed: bool
     projectiles: dict[str, int] = field(default_factory=dict)
-    package: StrikePackage | None = None
+    package: Means | None = None
     claimed: bool = True
+    option: str = ""
+    option_probability: float = 1.0
 
 
 def _logit(p: float) -> float:
@@ -64,7 +67,9 @@ def _logit(p: float) -> float:
 
 def respond_probability(policy: Policy, seen: Observation, domestic_pressure: float) -> float:
     """Chance of responding: the logistic model documented on ``sim.scenario.schema.Policy``, with
-    the account and war-weariness terms of ``sim.scenario.dynamics.Memory`` if it keeps one."""
+    the account and war-weariness terms of ``sim.scenario.dynamics.Memory`` if it keeps one, and
+    ``log weight`` for a strike not claimed (``Signals``); below ``exp(-700)`` it is ``exp(-700)``
+    (a nearly unattributed strike must not overflow)."""
     memory = policy.memory
     if memory is not None and (seen.unsettled or 0.0) <= memory.settle_tolerance:
         return 0.0
@@ -84,7 +89,7 @@ def respond_probability(policy: Policy, seen: Observation, domestic_pressure: fl
         z -= memory.weariness_weight * math.log1p(seen.costs_usd / 1e9)
     if seen.weight < 1.0:
         z += math.log(seen.weight)
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(min(-z, 700.0)))
 
 
 def escalation_probability(policy: Policy, incoming: int, ally_pressure: float) -> float:
@@ -168,7 +173,56 @@ def package_for(policy: Policy, rung: int) -> tuple[int, StrikePackage]:
     return chosen, policy.packages[chosen]
 
 
-def force(package: StrikePackage, arsenal: dict[str, int], z: float) -> dict[str, int]:
+def option_chances(package: StrikePackage, intercepted_share: float) -> list[float]:
+    """The chance of each of a package's options: ``probability * exp(thwarted_shift *
+    intercepted_share)``, normalised to sum to 1."""
+    weights = [
+        option.probability * math.exp(option.thwarted_shift * intercepted_share)
+        for option in package.options
+    ]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def choose_option(
+    package: StrikePackage, intercepted_share: float, u: float
+) -> tuple[PackageOption, float]:
+    """The option the uniform draw ``u`` picks, with its chance; an option of chance 0 never."""
+    chances = option_chances(package, intercepted_share)
+    cumulative = 0.0
+    for option, chance in zip(package.options, chances, strict=True):
+        cumulative += chance
+        if u < cumulative and chance > 0:
+            return option, chance
+    last = max(i for i, chance in enumerate(chances) if chance > 0)
+    return package.options[last], chances[last]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The means a strike sends, whether it is telegraphed, and the option chosen ("" if the
+    package has none) with its chance."""
+
+    means: Means
+    telegraphed: bool
+    option: str = ""
+    chance: float = 1.0
+
+
+def means_of(
+    package: StrikePackage, intercepted_share: float, telegraphed: bool, rng: np.random.Generator
+) -> Sent:
+    """A package's means, or the option one draw of ``rng`` chooses if it has options (which
+    then says whether it is telegraphed, unless it leaves that to ``telegraphed``)."""
+    if not package.options:
+        return Sent(package, telegraphed)
+    option, chance = choose_option(package, intercepted_share, rng.random())
+    if option.telegraphed is not None:
+        telegraphed = option.telegraphed
+    return Sent(option, telegraphed, option.name, chance)
+
+
+def force(package: Means, arsenal: dict[str, int], z: float) -> dict[str, int]:
     """Projectile counts for a package, scaled by ``exp(size_sigma * z)`` and capped by stocks."""
     scale = math.exp(package.size_sigma * z)
     return {
@@ -185,8 +239,9 @@ def decide(
     arsenal: dict[str, int],
     rng: np.random.Generator,
 ) -> Decision:
-    """Decide the answer to ``seen``; always draws six numbers from ``rng``, and a seventh (is
-    the answer claimed?) if the policy has a ``signals`` block."""
+    """Decide the answer to ``seen``; always draws six numbers from ``rng``, then one (is the
+    answer claimed?) if the policy has a ``signals`` block, and one (which option?) if the
+    package for the rung chosen has ``options``."""
     u_respond, u_rung, u_target, u_telegraph = rng.random(4)
     z_delay, z_size = rng.standard_normal(2)
     signals = policy.signals
@@ -197,6 +252,8 @@ def decide(
     else:
         wanted = choose_height(policy, seen, u_rung)
     rung, package = package_for(policy, wanted)
+    telegraphed = bool(u_telegraph < policy.telegraph_probability)
+    sent = means_of(package, seen.intercepted_share, telegraphed, rng)
     target = seen.attacker
     if seen.attacker_patron and u_target < policy.strike_patron_probability:
         target = seen.attacker_patron
@@ -206,8 +263,10 @@ def decide(
         target=target,
         rung=rung,
         delay_hours=delay_hours(policy, seen, z_delay),
-        telegraphed=bool(u_telegraph < policy.telegraph_probability),
-        projectiles=force(package, arsenal, z_size),
-        package=package,
+        telegraphed=sent.telegraphed,
+        projectiles=force(sent.means, arsenal, z_size),
+        package=sent.means,
         claimed=claimed,
+        option=sent.option,
+        option_probability=sent.chance,
     )

@@ -14,6 +14,7 @@ from sim.model.events import (
     Event,
     HistoryStruck,
     Interception,
+    PackageChosen,
     ParametersDrawn,
     RoundEnded,
     StrikeCapReached,
@@ -123,6 +124,11 @@ def _line(event: Event) -> str | None:
             f"{day}  THE ROUND ENDED "
             f"{how if event.how == 'ceasefire' else 'settled: nothing owed, no answer pending'}"
             f"; highest rung {event.highest_rung}, costs so far {_money(event.costs_usd)}"
+        )
+    if isinstance(event, PackageChosen):
+        return (
+            f"{day}    {event.actor} sends package {event.package} (chance "
+            f"{event.probability:.2f}) at rung {event.rung}"
         )
     if isinstance(event, Unclaimed):
         return (

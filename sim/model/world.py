@@ -27,7 +27,7 @@ from sim.model.events import (
 )
 from sim.model.history import history_event, spend
 from sim.model.memory import Accounts, severity
-from sim.model.policies import Decision, Observation, force, package_for
+from sim.model.policies import Decision, Observation, force, means_of, package_for
 from sim.model.rng import Streams
 from sim.model.strikes import (
     StrikeOrder,
@@ -137,7 +137,9 @@ class World:
             self._order_proxies(order)
 
     def _order_proxies(self, order: StrikeOrder) -> None:
-        """A patron striking directly may order its proxies in; each proxy may obey or not."""
+        """A patron striking directly may order its proxies in; each proxy may obey or not. An
+        order is telegraphed with the relation's ``telegraph_probability`` (a third draw, only if
+        it is set) or as the option chosen says (a draw, only for a package with options)."""
         patron = self.scenario.actors[order.attacker].policy
         for relation in self.proxies_of[order.attacker]:
             ordered, obeys = self._order_rng.random(2)
@@ -150,15 +152,20 @@ class World:
                 continue
             rung = min(relation.ordered_rung, proxy.spec.policy.max_rung)
             _, package = package_for(proxy.spec.policy, rung)
+            warned = relation.telegraph_probability
+            telegraphed = warned is not None and bool(self._order_rng.random() < warned)
+            sent = means_of(package, 0.0, telegraphed, self._order_rng)
             decision = Decision(
                 respond=bool(obeys < relation.obey_probability),
                 respond_probability=relation.obey_probability,
                 target=order.target,
                 rung=rung,
                 delay_hours=0.0,
-                telegraphed=False,
-                package=package,
-                projectiles=force(package, proxy.arsenal, 0.0),
+                telegraphed=sent.telegraphed,
+                package=sent.means,
+                projectiles=force(sent.means, proxy.arsenal, 0.0),
+                option=sent.option,
+                option_probability=sent.chance,
             )
             seen = Observation(actor=relation.proxy, attacker=order.attacker, rung=order.rung)
             proxy.record(decision, Notice(seen, self.strikes_launched, "ordered by patron"))

@@ -279,9 +279,9 @@ class HistoryStrike(StrictModel):
 def raise_round_problems(scenario: Any) -> None:
     """Cross-references of these blocks, raised as one pydantic error each at its own location
     (so the loader reports ``file:line: field: message``): a ceasefire's mediator and a history
-    strike's actors must be actors of the scenario, its weapons known, its layers the target's,
-    the history cannot spend more than an arsenal or a layer's stock holds, and a scenario
-    without a history needs an opening."""
+    strike's actors must be actors of the scenario, its weapons (and a package option's) known,
+    its layers the target's, the history cannot spend more than an arsenal or a layer's stock
+    holds, and a scenario without a history needs an opening."""
     problems: list[tuple[tuple, str, Any]] = []
     actors = scenario.actors
 
@@ -295,6 +295,12 @@ def raise_round_problems(scenario: Any) -> None:
         problems.append((("opening",), "must have at least 1 item(s), got []", []))
     if scenario.ceasefire is not None:
         need("actor", actors, scenario.ceasefire.mediator, ("ceasefire", "mediator"))
+    for actor_id, actor in actors.items():
+        for rung, package in actor.policy.packages.items() if actor.policy else ():
+            for i, option in enumerate(package.options):
+                for weapon in option.projectiles:
+                    place = ("policy", "packages", rung, "options", i, "projectiles", weapon)
+                    need("weapon", scenario.weapons, weapon, ("actors", actor_id, *place))
     for i, strike in enumerate(scenario.history):
         for role in ("attacker", "target"):
             need("actor", actors, getattr(strike, role), ("history", i, role))

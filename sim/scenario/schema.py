@@ -22,6 +22,7 @@ from sim.scenario.base import (
     Probability,
     RungNumber,
     StrictModel,
+    StrikePackage,
 )
 from sim.scenario.dynamics import (
     Ceasefire,
@@ -137,29 +138,6 @@ class DefenceLayer(StrictModel):
     )
 
 
-class StrikePackage(StrictModel):
-    """What an actor sends when it strikes at one rung."""
-
-    projectiles: dict[str, Count] = Field(
-        default_factory=dict,
-        description="Projectiles by weapon, before the size multiplier; capped by the arsenal.",
-    )
-    size_sigma: NonNegative = Field(
-        0.0, description="Log-normal spread of a multiplier on all counts (0 = exact counts)."
-    )
-    casualties_mean: NonNegative = Field(
-        0.0,
-        description="Mean casualties (Poisson) from means other than projectiles (air strikes, "
-        "raids).",
-    )
-    damage_usd_mean: NonNegative = Field(
-        0.0, description="Damage from means other than projectiles, US dollars."
-    )
-    cost_usd: NonNegative = Field(
-        0.0, description="Cost to the attacker of means other than projectiles, US dollars."
-    )
-
-
 class Delay(StrictModel):
     """Log-normal delay between a decision to respond and the response."""
 
@@ -251,8 +229,9 @@ class Policy(StrictModel):
     )
     packages: dict[RungNumber, StrikePackage] = Field(
         min_length=1,
-        description="What the actor sends by rung (0-6); a response at a rung without a package "
-        "is made at the nearest package rung below, else the lowest above.",
+        description="What the actor sends by rung (0-6), one package or a choice among several "
+        "(`options`); a response at a rung without one is made at the nearest rung below, else "
+        "the lowest above.",
     )
     memory: Memory | None = Field(
         None, description="The account kept with each adversary (absent: only the last strike)."
@@ -346,6 +325,9 @@ class ProxyOf(StrictModel):
         4,
         description="Rung (0-6) of the proxy's strike when it obeys an order, capped by its "
         "max_rung (4: all-out offensive).",
+    )
+    telegraph_probability: Probability | None = Field(
+        None, description="Chance (0-1) that an ordered strike is announced (absent: never)."
     )
 
 
