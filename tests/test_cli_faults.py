@@ -441,8 +441,10 @@ def test_a_scheduler_without_workers_is_waited_for_a_bounded_time(tmp_path):
     assert process.returncode == 1, stderr
     assert one_line_error(stderr).startswith(
         f"error: no worker joined the Dask scheduler {address} within 2 s; start one "
-        f"(dask worker {address}) or wait longer (SIM_DASK_WORKER_WAIT=SECONDS)"
+        f"(dask worker {address}) or wait longer (SIM_DASK_WORKER_WAIT=SECONDS); nothing had "
+        "finished, so nothing is kept; run the same command again"
     )
+    assert not (tmp_path / "o" / "manifest.json").exists()
 
 
 def test_a_scheduler_killed_mid_study_keeps_finished_chunks_and_resume_equals_a_whole_run(

@@ -30,7 +30,7 @@ from sim.scenario.problems import Problem
 from sim.scenario.schema import Scenario
 from sim.study.executors import DEFAULT_WORKERS, ExecutorError, StudyFault
 from sim.study.montecarlo import StudyProgress
-from sim.study.results import ResultsError
+from sim.study.results import MANIFEST, ResultsError
 
 
 class OptionError(Exception):
@@ -188,23 +188,31 @@ def _endless_resupplies(scenario: Scenario) -> Iterator[tuple[str, str]]:
 @contextmanager
 def study_faults(folder: Path, continue_with: str) -> Iterator[None]:
     """Ctrl-C, a killed worker, a lost scheduler, a full disk: one line on stderr saying what
-    happened, that finished work is kept in ``folder``, and how to continue (``continue_with``);
-    exit 130 on Ctrl-C, 1 on the others (no traceback)."""
-    how = f"finished work is kept in {folder}; {continue_with}"
+    happened, whether finished work is kept in ``folder``, and how to go on (``continue_with``,
+    or the same command when nothing had finished); exit 130 on Ctrl-C, 1 on the others (no
+    traceback)."""
     try:
         yield
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: {how}", err=True)
+        click.echo(f"\ninterrupted: {_what_is_kept(folder, continue_with)}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except StudyFault as exc:
-        click.echo(f"\nerror: {exc}; {how}", err=True)
+        click.echo(f"\nerror: {exc}; {_what_is_kept(folder, continue_with)}", err=True)
         sys.exit(EXIT_FAULT)
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise
-        where = exc.filename or folder
-        click.echo(f"\nerror: disk full writing {where}; {how} once space is freed", err=True)
+        how = _what_is_kept(folder, f"{continue_with} once space is freed")
+        click.echo(f"\nerror: disk full writing {exc.filename or folder}; {how}", err=True)
         sys.exit(EXIT_FAULT)
+
+
+def _what_is_kept(folder: Path, continue_with: str) -> str:
+    """After a study stopped: the study keeps its folder when a chunk had finished (and
+    removes what it had made when none had)."""
+    if (folder / MANIFEST).is_file():
+        return f"finished work is kept in {folder}; {continue_with}"
+    return "nothing had finished, so nothing is kept; run the same command again"
 
 
 @contextmanager
