@@ -237,6 +237,17 @@ def test_a_table_damaged_in_place_is_refused_when_read(tmp_path):
             read()
 
 
+def test_a_csv_copy_edited_in_a_spreadsheet_is_written_again_on_resume(tmp_path):
+    """Results never read the CSV copies, so an edited one does not stop them; resume, which
+    checks every recorded file, writes it again from its Parquet table."""
+    out = study(tmp_path / "out", n=20, csv=True).folder
+    original = (out / "events.csv").read_bytes()
+    (out / "events.csv").write_text("edited\n")
+    assert len(Results(out).runs) == 20
+    study(out, n=20, resume=True)
+    assert (out / "events.csv").read_bytes() == original
+
+
 def test_a_manifest_whose_n_was_changed_is_refused(tmp_path):
     out = study(tmp_path / "out").folder
     manifest = manifest_of(out)

@@ -294,8 +294,9 @@ def incomplete_message(folder: Path, manifest: dict[str, Any]) -> str:
 class Results:
     """A results folder, opened for reading; tables load on first use.
 
-    Opening checks the manifest's seal and that every file it records is there with its size;
-    each table's SHA-256 is checked when it is read (one pass over the file).
+    Opening checks the manifest's seal and that each table and the scenario copy it records is
+    there with its size; a table's SHA-256 is checked when it is read (one pass over the file).
+    The CSV copies are not read here (``--resume`` writes a changed one again).
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -310,7 +311,8 @@ class Results:
             "rebuilds it"
         )
         for name, record in self.manifest.get("files", {}).items():
-            check_file(self.folder / name, record, self._hint, full=False)
+            if name in (RUNS, EVENTS, SCENARIO_COPY):  # what it reads (not the CSV copies)
+                check_file(self.folder / name, record, self._hint, full=False)
 
     @cached_property
     def runs(self) -> pd.DataFrame:

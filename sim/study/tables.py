@@ -254,9 +254,13 @@ def damaged_tables(folder: Path, manifest: dict[str, Any]) -> list[str]:
 
 def reopen_for_rebuild(folder: Path, manifest: dict[str, Any]) -> bool:
     """For a completed study whose tables were damaged since: remove them and mark the study
-    running, to be rebuilt from its chunks (computed again where removed). True if so."""
+    running, to be rebuilt from its chunks (computed again where removed). True if so. A CSV
+    copy alone damaged is written again from its intact Parquet table."""
     damaged = damaged_tables(folder, manifest)
-    if not damaged:
+    if all(name.endswith(".csv") for name in damaged):
+        for name in damaged:
+            target = write_csv(folder / Path(name).with_suffix(".parquet").name)
+            manifest["files"][name] = file_record(target)
         return False
     tables = [name for name in manifest["files"] if name not in (SCENARIO_COPY, SOURCE_COPY)]
     for name in tables:
