@@ -45,7 +45,8 @@ def packages(draw):
 def dynamic_scenarios(draw):
     """Three actors that strike one another with rockets after a drawn history, every one keeping
     a memory, choosing the height of its answers over all rungs and timing them by what it
-    suffered, in a round that can end by a ceasefire or settled."""
+    suffered, claiming them or not and choosing among packages, c a proxy of a that keeps a
+    campaign against b, in a round that can end by a ceasefire or settled."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -77,6 +78,7 @@ def dynamic_scenarios(draw):
                 },
                 "memory": memory,
                 "signals": {"attribution": draw(unit), "claim_probability": draw(unit)},
+                "proxy_weight": draw(unit),
                 "timing": {
                     "urgency": draw(st.floats(0, 5)),
                     "reference_severity": draw(st.floats(0, 12)),
@@ -93,6 +95,12 @@ def dynamic_scenarios(draw):
                 },
             },
         }
+    actors["a"]["policy"]["proxy_order_probability"] = draw(unit)
+    actors["c"]["policy"]["campaign"] = {
+        "target": "b",
+        "rate_per_day": draw(st.floats(0, 3)),
+        "rung": draw(st.integers(0, 2)),
+    }
     history = []
     for _ in range(draw(st.integers(0, 3))):
         attacker, target = draw(st.permutations(["a", "b", "c"]))[:2]
@@ -136,7 +144,17 @@ def dynamic_scenarios(draw):
             "pressure_weight": draw(st.floats(0, 10)),
             "check_every_hours": draw(st.floats(1, 240)),
         },
-        "relations": [{"kind": "defends", "ally": "c", "protects": "b", "joins_combat_at_rung": 2}],
+        "relations": [
+            {"kind": "defends", "ally": "c", "protects": "b", "joins_combat_at_rung": 2},
+            {
+                "kind": "proxy",
+                "proxy": "c",
+                "patron": "a",
+                "obey_probability": draw(unit),
+                "telegraph_probability": draw(unit),
+                "campaign_multiplier": draw(st.floats(0, 10)),
+            },
+        ],
         "opening": [
             {
                 "day": 0.5,

@@ -144,7 +144,8 @@ class Accounts:
             self.log(attacker, target)
 
     def suffered_as_ally(self, ally: str, attacker: str, strike_severity: float) -> None:
-        """An ally that fights for the target counts the strike as suffered."""
+        """An ally that fights for the target (or a patron for its proxy) counts the strike as
+        suffered (``strike_severity`` already weighed by its attribution or proxy weight)."""
         if ally in self.memories:
             self.ledger.suffer(ally, attacker, strike_severity)
             self.log(ally, attacker)

@@ -14,6 +14,7 @@ import simpy
 from simpy.core import StopSimulation
 
 from sim.model.actors import ActorAgent, Notice
+from sim.model.campaigns import campaign, campaign_rates
 from sim.model.endings import ceasefire_chance, ceasefire_hazard_per_day
 from sim.model.engagement import LayerState
 from sim.model.events import (
@@ -41,7 +42,7 @@ from sim.scenario.ladder import Rung
 from sim.scenario.parameters import PosteriorSample, draw_parameters
 from sim.scenario.schema import Defends, ProxyOf, Restrains, Scenario
 
-NOT_ANSWERS = frozenset({"opening", "ordered by patron"})
+NOT_ANSWERS = frozenset({"opening", "ordered by patron", "own campaign"})
 """Causes of strikes that answer no strike the attacker suffered (nothing was pending for them)."""
 
 
@@ -259,10 +260,12 @@ class World:
             )
 
     def _tell(self, outcome: StrikeOutcome, strike_severity: float, prefix: str) -> None:
-        """Tell the target, and allies who fight for it at this rung, what the strike did."""
+        """Tell the target what the strike did, and those who count it as suffered too: allies
+        who fight for it at this rung, and its patron if it weighs strikes on its proxies (at its
+        ``proxy_weight``); each of those books it in its account first."""
 
-        def notify(actor: str, reason: str) -> None:
-            weight = self.weight(actor, outcome.strike_id)
+        def notify(actor: str, reason: str, share: float = 1.0) -> None:
+            weight = share * self.weight(actor, outcome.strike_id)
             seen = Observation(
                 actor=actor,
                 attacker=outcome.attacker,
@@ -281,14 +284,21 @@ class World:
             self.undecided += agent.spec.policy is not None
             agent.inbox.put(Notice(seen, outcome.strike_id, prefix + reason))
 
+        def stand_in(actor: str, reason: str, share: float = 1.0) -> None:
+            weight = share * self.weight(actor, outcome.strike_id)
+            self.accounts.suffered_as_ally(actor, outcome.attacker, weight * strike_severity)
+            notify(actor, reason, share)
+
         notify(outcome.target, "struck")
+        told = {outcome.target, outcome.attacker}
         for relation in self.defenders[outcome.target]:
-            if outcome.rung >= relation.joins_combat_at_rung and relation.ally != outcome.attacker:
-                weight = self.weight(relation.ally, outcome.strike_id)
-                self.accounts.suffered_as_ally(
-                    relation.ally, outcome.attacker, weight * strike_severity
-                )
-                notify(relation.ally, f"ally {outcome.target} struck")
+            if outcome.rung >= relation.joins_combat_at_rung and relation.ally not in told:
+                told.add(relation.ally)
+                stand_in(relation.ally, f"ally {outcome.target} struck")
+        patron = self.patron_of.get(outcome.target)
+        policy = self.scenario.actors[patron].policy if patron else None
+        if patron not in told and policy is not None and policy.proxy_weight is not None:
+            stand_in(patron, f"proxy {outcome.target} struck", policy.proxy_weight)
 
     def _take_in_history(self) -> None:
         """The history as stated: logged, its projectiles and interceptors spent, booked in the
@@ -348,6 +358,9 @@ class World:
                     self.env.process(self._resupply(state))
         if self.scenario.ceasefire is not None:
             self.env.process(self._ceasefire())
+        for actor, rate in campaign_rates(self.scenario).items():
+            rng = self.streams.get("campaign", actor)
+            self.env.process(campaign(self.env, self.agents[actor], rate, rng, self.record))
         self.env.run(until=self.scenario.horizon_days * HOURS_PER_DAY)
         if self.ends and not self.ended:
             self._end("horizon", "", 0.0)

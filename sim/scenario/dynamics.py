@@ -155,6 +155,25 @@ class Signals(StrictModel):
     )
 
 
+class Campaign(StrictModel):
+    """A campaign an actor keeps up on its own, unordered and unprovoked: strikes at one low rung
+    on one target, at random times (a Poisson process, its own random stream ``campaign``).
+
+    The rate is ``rate_per_day`` times the ``campaign_multiplier`` of every ``proxy`` relation in
+    which the actor is the proxy: a patron raises it (> 1) or holds it back (< 1; 0 stops it).
+    Each strike sends the actor's package for ``rung``, unannounced unless its option says so;
+    nobody is obliged to answer it, but its target may, as it answers any strike.
+    """
+
+    target: Identifier = Field(description="The actor the campaign strikes, by key.")
+    rate_per_day: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        description="Strikes per day (0-100) before any patron's multiplier."
+    )
+    rung: Annotated[int, Field(ge=0, le=2)] = Field(
+        1, description="Rung of its strikes (0-2: shadow war, proxy exchanges, third countries)."
+    )
+
+
 class Timing(StrictModel):
     """The delay of an answer by the severity of what was suffered: the graver, the sooner.
 
@@ -278,10 +297,10 @@ class HistoryStrike(StrictModel):
 
 def raise_round_problems(scenario: Any) -> None:
     """Cross-references of these blocks, raised as one pydantic error each at its own location
-    (so the loader reports ``file:line: field: message``): a ceasefire's mediator and a history
-    strike's actors must be actors of the scenario, its weapons (and a package option's) known,
+    (so the loader reports ``file:line: field: message``): a ceasefire's mediator, a campaign's
+    target (not the actor itself) and a history strike's actors must be actors of the scenario, its weapons (and a package option's) known,
     its layers the target's, the history cannot spend more than an arsenal or a layer's stock
-    holds, and a scenario without a history needs an opening."""
+    holds, and a scenario without a history or a campaign needs an opening."""
     problems: list[tuple[tuple, str, Any]] = []
     actors = scenario.actors
 
@@ -291,11 +310,17 @@ def raise_round_problems(scenario: Any) -> None:
         problems.append((loc, f"unknown {kind} {name!r} (known: {', '.join(sorted(names))})", name))
         return False
 
-    if not scenario.opening and not scenario.history:
+    campaigns = [a.policy.campaign for a in actors.values() if a.policy and a.policy.campaign]
+    if not scenario.opening and not scenario.history and not campaigns:
         problems.append((("opening",), "must have at least 1 item(s), got []", []))
     if scenario.ceasefire is not None:
         need("actor", actors, scenario.ceasefire.mediator, ("ceasefire", "mediator"))
     for actor_id, actor in actors.items():
+        campaign = actor.policy.campaign if actor.policy else None
+        if campaign is not None:
+            place = ("actors", actor_id, "policy", "campaign", "target")
+            if need("actor", actors, campaign.target, place) and campaign.target == actor_id:
+                problems.append((place, "an actor cannot strike itself", campaign.target))
         for rung, package in actor.policy.packages.items() if actor.policy else ():
             for i, option in enumerate(package.options):
                 for weapon in option.projectiles:

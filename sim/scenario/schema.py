@@ -25,6 +25,7 @@ from sim.scenario.base import (
     StrikePackage,
 )
 from sim.scenario.dynamics import (
+    Campaign,
     Ceasefire,
     Height,
     HistoryStrike,
@@ -245,6 +246,12 @@ class Policy(StrictModel):
     signals: Signals | None = Field(
         None, description="Claiming answers, weighing unclaimed strikes (absent: all in full)."
     )
+    proxy_weight: Probability | None = Field(
+        None,
+        description="As a patron: weight (0-1) of a strike on one of its proxies, which it then "
+        "may answer for (absent: it is not told).",
+    )
+    campaign: Campaign | None = Field(None, description="A low-rung campaign of its own.")
 
     @model_validator(mode="after")
     def _rung_steps(self) -> Policy:
@@ -329,6 +336,9 @@ class ProxyOf(StrictModel):
     telegraph_probability: Probability | None = Field(
         None, description="Chance (0-1) that an ordered strike is announced (absent: never)."
     )
+    campaign_multiplier: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        1.0, description="Multiplier (0-10) on the rate of the proxy's own campaign: 0 holds it."
+    )
 
 
 Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discriminator="kind")]
@@ -357,7 +367,7 @@ class Scenario(StrictModel):
     )
     opening: list[OpeningEvent] = Field(
         description="The strikes that start the run, each launched on its day; at least one "
-        "unless a `history` is given."
+        "unless a `history` or a `campaign` is given."
     )
     severity: SeverityScale = Field(
         SeverityScale(), description="How bad a strike was, for the mechanisms that weigh it."
