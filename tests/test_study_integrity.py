@@ -188,16 +188,33 @@ def test_a_kill_while_chunks_are_removed_is_finished_by_the_next_resume(
 # Item 11: content hashes
 
 
-def test_a_chunk_replaced_by_valid_parquet_with_other_numbers_is_refused(tmp_path, monkeypatch):
+def test_a_chunk_replaced_by_valid_parquet_with_other_numbers_is_refused(
+    tmp_path, reference, monkeypatch
+):
     out = failed_study(tmp_path / "out")
     chunk = out / "chunks" / "runs-000000010-000000020.parquet"
     table = pq.read_table(chunk)
     sixes = pa.array([6] * table.num_rows, table.schema.field("max_rung").type)
     table = table.set_column(table.schema.get_field_index("max_rung"), "max_rung", sixes)
     pq.write_table(table, chunk, write_page_checksum=True)
-    monkeypatch.setattr(montecarlo, "simulate_chunk", None)  # any work would fail differently
-    with pytest.raises(ResultsError, match=f"{chunk}: corrupted chunk .*SHA-256"):
+    with monkeypatch.context() as patch:
+        patch.setattr(montecarlo, "simulate_chunk", None)  # any work would fail differently
+        with pytest.raises(ResultsError, match=f"{chunk}: corrupted chunk .*SHA-256.*delete it"):
+            study(out, resume=True)
+    chunk.unlink()  # as the message says
+    assert_same_tables(study(out, resume=True), reference)
+
+
+def test_an_events_chunk_with_an_event_fewer_is_refused_then_recomputed_once_deleted(
+    tmp_path, reference
+):
+    out = failed_study(tmp_path / "out")
+    chunk = out / "chunks" / "events-000000010-000000020.parquet"
+    pq.write_table(pq.read_table(chunk).slice(1), chunk, write_page_checksum=True)
+    with pytest.raises(ResultsError, match=f"{chunk}: corrupted chunk .*SHA-256.*delete it"):
         study(out, resume=True)
+    chunk.unlink()  # as the message says; its runs table stays behind
+    assert_same_tables(study(out, resume=True), reference)
 
 
 def test_a_truncated_events_table_is_refused_and_rebuilt_on_resume(tmp_path, reference):

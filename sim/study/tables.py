@@ -94,9 +94,9 @@ def finished_chunks(folder: Path, size: int, records: ChunkRecords | None) -> se
 
     Reading every chunk costs one pass over the data already computed, at the start of a
     resumed study only; it is what lets a damaged file be refused before any work is done. A
-    chunk the manifest does not record (``records``) was being written when the study stopped:
-    its files are removed, to be computed again; a recorded chunk whose files are gone is
-    forgotten. ``records`` is None for a folder older than these records: every chunk counts.
+    chunk the manifest does not record (``records``) was being written when the study stopped,
+    and one with a file missing was deleted: its files are removed, to be computed again, and
+    it is forgotten. ``records`` is None for a folder older than these records: every chunk counts.
     """
     done = set()
     for path in sorted((folder / CHUNKS).glob("runs-*.parquet")):
@@ -107,9 +107,12 @@ def finished_chunks(folder: Path, size: int, records: ChunkRecords | None) -> se
         chunk = Chunk(start, stop)
         if start % size or not 0 < stop - start <= size:
             raise ResultsError(f"{path}: chunk does not match chunk size {size}")
-        if records is not None and chunk.name not in records:
-            for kind in ("runs", "events"):
-                chunk_path(folder, kind, chunk).unlink(missing_ok=True)
+        files = [chunk_path(folder, kind, chunk) for kind in ("runs", "events")]
+        if (records is not None and chunk.name not in records) or not all(
+            f.is_file() for f in files
+        ):
+            for file in files:  # half written, or half deleted (as a damaged one is told to be)
+                file.unlink(missing_ok=True)
             continue
         hashes = {} if records is None else records[chunk.name]
         runs = read_chunk(folder, "runs", chunk, sha256=hashes.get("runs"))
