@@ -255,3 +255,12 @@ def test_the_command_writes_the_tables_and_refuses_bad_factors(tmp_path):
     )
     assert bad.exit_code == 2 and bad.output.startswith("error: factor 'x=1:0'")
     assert "Traceback" not in bad.output and not (tmp_path / "bad").exists()
+
+
+def test_a_salib_problem_naming_declared_levers_runs_as_factors(tmp_path):
+    problem = {"num_vars": 2, "names": ["us_pressure", "relations.5.obey_probability"]}
+    problem["bounds"] = [[0.0, 0.5], [0.2, 0.4]]
+    result = explore(APRIL, problem, executor="serial", **{**SMALL, "n": 2, "replications": 2})
+    assert result.experiments.columns.tolist() == ["point", *problem["names"]]
+    assert result.experiments.us_pressure.between(0, 0.5).all()
+    assert result.problem["paths"] == ["relations.4.pressure", "relations.5.obey_probability"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from scipy import stats
 
 from sim.errors import ResultsError
 from sim.scenario.levers import check_value, declared_levers, resolve_path
+from sim.scenario.loading import load_scenario
 from sim.scenario.schema import LeverSpec, Scenario
 
 DESIGNS = ("lhs", "sobol", "halton", "factorial", "morris")
@@ -291,8 +292,17 @@ def parse_factors(
     """Factors from ``Factor``s, specification strings (``Factor.parse``; declared lever names
     allowed) or a SALib problem dict."""
     if isinstance(factors, Mapping):
-        return factors_from_problem(factors)
-    named = declared_levers(file, lever_file) if any(isinstance(f, str) for f in factors) else {}
+        named = declared_levers(file, lever_file)
+        return [
+            replace(f, path=named[f.path].path) if f.path in named else f
+            for f in factors_from_problem(factors)
+        ]
+    texts = [f.partition("=") for f in factors if isinstance(f, str)]
+    declared = set(load_scenario(file).levers) if texts else set()
+    needed = lever_file is not None or any(
+        not sep or name.strip() in declared for name, sep, _ in texts
+    )
+    named = declared_levers(file, lever_file) if needed else {}  # two scenario loads per lever
     return [f if isinstance(f, Factor) else Factor.parse(f, named) for f in factors]
 
 
