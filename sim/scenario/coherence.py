@@ -32,7 +32,6 @@ ENDS = {
     Defends: ("ally", "protects"),
     ProxyOf: ("proxy", "patron"),
 }
-KINDS = {"restrains": Restrains, "defends": Defends, "proxy": ProxyOf, "adversaries": Adversaries}
 _ITSELF = {
     Adversaries: "{0!r} cannot be its own adversary",
     Defends: "{0!r} cannot defend itself (its own layers need no relation)",
@@ -108,19 +107,21 @@ def node_at(scenario: Scenario, path: str) -> Any:
     node: Any = scenario
     done: list[str] = []
     for key in path.split("."):
-        node = _child(node, key, ".".join(done) or "the scenario")
+        node = _child(node, key, ".".join(done))
         done.append(key)
     return node
 
 
-def _child(node: Any, key: str, parent: str) -> Any:
-    """``node``'s field, key or item ``key``; ``LookupError`` if it has none."""
+def _child(node: Any, key: str, path: str) -> Any:
+    """``node`` (at dotted ``path``, "" for the scenario) has field, key or item ``key``: that
+    value; else ``LookupError``."""
+    parent = path or "the scenario"
     if isinstance(node, BaseModel):
         fields = type(node).model_fields
         if key not in fields:
             raise LookupError(f"{parent} has no field {key!r} (fields: {', '.join(fields)})")
         if getattr(node, key) is None:
-            raise LookupError(f"{parent}.{key} is not set in this scenario")
+            raise LookupError(f"{f'{path}.' if path else ''}{key} is not set in this scenario")
         return getattr(node, key)
     if isinstance(node, Mapping):
         found = key if key in node else int(key) if key.isascii() and key.isdigit() else None
