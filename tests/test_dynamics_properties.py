@@ -46,7 +46,8 @@ def dynamic_scenarios(draw):
     """Three actors that strike one another with rockets after a drawn history, every one keeping
     a memory, choosing the height of its answers over all rungs and timing them by what it
     suffered, claiming them or not and choosing among packages, c a proxy of a that keeps a
-    campaign against b, in a round that can end by a ceasefire or settled."""
+    campaign against b, b with assets abroad (defended or not), in a round that can end by a
+    ceasefire or settled."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -96,6 +97,10 @@ def dynamic_scenarios(draw):
             },
         }
     actors["a"]["policy"]["proxy_order_probability"] = draw(unit)
+    actors["b"]["abroad"] = [
+        {**actors["b"]["defence"][0], "name": "outpost", "stock": stock}
+        for stock in draw(st.lists(st.integers(0, 10), max_size=1))
+    ]
     actors["c"]["policy"]["campaign"] = {
         "target": "b",
         "rate_per_day": draw(st.floats(0, 3)),

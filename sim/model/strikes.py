@@ -17,6 +17,7 @@ import simpy
 from sim.model.engagement import LayerState
 from sim.model.events import Event, Interception, StrikeLaunched, StrikeOutcome, WaveLaunched
 from sim.model.interception import InterceptionOutcome, Wave, intercept
+from sim.scenario.ladder import Rung
 from sim.scenario.schema import DefenceLayer, Weapon
 
 
@@ -43,7 +44,8 @@ class StrikeOrder:
 class Theatre:
     """What a strike needs of the run it flies in, and nothing more: the clock, the weapons, every
     actor's defence layers (their stocks deplete across strikes), the strikes' random stream, a
-    ``record`` callback for the event log and ``landed``, told what each strike achieved."""
+    ``record`` callback for the event log, ``landed``, told what each strike achieved, and the
+    layers of actors' assets abroad (``abroad``, by actor) that rung-2 strikes meet instead."""
 
     env: simpy.Environment
     weapons: Mapping[str, Weapon]
@@ -51,6 +53,14 @@ class Theatre:
     rng: np.random.Generator
     record: Callable[[Event], None]
     landed: Callable[[StrikeOutcome], None]
+    abroad: Mapping[str, list[LayerState]] = field(default_factory=dict)
+
+    def layers_for(self, target: str, rung: int) -> list[LayerState]:
+        """The layers a strike meets: those of the target's assets abroad for a strike at rung 2
+        if the target states them (possibly none), else the target's homeland layers."""
+        if rung == Rung.THIRD_COUNTRY_STRIKES and target in self.abroad:
+            return self.abroad[target]
+        return self.layers[target]
 
 
 def coordinated_waves(
@@ -156,16 +166,15 @@ def strike_process(
     if waves:
         first = min(w.launch_hours + w.flight.min_hours for w in waves)
         yield env.timeout(float(first - env.now))
+        layers = theatre.layers_for(order.target, order.rung)
         result = intercept(
             waves,
-            theatre.layers[order.target],
+            layers,
             telegraphed=order.telegraphed,
             rung=order.rung,
             rng=rng,
         )
-        events = _interception_events(
-            theatre.layers[order.target], strike_id, result, env.now, order.target
-        )
+        events = _interception_events(layers, strike_id, result, env.now, order.target)
         for event in events:
             theatre.record(event)
         interceptor_cost = sum(e.interceptor_cost_usd for e in events)

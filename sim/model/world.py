@@ -59,6 +59,11 @@ class World:
             actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.defence]
             for actor_id, actor in scenario.actors.items()
         }
+        self.abroad = {
+            actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.abroad]
+            for actor_id, actor in scenario.actors.items()
+            if actor.abroad is not None
+        }
         self.pressure: dict[str, float] = defaultdict(float)
         for relation in scenario.relations_of(Restrains):
             self.pressure[relation.restrained] = min(
@@ -98,6 +103,7 @@ class World:
             rng=streams.get("strikes"),
             record=self.record,
             landed=self.strike_landed,
+            abroad=self.abroad,
         )
 
     def record(self, event: Event) -> None:
@@ -352,7 +358,7 @@ class World:
         """Take in the history, run to the horizon (or the round's end) and return the log."""
         self._take_in_history()
         self.env.process(self._opening())
-        for states in self.layers.values():
+        for states in [*self.layers.values(), *self.abroad.values()]:
             for state in states:
                 if state.spec.resupply:
                     self.env.process(self._resupply(state))

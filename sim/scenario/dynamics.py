@@ -297,7 +297,8 @@ class HistoryStrike(StrictModel):
 
 def raise_round_problems(scenario: Any) -> None:
     """Cross-references of these blocks, raised as one pydantic error each at its own location
-    (so the loader reports ``file:line: field: message``): a ceasefire's mediator, a campaign's
+    (so the loader reports ``file:line: field: message``): a layer abroad must be operated by its
+    actor or an ally that defends it and name known weapons; a ceasefire's mediator, a campaign's
     target (not the actor itself) and a history strike's actors must be actors of the scenario, its weapons (and a package option's) known,
     its layers the target's, the history cannot spend more than an arsenal or a layer's stock
     holds, and a scenario without a history or a campaign needs an opening."""
@@ -315,7 +316,21 @@ def raise_round_problems(scenario: Any) -> None:
         problems.append((("opening",), "must have at least 1 item(s), got []", []))
     if scenario.ceasefire is not None:
         need("actor", actors, scenario.ceasefire.mediator, ("ceasefire", "mediator"))
+    defends = {(r.ally, r.protects) for r in scenario.relations if r.kind == "defends"}
     for actor_id, actor in actors.items():
+        for i, layer in enumerate(actor.abroad or ()):
+            place = ("actors", actor_id, "abroad", i)
+            if layer.operator != actor_id and (layer.operator, actor_id) not in defends:
+                problems.append(
+                    (
+                        (*place, "operator"),
+                        f"{layer.operator!r} operates a layer abroad for {actor_id!r} but no "
+                        f"'defends' relation says {layer.operator!r} protects {actor_id!r}",
+                        layer.operator,
+                    )
+                )
+            for weapon in layer.kill_probability:
+                need("weapon", scenario.weapons, weapon, (*place, "kill_probability", weapon))
         campaign = actor.policy.campaign if actor.policy else None
         if campaign is not None:
             place = ("actors", actor_id, "policy", "campaign", "target")

@@ -275,6 +275,11 @@ class Actor(StrictModel):
     defence: list[DefenceLayer] = Field(
         default_factory=list, description="Defence layers protecting this actor, outer to inner."
     )
+    abroad: list[DefenceLayer] | None = Field(
+        None,
+        description="Layers defending its assets in third countries ([] for none); strikes on it "
+        "at rung 2 meet these, not its homeland's (absent: every strike meets the homeland's).",
+    )
     policy: Policy | None = Field(
         None,
         description="How the actor responds to strikes; without a policy it never responds "
