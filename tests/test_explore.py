@@ -264,3 +264,16 @@ def test_a_salib_problem_naming_declared_levers_runs_as_factors(tmp_path):
     assert result.experiments.columns.tolist() == ["point", *problem["names"]]
     assert result.experiments.us_pressure.between(0, 0.5).all()
     assert result.problem["paths"] == ["relations.4.pressure", "relations.5.obey_probability"]
+
+
+def test_the_same_tables_on_every_executor():
+    options = {**SMALL, "n": 3, "replications": 4}
+    tables = {
+        executor: explore(APRIL, ["us_pressure"], executor=executor, workers=2, **options)
+        for executor in ("serial", "process", "dask")
+    }
+    assert tables["serial"].outcomes.estimate.nunique() > 1  # the points differ
+    for executor in ("process", "dask"):
+        pd.testing.assert_frame_equal(
+            tables[executor].runs, tables["serial"].runs, check_exact=True
+        )
