@@ -279,3 +279,18 @@ def test_a_bad_package_choice_names_its_file_line_and_field(tmp_path, old, new, 
     fragment = {"options[0].probability": "name: salvo", "options[1].projectiles.rockit": "rockit"}
     line = line_of(text, fragment.get(field, "3:"))
     assert problem == f"{tmp_path / 'bad.yaml'}:{line}: {where}: {message}"
+
+
+def test_package_and_unclaimed_records_go_into_the_events_table():
+    """The new record kinds table under the one events schema, with their own columns."""
+    from sim.model.events import EVENT_SCHEMA, events_arrow
+
+    signals = "\n      signals: {claim_probability: 0}"
+    text = WORLD.format(salvo=1, surprise=0).replace(
+        "      packages:\n", signals + "\n      packages:\n", 1
+    )
+    table = events_arrow([(0, run_replication(parse_scenario(text), 0))])
+    assert table.schema.equals(EVENT_SCHEMA)
+    rows = {row["kind"]: row for row in table.to_pylist()}
+    assert (rows["package"]["package"], rows["package"]["probability"]) == ("salvo", 1.0)
+    assert (rows["unclaimed"]["strike_id"], rows["unclaimed"]["attacker"]) == (2, "b")
