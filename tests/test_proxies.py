@@ -202,3 +202,23 @@ def test_a_proxy_weight_outside_0_1_is_refused(tmp_path):
         f"{tmp_path / 'bad.yaml'}:{line_of(text, 'proxy_weight')}: actors.pat.policy.proxy_weight:"
         " must be <= 1.0, got 2"
     )
+
+
+def test_a_round_with_a_campaign_going_is_never_settled():
+    """The proxy lets foe's strike be and nothing is pending, but its campaign goes on: the
+    round runs to the horizon; held back to rate 0, the same round ends settled then."""
+    going, held = (
+        parse_scenario(
+            WORLD.format(
+                patron="",
+                proxy=CAMPAIGN.format(rate=0.01),
+                mult=m,
+                opening=STRIKE_ON_PROXY,
+                horizon=4,
+            )
+            + "end_when_settled: true\n"
+        )
+        for m in (1.0, 0.0)
+    )
+    assert run_replication(going, 0)[-1].how == "horizon"
+    assert run_replication(held, 0)[-1].how == "settled"

@@ -88,6 +88,7 @@ class World:
         self.highest_rung = -1
         self.opening_done = False
         self.unclaimed: set[int] = set()
+        self.campaign_rates = campaign_rates(scenario)
         decided = self.decided if self.remembers or self.ends else None
         self.agents = {
             a: ActorAgent(
@@ -203,9 +204,10 @@ class World:
 
     def _end_if_settled(self) -> None:
         """End the round if it ends when settled and nothing is owed, pending, undecided or in the
-        air (the opening done)."""
+        air (the opening done), and no actor keeps a campaign going."""
         if (
             self.scenario.end_when_settled
+            and not self.campaign_rates
             and self.opening_done
             and self.in_flight == 0
             and self.pending_answers == 0
@@ -364,7 +366,7 @@ class World:
                     self.env.process(self._resupply(state))
         if self.scenario.ceasefire is not None:
             self.env.process(self._ceasefire())
-        for actor, rate in campaign_rates(self.scenario).items():
+        for actor, rate in self.campaign_rates.items():
             rng = self.streams.get("campaign", actor)
             self.env.process(campaign(self.env, self.agents[actor], rate, rng, self.record))
         self.env.run(until=self.scenario.horizon_days * HOURS_PER_DAY)
