@@ -277,3 +277,18 @@ def test_the_same_tables_on_every_executor():
         pd.testing.assert_frame_equal(
             tables[executor].runs, tables["serial"].runs, check_exact=True
         )
+
+
+def test_ending_outcomes_of_a_scenario_that_ends_when_settled():
+    options = {**SMALL, "n": 2, "replications": 8, "outcomes": ["ended:settled", "days_to_end"]}
+    result = explore(
+        APRIL, ["us_pressure"], overrides=["end_when_settled=true"], executor="serial", **options
+    )
+    ended, days = result.runs["ended:settled"], result.runs["days_to_end"]
+    assert ((ended == 1) == (days < 90)).all() and days.between(0, 90).all()
+    rows = result.outcomes[result.outcomes.outcome == "days_to_end"]
+    means = result.runs.groupby("point")["days_to_end"].mean().to_numpy()
+    np.testing.assert_allclose(rows.estimate, means)
+    np.testing.assert_allclose(
+        rows.censored, 1 - result.runs.groupby("point")["ended:settled"].mean()
+    )

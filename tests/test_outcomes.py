@@ -231,9 +231,11 @@ def test_a_python_function_over_a_runs_row_and_events():
     struck = custom_outcome(israel_struck_iran, "israel hits iran", binary=True)
     assert struck.kind == "binary"
     np.testing.assert_array_equal(struck.values(runs, events), [1, 0, 1])
-    with pytest.raises(OutcomeError, match="a binary outcome returned 3 for replication 0"):
+    with pytest.raises(
+        OutcomeError, match="returned 3 for replication 0; expected True/False or 0/1"
+    ):
         custom_outcome(lambda row, ev: 3, "three", binary=True).values(runs, events)
-    with pytest.raises(OutcomeError, match="returned 'x' for replication 0, not a number"):
+    with pytest.raises(OutcomeError, match="returned 'x' for replication 0; expected a number"):
         custom_outcome(lambda row, ev: "x", "text").values(runs, events)
 
 
@@ -281,3 +283,39 @@ def test_compare_estimates_numeric_and_event_outcomes_from_each_settings_study(t
     )
     assert table.label.tolist()[:3] == [parse_outcome(o, SCENARIO).label for o in outcomes]
     assert table.estimate.nunique() > 2  # the outcomes differ: the checks above say something
+
+
+SETTLING = load_scenario(APRIL, {"end_when_settled": True})
+
+
+def test_endings_parse_only_for_a_scenario_that_can_end():
+    with pytest.raises(OutcomeError) as caught:
+        parse_outcome("ended:settled", SCENARIO, APRIL)
+    assert str(caught.value) == (
+        f"outcome 'ended:settled': {APRIL} cannot end that way before the horizon "
+        "(ceasefire: not set, end_when_settled: false)"
+    )
+    with pytest.raises(OutcomeError, match="cannot end that way"):
+        parse_outcome("days_to_end", SCENARIO, APRIL)
+    with pytest.raises(OutcomeError, match="cannot end that way"):
+        parse_outcome("ended:ceasefire", SETTLING, APRIL)
+    assert parse_outcome("ended:settled", SETTLING).label == "P(round ended: settled)"
+    assert parse_outcome("days_to_end", SETTLING).kind == "numeric"
+    assert parse_outcome("days_to_end<=30", SETTLING).label == "P(days to the end <= 30)"
+
+
+def test_ending_values_on_a_hand_made_table():
+    runs = pd.DataFrame(
+        {
+            "replication": [2, 0, 1],
+            "ended_how": ["ceasefire", "settled", "horizon"],
+            "ended_day": [30.0, 12.0, NAN],
+        }
+    )
+    assert parse_outcome("ended:settled").values(runs).tolist() == [1, 0, 0]
+    assert parse_outcome("ended:ceasefire").values(runs).tolist() == [0, 0, 1]
+    assert parse_outcome("ended:any").values(runs).tolist() == [1, 0, 1]
+    days = parse_outcome("days_to_end", SETTLING)
+    values = days.values(runs)
+    assert values.tolist() == [12, 90, 30] and days.censored(values) == pytest.approx(1 / 3)
+    assert parse_outcome("days_to_end<=20", SETTLING).values(runs).tolist() == [1, 0, 0]

@@ -1,8 +1,8 @@
 """Outcomes of the user's choosing: a small language, parsed once and checked before anything runs.
 
-An outcome turns one replication (its row of the runs table, and its events when the row does
-not hold what is asked) into a number. Binary outcomes are 0/1 and are estimated as a probability
-with a Wilson 95% interval; numeric ones as a mean with a Student-t 95% interval.
+An outcome turns one run (its row of the runs table, and its events when the row lacks what is
+asked) into a number: binary ones (0/1) give a probability with a Wilson 95% interval, numeric
+ones a mean with a Student-t 95% interval.
 
     rung>=R                      the run reached rung R (0-6)                        binary
     strike:ATTACKER>TARGET>=R    ATTACKER struck TARGET at rung R or higher          binary
@@ -12,26 +12,22 @@ with a Wilson 95% interval; numeric ones as a mean with a Student-t 95% interval
     cost:ACTOR                   what ACTOR spent on strikes and interceptors (US$)  numeric
     interceptors:ACTOR           interceptors fired by layers ACTOR operates         numeric
     leakers:ACTOR                projectiles that leaked through onto ACTOR          numeric
-    exchange:ATTACKER>DEFENDER   cost-exchange ratio: US$ of interceptors fired (by every
-                                 layer, allies' too) at ATTACKER's strikes on
-                                 DEFENDER, per US$ those strikes cost ATTACKER       numeric
+    exchange:ATTACKER>DEFENDER   US$ of interceptors fired (allies' too) at ATTACKER's
+                                 strikes on DEFENDER per US$ they cost ATTACKER      numeric
     exhausted:ACTOR/LAYER        a layer defending ACTOR fired its last interceptor  binary
+    ended:HOW                    the round ended by ceasefire, settled, or any       binary
+    days_to_end                  days until the round ended                          numeric
 
-Every numeric form takes a threshold, which makes it binary: ``casualties:israel>=10``,
-``days_to_rung>=4<=14`` (rung 4 within 14 days), ``exchange:iran>israel>1`` (``>=``, ``>``,
-``<=``, ``<``). A layer is named by its defended actor and a slug of its name (lower case, every
-run of other characters one ``-``: ``exhausted:israel/arrow-3``, ``exhausted:israel/david-s-sling``):
-layers are listed under the actor they defend, and their names hold spaces and brackets.
+A numeric form with a threshold (``>=``, ``>``, ``<=``, ``<``) is binary: ``casualties:israel>=10``,
+``days_to_rung>=4<=14`` (rung 4 within 14 days). A layer is its defended actor (layers are listed
+under it) and its name in lower case, other characters as ``-``: ``exhausted:israel/arrow-3``.
 
-Censoring: ``days_to_rung`` of a run that never reached the rung is the horizon (the estimate is the
-mean time to the rung restricted to the horizon), and the tables give the share of such runs in a
-``censored`` column. A cost-exchange ratio is undefined in a run where the attacker spent nothing
-on the defender (no strike, or one without projectiles): such runs are left out of its mean, and
-``n`` counts the runs that have it. Anything else: ``custom_outcome(function)``, a Python function
-of a run's row (a dict) and its events (a DataFrame, the columns of ``sim.model.events``).
-
-New forms (the ending of a run, once the dynamics work lands) are one parser and one value
-function each: add them to ``_FORMS`` and ``_VALUES``.
+Censoring: ``days_to_rung`` of a run that never reached the rung (``days_to_end`` of one that did
+not end) is the horizon: the estimate is a mean restricted to the horizon, and the tables give the
+share of such runs in a ``censored`` column. A cost-exchange ratio is undefined (NaN, left out of its mean; ``n`` counts
+the rest) in a run where the attacker spent nothing on the defender. Anything else:
+``custom_outcome(function)`` of a run's row (a dict) and its events (a DataFrame).
+A new form is one pattern in ``_FORMS`` and one value function in ``_VALUES``.
 """
 
 from __future__ import annotations
@@ -75,6 +71,8 @@ _FORMS = {
     "total": re.compile(rf"^({'|'.join(_TOTALS)}):{_ID}{_THRESHOLD}$"),
     "exchange": re.compile(rf"^exchange:{_ID}>{_ID}{_THRESHOLD}$"),
     "exhausted": re.compile(rf"^exhausted:{_ID}/([a-z0-9][a-z0-9-]*)$"),
+    "ended": re.compile(r"^ended:(ceasefire|settled|any)$"),
+    "days_to_end": re.compile(rf"^days_to_end{_THRESHOLD}$"),
 }
 _SYNTAX = {
     "rung": "rung>=R",
@@ -83,6 +81,8 @@ _SYNTAX = {
     **{name: f"{name}:ACTOR[>=X]" for name in _TOTALS},
     "exchange": "exchange:ATTACKER>DEFENDER[>=X]",
     "exhausted": "exhausted:ACTOR/LAYER",
+    "ended": "ended:ceasefire|settled|any",
+    "days_to_end": "days_to_end[<=DAYS]",
 }
 OUTCOME_SYNTAX = ", ".join(_SYNTAX.values())
 """The valid forms, for help texts and error messages (R a rung 0-6, X a number)."""
@@ -103,11 +103,8 @@ def layer_slug(name: str) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One parsed outcome: its form, what it names, an optional threshold, and what it needs.
-
-    ``horizon_days`` (the scenario's horizon) censors ``days_to_rung``; ``layer`` is the layer's
-    name as the event log writes it; ``function`` is a custom outcome's function.
-    """
+    """One parsed outcome: its form, what it names, a threshold, the horizon that censors the
+    ``days_*`` forms, a layer's name as the event log writes it, or a custom function."""
 
     text: str
     form: str
@@ -122,7 +119,7 @@ class Outcome:
     @property
     def kind(self) -> str:
         """``binary`` (a probability) or ``numeric`` (a mean)."""
-        binary = self.form in ("rung", "strike", "exhausted") or self.threshold is not None
+        binary = self.form in ("rung", "strike", "exhausted", "ended") or self.threshold is not None
         return "binary" if binary or (self.form == "custom" and self.binary_function) else "numeric"
 
     @property
@@ -150,49 +147,45 @@ class Outcome:
             op, limit = self.threshold
             with np.errstate(invalid="ignore"):
                 return _COMPARE[op](raw, limit).astype(float)
-        if self.form == "days_to_rung":
+        if self.form in _CENSORED:
             return np.where(np.isnan(raw), self.horizon_days, raw)
         return raw
 
     def censored(self, values: np.ndarray) -> float:
-        """Share of ``values`` (from ``values``) censored at the horizon: runs that never reached
-        the rung of a ``days_to_rung`` outcome without threshold (0 for every other outcome)."""
-        if self.form != "days_to_rung" or self.threshold is not None or len(values) == 0:
+        """Share of ``values`` censored at the horizon: runs that never reached the rung of a
+        ``days_to_rung`` outcome, or never ended for ``days_to_end`` (0 for every other outcome)."""
+        if self.form not in _CENSORED or self.threshold is not None or len(values) == 0:
             return 0.0
         return float(np.mean(np.asarray(values) >= self.horizon_days))
 
 
 def _label(outcome: Outcome) -> str:
-    threshold = "" if outcome.threshold is None else " {} {:g}".format(*outcome.threshold)
-    if outcome.form == "rung":
-        meaning = _RUNG_MEANING.get(outcome.rung, f"rung >= {outcome.rung}")
-        return f"P({meaning})"
-    if outcome.form == "strike":
-        return f"P({outcome.names[0]} strikes {outcome.names[1]} at rung >= {outcome.rung})"
-    if outcome.form == "days_to_rung":
-        what = f"days to rung >= {outcome.rung}"
-        if outcome.threshold is not None and outcome.threshold[0] == "<=":
-            return f"P(rung >= {outcome.rung} within {outcome.threshold[1]:g} days)"
-        return f"P({what}{threshold})" if threshold else f"mean {what} (censored at the horizon)"
-    if outcome.form == "total":
-        what = _TOTALS[outcome.names[0]].format(outcome.names[1])
-        return f"P({what}{threshold})" if threshold else f"mean {what}"
-    if outcome.form == "exchange":
-        attacker, defender = outcome.names
-        what = f"cost-exchange ratio: US$ intercepting {attacker} over {defender} per US$ it spent"
-        return f"P({what}{threshold})" if threshold else f"mean {what}"
-    if outcome.form == "exhausted":
-        return f"P({outcome.names[0]}'s {outcome.layer or outcome.names[1]} exhausted)"
-    return outcome.text
+    form, names = outcome.form, outcome.names
+    if form == "rung":
+        return f"P({_RUNG_MEANING.get(outcome.rung, f'rung >= {outcome.rung}')})"
+    if form == "strike":
+        return f"P({names[0]} strikes {names[1]} at rung >= {outcome.rung})"
+    if form == "exhausted":
+        return f"P({names[0]}'s {outcome.layer or names[1]} exhausted)"
+    if form in ("ended", "custom"):
+        return f"P(round ended: {names[0]})" if form == "ended" else outcome.text
+    if form in _CENSORED:
+        what = f"days to rung >= {outcome.rung}" if form == "days_to_rung" else "days to the end"
+    elif form == "exchange":
+        what = f"cost-exchange ratio: US$ intercepting {names[0]} over {names[1]} per US$ it spent"
+    else:
+        what = _TOTALS[names[0]].format(names[1])
+    if outcome.threshold is None:
+        return f"mean {what}" + (" (censored at the horizon)" if form in _CENSORED else "")
+    op, limit = outcome.threshold
+    if form == "days_to_rung" and op == "<=":
+        return f"P(rung >= {outcome.rung} within {limit:g} days)"
+    return f"P({what} {op} {limit:g})"
 
 
 def _by_replication(runs: pd.DataFrame, series: pd.Series) -> np.ndarray:
     """A per-replication sum (indexed by replication) aligned with ``runs``, 0 where absent."""
     return series.reindex(runs["replication"].to_numpy(), fill_value=0).to_numpy(dtype=float)
-
-
-def _of_kind(events: pd.DataFrame, kind: str) -> pd.DataFrame:
-    return events[events["kind"] == kind]
 
 
 def _rung_values(outcome: Outcome, runs: pd.DataFrame, _: Any) -> np.ndarray:
@@ -208,9 +201,11 @@ def _strike_values(outcome: Outcome, runs: pd.DataFrame, _: Any) -> np.ndarray:
 
 
 def _days_values(outcome: Outcome, runs: pd.DataFrame, _: Any) -> np.ndarray:
+    """Days to a rung, or to the round's end (no column: the scenario cannot end; NaN: never)."""
     if math.isnan(outcome.horizon_days):
         raise OutcomeError(f"outcome {outcome.text!r}: parse it with its scenario (the horizon)")
-    return runs[first_day_column(outcome.rung)].to_numpy(dtype=float)
+    column = first_day_column(outcome.rung) if outcome.form == "days_to_rung" else "ended_day"
+    return runs.get(column, pd.Series(math.nan, index=runs.index)).to_numpy(dtype=float)
 
 
 _RUN_COLUMNS = {"casualties": "casualties_{}", "damage": "damage_usd_{}", "cost": "cost_usd_{}"}
@@ -221,17 +216,17 @@ def _total_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame | N
     if what in _RUN_COLUMNS:
         return runs[_RUN_COLUMNS[what].format(actor)].to_numpy(dtype=float)
     if what == "interceptors":
-        fired = _of_kind(events, "interception")
+        fired = events[events["kind"] == "interception"]
         fired = fired[fired["operator"] == actor]
         return _by_replication(runs, fired.groupby("replication")["interceptors_fired"].sum())
-    struck = _of_kind(events, "outcome")
+    struck = events[events["kind"] == "outcome"]
     struck = struck[struck["target"] == actor]
     return _by_replication(runs, struck.groupby("replication")["leaked"].sum())
 
 
 def _exchange_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
     attacker, defender = outcome.names
-    struck = _of_kind(events, "outcome")
+    struck = events[events["kind"] == "outcome"]
     struck = struck[(struck["attacker"] == attacker) & (struck["target"] == defender)]
     sums = struck.groupby("replication")[["defender_cost_usd", "attacker_cost_usd"]].sum()
     spent = _by_replication(runs, sums["attacker_cost_usd"])
@@ -241,13 +236,15 @@ def _exchange_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame)
 
 
 def _exhausted_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
-    fired = _of_kind(events, "interception")
-    empty = fired[
-        (fired["defended"] == outcome.names[0])
-        & (fired["layer"] == outcome.layer)
-        & (fired["stock_after"] == 0)
-    ]
-    return runs["replication"].isin(set(empty["replication"])).to_numpy()
+    fired = events[events["kind"] == "interception"]
+    fired = fired[(fired["defended"] == outcome.names[0]) & (fired["layer"] == outcome.layer)]
+    return runs["replication"].isin(set(fired[fired["stock_after"] == 0]["replication"])).to_numpy()
+
+
+def _ended_values(outcome: Outcome, runs: pd.DataFrame, _: Any) -> np.ndarray:
+    how = runs.get("ended_how", pd.Series("horizon", index=runs.index))
+    wanted = {"any": ("ceasefire", "settled")}.get(outcome.names[0], outcome.names)
+    return how.isin(wanted).to_numpy()
 
 
 def _custom_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
@@ -257,18 +254,16 @@ def _custom_values(outcome: Outcome, runs: pd.DataFrame, events: pd.DataFrame) -
     for row in runs.to_dict("records"):
         value = outcome.function(row, by_replication.get(row["replication"], empty))
         try:
-            number = float(value)
+            values.append(float(value))
+            valid = not outcome.binary_function or values[-1] in (0.0, 1.0)
         except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            expected = "True/False or 0/1" if outcome.binary_function else "a number"
             raise OutcomeError(
                 f"outcome {outcome.text!r}: returned {value!r} for replication "
-                f"{row['replication']}, not a number"
-            ) from None
-        if outcome.binary_function and number not in (0.0, 1.0):
-            raise OutcomeError(
-                f"outcome {outcome.text!r}: a binary outcome returned {value!r} for "
-                f"replication {row['replication']} (expected True/False or 0/1)"
+                f"{row['replication']}; expected {expected}"
             )
-        values.append(number)
     return np.array(values, dtype=float)
 
 
@@ -280,7 +275,10 @@ _VALUES = {
     "exchange": _exchange_values,
     "exhausted": _exhausted_values,
     "custom": _custom_values,
+    "ended": _ended_values,
+    "days_to_end": _days_values,
 }
+_CENSORED = ("days_to_rung", "days_to_end")
 
 
 def custom_outcome(
@@ -295,12 +293,8 @@ def custom_outcome(
     that worker processes can receive it."""
     if not callable(function):
         raise OutcomeError(f"custom outcome {function!r}: not a function")
-    return Outcome(
-        name or getattr(function, "__name__", "custom"),
-        "custom",
-        function=function,
-        binary_function=binary,
-    )
+    name = name or getattr(function, "__name__", "custom")
+    return Outcome(name, "custom", function=function, binary_function=binary)
 
 
 def _unknown(text: str) -> OutcomeError:
@@ -323,6 +317,7 @@ def parse_outcome(
     if scenario is None or outcome.form == "custom":
         return outcome
     _check_actors(outcome, scenario, source)
+    _check_ending(outcome, scenario, source)
     if outcome.form == "exhausted":
         outcome = _bind_layer(outcome, scenario, source)
     return replace(outcome, horizon_days=float(scenario.horizon_days))
@@ -341,9 +336,9 @@ def _from_match(text: str, form: str, groups: tuple) -> Outcome:
         return Outcome(text, form, rung=int(groups[0]))
     if form == "strike":
         return Outcome(text, form, names=groups[:2], rung=int(groups[2]))
-    if form == "exhausted":
+    if form in ("exhausted", "ended"):
         return Outcome(text, form, names=groups)
-    named = {"days_to_rung": 0, "total": 2, "exchange": 2}[form]
+    named = {"days_to_rung": 0, "total": 2, "exchange": 2, "days_to_end": 0}[form]
     op, limit = groups[-2:]
     threshold = None if op is None else (op, float(limit))
     if threshold is not None and not math.isfinite(threshold[1]):
@@ -364,6 +359,20 @@ def _check_actors(outcome: Outcome, scenario: Scenario, source: str | Path) -> N
         raise OutcomeError(
             f"outcome {outcome.text!r}: {source or 'the scenario'} has no actor "
             f"{' or '.join(unknown)} (actors: {', '.join(scenario.actors)})"
+        )
+
+
+def _check_ending(outcome: Outcome, scenario: Scenario, source: str | Path) -> None:
+    """Refuse an ending the scenario cannot have (it would be an outcome that never happens)."""
+    if outcome.form not in ("ended", "days_to_end"):
+        return
+    can = {"ceasefire": scenario.ceasefire is not None, "settled": scenario.end_when_settled}
+    how = outcome.names[0] if outcome.form == "ended" else "any"
+    if not (can[how] if how in can else any(can.values())):
+        raise OutcomeError(
+            f"outcome {outcome.text!r}: {source or 'the scenario'} cannot end that way before "
+            f"the horizon (ceasefire: {'set' if can['ceasefire'] else 'not set'}, "
+            f"end_when_settled: {str(can['settled']).lower()})"
         )
 
 
