@@ -9,25 +9,25 @@ the flow, and ``sim.cli`` is the command line. A notebook needs only ``import si
 whatever moves inside the steps.
 """
 
-import ast
-import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 
 from sim.study import DEFAULT_N
 from sim.study import PACKAGE_VERSION as __version__
 from sim.study.executors import DEFAULT_WORKERS
+from sim.study.guard import MissingMainGuard, refuse_unguarded_main
 
 __all__ = [
     "DEFAULT_N",
     "DEFAULT_WORKERS",
     "MissingMainGuard",
     "__version__",
+    "discover",
     "load_results",
     "load_scenario",
     "refuse_unguarded_main",
     "run",
+    "score",
 ]
 
 
@@ -88,6 +88,31 @@ def _refuse_what_no_run_honours(scenario, n: int | None, options: dict) -> None:
         check_runnable(load_with_overrides(scenario, options.get("overrides", ())), scenario)
 
 
+def discover(folder, outcome: str, **options):
+    """Scenario discovery on an explore study folder: PRIM (with CART and feature scores) on
+    where ``outcome`` happens; returns the ``DiscoveryResult`` (see
+    ``sim.analysis.discovery.discover``, which takes the tables themselves)."""
+    from sim.analysis.discovery import discover_folder
+
+    return discover_folder(Path(folder), outcome, **options)[0]
+
+
+def explore(scenario, factors, **options):
+    """An experiment design over ``factors`` of ``scenario``, R replications per point on common
+    random numbers, in a resumable study folder (see ``sim.analysis.explore.explore``)."""
+    from sim.analysis.explore import explore as run_explore
+
+    return run_explore(scenario, factors, **options)
+
+
+def score(questions, **options):
+    """Score the model's forecasts of a questions file against baselines with proper scores
+    (see ``sim.analysis.forecasts.score`` and docs/scoring.md)."""
+    from sim.analysis.forecasts import score as score_questions
+
+    return score_questions(questions, **options)
+
+
 def load_scenario(path):
     """Read and validate a scenario file (see ``sim.scenario.loading.load_scenario``)."""
     from sim.scenario.loading import load_scenario as load
@@ -100,60 +125,3 @@ def load_results(folder):
     from sim.study.results import Results
 
     return Results(folder)
-
-
-class MissingMainGuard(SystemExit):
-    """Worker processes would be started by a script's top-level code.
-
-    Each worker imports the script that started it and would run that code again, and start
-    workers of its own. A ``SystemExit`` so that Python prints this one line, no traceback.
-    """
-
-
-def refuse_unguarded_main(kind: str, workers: int, scheduler: str | None = None) -> None:
-    """Raise ``MissingMainGuard`` if worker processes would start from a script's top-level code
-    outside ``if __name__ == "__main__":``.
-
-    Each worker process imports the main script again, as multiprocessing does: by path, or by
-    module name unless it is a package's ``__main__``. A notebook, ``python -c`` or a REPL has
-    no script to import, and a study in this process starts no workers.
-    """
-    starts_processes = (kind == "process" and workers > 1) or (kind == "dask" and not scheduler)
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
-    if not starts_processes or path is None or name.rpartition(".")[2] == "__main__":
-        return
-    line = _main_script_line()
-    if line is None or _guarded(Path(path), line):
-        return
-    raise MissingMainGuard(
-        f"error: {path}:{line}: worker processes import this script and would run this line "
-        f'again; put the code that runs studies under `if __name__ == "__main__":`'
-    )
-
-
-def _main_script_line() -> int | None:
-    """The line of the main script's top-level code that is running now."""
-    frame: FrameType | None = sys._getframe()
-    while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
-            return frame.f_lineno
-        frame = frame.f_back
-    return None
-
-
-def _guarded(path: Path, line: int) -> bool:
-    """Whether ``line`` of ``path`` is inside an ``if __name__ == "__main__":`` block (or the
-    source cannot be read: then nothing is refused)."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return True
-    tests = {'__name__ == "__main__"', '"__main__" == __name__'}
-    return any(
-        isinstance(node, ast.If)
-        and ast.unparse(node.test).replace("'", '"') in tests
-        and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line)
-        for node in ast.walk(tree)
-    )

@@ -33,6 +33,7 @@ def test_identical_settings_differ_by_exactly_zero(tmp_path):
     assert (table["difference"] == 0).all()
     assert (table["diff_ci_low"] == 0).all() and (table["diff_ci_high"] == 0).all()
     assert (table["paired_variance"] == 0).all()
+    assert table["variance_ratio"].isna().all()  # undefined, never written as inf
     # A zero difference proves something only for outcomes that vary from run to run: at least
     # three of the five outcomes of each of the three settings must.
     uncertain = table["probability"].between(0, 1, inclusive="neither")

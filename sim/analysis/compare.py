@@ -31,6 +31,8 @@ from sim.scenario.levers import Lever, load_with_overrides
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
+from sim.study.executors import DEFAULT_WORKERS
+from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import default_folder, run_study
 from sim.study.results import (
     ResultsError,
@@ -166,7 +168,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) ->
         "diff_ci_high": mean + half,
         "paired_variance": paired,
         "independent_variance": independent,
-        "variance_ratio": independent / paired if paired > 0 else np.inf,
+        # With no paired variance (a setting against itself, the baseline row) the ratio is
+        # undefined, not infinite: left blank; variance_saved states the gain.
+        "variance_ratio": independent / paired if paired > 0 else np.nan,
         "variance_saved": saved,
     }
 
@@ -250,6 +254,12 @@ def compare(
     probability with a Wilson 95% CI, or a mean with a t 95% CI) and its paired difference from
     the baseline (t 95% CI) with the variance pairing saved. ``study_options`` go to ``run_study`` (workers, executor ...).
     """
+    study_options.setdefault("workers", DEFAULT_WORKERS)
+    refuse_unguarded_main(
+        study_options.get("executor", "process"),
+        study_options["workers"],
+        study_options.get("scheduler"),
+    )
     chosen = _settings(settings, variants, overrides)
     folder = Path(out) if out is not None else default_folder(f"compare-{chosen[0].file.stem}")
     common_seed = seed if seed is not None else load_scenario(chosen[0].file).seed

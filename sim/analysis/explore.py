@@ -55,7 +55,8 @@ from sim.scenario.parameters import PosteriorSample, posterior_of, scenario_with
 from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
 from sim.study.chunks import parquet_bytes
-from sim.study.executors import make_executor
+from sim.study.executors import DEFAULT_WORKERS, make_executor
+from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import StudyProgress, model_hash
 from sim.study.results import (
     ResultsError,
@@ -152,7 +153,7 @@ def explore(
     overrides: Sequence[str] = (),
     lever_file: str | Path | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    workers: int = 1,
+    workers: int = DEFAULT_WORKERS,
     executor: str = "process",
     scheduler: str | None = None,
     progress: StudyProgress | None = None,
@@ -168,6 +169,7 @@ def explore(
     """
     if replications < 1 or chunk_size < 1 or workers < 1:
         raise ResultsError("replications, chunk_size and workers must each be at least 1")
+    refuse_unguarded_main(executor, workers, scheduler)
     chosen = parse_factors(factors, file, lever_file)
     bases = _bases(file, chosen, overrides)
     chosen = resolve_factors(chosen, bases)

@@ -147,14 +147,14 @@ class Outcome:
             op, limit = self.threshold
             with np.errstate(invalid="ignore"):
                 return _COMPARE[op](raw, limit).astype(float)
-        if self.form in _CENSORED:
+        if self.form in CENSORED_FORMS:
             return np.where(np.isnan(raw), self.horizon_days, raw)
         return raw
 
     def censored(self, values: np.ndarray) -> float:
         """Share of ``values`` censored at the horizon: runs that never reached the rung of a
         ``days_to_rung`` outcome, or never ended for ``days_to_end`` (0 for every other outcome)."""
-        if self.form not in _CENSORED or self.threshold is not None or len(values) == 0:
+        if self.form not in CENSORED_FORMS or self.threshold is not None or len(values) == 0:
             return 0.0
         return float(np.mean(np.asarray(values) >= self.horizon_days))
 
@@ -169,14 +169,14 @@ def _label(outcome: Outcome) -> str:
         return f"P({names[0]}'s {outcome.layer or names[1]} exhausted)"
     if form in ("ended", "custom"):
         return f"P(round ended: {names[0]})" if form == "ended" else outcome.text
-    if form in _CENSORED:
+    if form in CENSORED_FORMS:
         what = f"days to rung >= {outcome.rung}" if form == "days_to_rung" else "days to the end"
     elif form == "exchange":
         what = f"cost-exchange ratio: US$ intercepting {names[0]} over {names[1]} per US$ it spent"
     else:
         what = _TOTALS[names[0]].format(names[1])
     if outcome.threshold is None:
-        return f"mean {what}" + (" (censored at the horizon)" if form in _CENSORED else "")
+        return f"mean {what}" + (" (censored at the horizon)" if form in CENSORED_FORMS else "")
     op, limit = outcome.threshold
     if form == "days_to_rung" and op == "<=":
         return f"P(rung >= {outcome.rung} within {limit:g} days)"
@@ -278,7 +278,7 @@ _VALUES = {
     "ended": _ended_values,
     "days_to_end": _days_values,
 }
-_CENSORED = ("days_to_rung", "days_to_end")
+CENSORED_FORMS = ("days_to_rung", "days_to_end")
 
 
 def custom_outcome(

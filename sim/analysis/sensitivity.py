@@ -49,7 +49,8 @@ from sim.scenario.parameters import PosteriorSample, posterior_of, scenario_with
 from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
 from sim.study.chunks import parquet_bytes
-from sim.study.executors import make_executor
+from sim.study.executors import DEFAULT_WORKERS, make_executor
+from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import model_hash
 from sim.study.results import ResultsError, atomic_write_bytes, git_commit, write_manifest
 
@@ -207,7 +208,7 @@ def sobol(
     out: str | Path | None = None,
     lever_file: str | Path | None = None,
     overrides: Sequence[str] = (),
-    workers: int = 1,
+    workers: int = DEFAULT_WORKERS,
     executor: str = "process",
     scheduler: str | None = None,
     progress: Any = None,
@@ -220,6 +221,7 @@ def sobol(
     """
     if callable(model):
         return function_sobol(model, uncertain or [], n=n, seed=seed or 0, names=names)
+    refuse_unguarded_main(executor, workers, scheduler)
     chosen = _uncertain(model, uncertain, lever_file)
     base = with_fixed(load_with_overrides(model, overrides), [u.path for u in chosen])
     parsed = check_outcomes(outcomes, base, model)

@@ -34,6 +34,7 @@ from sim.scenario.loading import (
     ScenarioError,
     load_scenario,
     read_document,
+    read_yaml_file,
     validate_model,
 )
 from sim.scenario.parameters import PosteriorSample, scenario_with
@@ -167,10 +168,10 @@ def _read_config(path: Path) -> tuple[CalibrationFile, dict[tuple, int]]:
     statistic of ``target_statistics``."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_file(path)
     except FileNotFoundError:
         raise ScenarioError([Problem(source, None, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
     if not text.strip():
         needs = ", ".join(CalibrationFile.model_fields)

@@ -4,6 +4,7 @@ numbers, and which assumption drives an outcome."""
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 from rich.table import Table
 
 from sim.analysis.compare import DEFAULT_OUTCOMES, Setting, compare, parse_variant, sweep
+from sim.analysis.outcomes import OUTCOME_SYNTAX
 from sim.analysis.sensitivity import DEFAULT_BASE_SAMPLES, DEFAULT_REPLICATIONS
 from sim.cli.support import (
     EXECUTOR_OPTION,
@@ -30,8 +32,8 @@ from sim.cli.support import (
 from sim.scenario.levers import Lever, declared_levers
 
 OUTCOME_HELP = (
-    "Outcome to report (repeatable): rung>=R (3 direct strike on a homeland, 5 strategic strikes, "
-    "6 regional war), or strike:ATTACKER>TARGET>=R (one actor's step, e.g. strike:israel>iran>=3)."
+    f"Outcome to report (repeatable): {OUTCOME_SYNTAX} (rung 3 is a direct strike on a homeland, "
+    "5 strategic strikes, 6 regional war; see docs/comparing.md)."
 )
 OUTCOMES_OPTION = click.option(
     "--outcome",
@@ -101,9 +103,10 @@ def _print(table: pd.DataFrame, columns: list[str], title: str) -> None:
 def _with_intervals(table: pd.DataFrame) -> pd.DataFrame:
     """Probability and difference columns as 'value [low, high]' text."""
     view = table.copy()
+    estimates = view.estimate if "estimate" in view else view.probability
     view["P [95% CI]"] = [
         f"{p:.3f} [{lo:.3f}, {hi:.3f}]"
-        for p, lo, hi in zip(view.probability, view.ci_low, view.ci_high, strict=True)
+        for p, lo, hi in zip(estimates, view.ci_low, view.ci_high, strict=True)
     ]
     view["difference [95% CI]"] = [
         f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
@@ -315,9 +318,20 @@ def sensitivity_command(
         --uncertain actors.israel.policy.escalation_aversion=0:2
     """
     from sim.analysis.sensitivity import DEFAULT_OUTCOMES as SOBOL_OUTCOMES
-    from sim.analysis.sensitivity import sobol
+    from sim.analysis.sensitivity import MIN_RELIABLE_BASE_SAMPLES, SmallSampleWarning, sobol
 
-    with progress_bar("replications") as progress, _resumable(out):
+    if n < MIN_RELIABLE_BASE_SAMPLES:
+        click.echo(
+            f"warning: --base-samples {n} is too small for Sobol indices to be read (they may "
+            f"fall outside 0-1, with wide intervals); use at least {MIN_RELIABLE_BASE_SAMPLES}",
+            err=True,
+        )
+    with (
+        progress_bar("replications") as progress,
+        _resumable(out),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", SmallSampleWarning)
         table = sobol(
             file,
             list(uncertain) or None,

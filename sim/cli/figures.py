@@ -36,6 +36,14 @@ from sim.figures.folders import figures_of
 @click.option(
     "--replication", "-r", type=int, help="The run the timeline shows (default: a typical one)."
 )
+@click.option(
+    "--scale",
+    type=click.Choice(["linear", "log"]),
+    default="linear",
+    show_default=True,
+    help="A sweep's probability axis: linear (scaled to the data) or logarithmic, for rare "
+    "outcomes such as rung 5 or 6.",
+)
 @user_errors
 def plot_command(
     folder: Path,
@@ -43,6 +51,7 @@ def plot_command(
     formats: tuple[str, ...],
     out: Path | None,
     replication: int | None,
+    scale: str,
 ) -> None:
     """Draw paper figures from FOLDER: a `sim run`, `sim sweep`, `sim compare`,
     `sim sensitivity` or `sim calibrate` output.
@@ -60,7 +69,7 @@ def plot_command(
 
     target = out or folder / "figures"
     check_output_folder(target)
-    for name, figure, manifest in figures_of(folder, kinds, replication):
+    for name, figure, manifest in figures_of(folder, kinds, replication, scale):
         for path in save_figure(figure, target / name, formats or ("pdf", "png"), manifest):
             click.echo(str(path))
 

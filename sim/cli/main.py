@@ -15,6 +15,8 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
+from sim.analysis.compare import check_outcomes, outcome_values, summarize
+from sim.analysis.outcomes import CENSORED_FORMS
 from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_USAGE,
@@ -22,6 +24,7 @@ from sim.cli.support import (
     FinitePositive,
     check_output_folder,
     check_runnable,
+    percent,
     progress_bar,
     replications_option,
     report_console,
@@ -205,6 +208,13 @@ def print_summary(summary: Summary, console: Console) -> None:
 )
 @replications_option("--max-n", default=100_000, help="Cap on replications with --until-ci.")
 @click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    help="An outcome to estimate besides the rung table (repeatable), e.g. days_to_rung>=4, "
+    "casualties:israel>=10, exhausted:israel/arrow-3; every form of `sim compare --outcome`.",
+)
 @SET_OPTION
 @user_errors
 def run(
@@ -220,6 +230,7 @@ def run(
     until_ci: float | None,
     max_n: int,
     csv: bool,
+    outcomes: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
     """Run N replications of scenario FILE and print the probability of reaching each rung.
@@ -239,7 +250,9 @@ def run(
     folder = resume or out or default_folder(file)
     given = click.get_current_context().get_parameter_source
     n_given = given("n") is not ParameterSource.DEFAULT
-    check_runnable(load_with_overrides(file, overrides), file)
+    scenario = load_with_overrides(file, overrides)
+    check_runnable(scenario, file)
+    parsed = check_outcomes(outcomes, scenario, file)
     if resume is None:
         check_output_folder(folder)
     elif given("chunk_size") is not ParameterSource.DEFAULT:
@@ -264,9 +277,35 @@ def run(
         )
     console = report_console()
     print_summary(results.summary(), console)
+    if parsed:
+        print_outcomes(results, parsed, console)
     console.print(
         f"results: {results.folder}  (n = {results.manifest['n']}, seed {results.manifest['seed']})"
     )
+
+
+def censorable(outcome) -> bool:
+    """Whether an outcome's runs can be censored at the horizon (a time to a rung or to the
+    end, not thresholded)."""
+    return outcome.form in CENSORED_FORMS and outcome.threshold is None
+
+
+def print_outcomes(results: Results, outcomes: list, console: Console) -> None:
+    """The ``--outcome`` estimates of a finished study: probability or mean, 95% interval, and
+    the share of runs censored at the horizon where the outcome can be censored."""
+    table = Table(title="Outcomes (95% CI)")
+    for column in ("outcome", "estimate [95% CI]", "runs", "censored"):
+        table.add_column(column, no_wrap=column == "outcome")
+    values = outcome_values(results, outcomes)
+    for outcome in outcomes:
+        row = summarize(outcome, values[outcome.text])
+        table.add_row(
+            row["label"],
+            f"{row['estimate']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]",
+            f"{row['n']:,}",
+            percent(row["censored"]) if censorable(outcome) else "-",
+        )
+    console.print(table)
 
 
 def _note_kept_chunk_size(folder: Path, asked: int) -> None:
@@ -294,7 +333,10 @@ def _add_command_groups() -> None:
     """Commands that live beside the step they drive."""
     from sim.cli.calibrate import calibrate_command
     from sim.cli.compare import compare_command, sensitivity_command, sweep_command
+    from sim.cli.discover import discover_command
+    from sim.cli.explore import explore_command
     from sim.cli.figures import gallery_command, plot_command, report_command
+    from sim.cli.score import score_command
 
     main.add_command(compare_command)
     main.add_command(sweep_command)
@@ -303,6 +345,9 @@ def _add_command_groups() -> None:
     main.add_command(report_command)
     main.add_command(gallery_command)
     main.add_command(calibrate_command)
+    main.add_command(discover_command)
+    main.add_command(explore_command)
+    main.add_command(score_command)
 
 
 _add_command_groups()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.scenario.loading import read_yaml_file
 from sim.study.results import Results, ResultsError, read_manifest
 
 
@@ -92,8 +93,8 @@ def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None
         configs += [Path(named.group(1))] if named else []
     for config in [*configs, folder / "calibrate.yaml"]:
         try:
-            raw = yaml.safe_load(config.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            raw = yaml.safe_load(read_yaml_file(config))
+        except (OSError, ValueError, yaml.YAMLError):
             continue
         if not isinstance(raw, dict) or not isinstance(raw.get("priors"), dict):
             continue

@@ -125,6 +125,7 @@ def sweep_probabilities(
     if scale not in SCALES:
         raise ValueError(f"scale: {scale!r} is not one of {', '.join(SCALES)}")
     levers = list(levers or sweep_levers(table))
+    table = binary_outcomes(table)
     if len(levers) == 2:
         return sweep_heatmap(table, levers, labels, scale, prior_ranges)
     (lever,) = levers
@@ -188,6 +189,18 @@ def _shade_extrapolation(axes, lever: str, prior: tuple[float, float] | None, va
 
 NUMBERED_CELL_INCHES = 0.22
 """The narrowest heatmap cell that still holds its estimate written at 6.5 points (inches)."""
+
+
+def binary_outcomes(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a sweep or comparison table whose outcome is a probability: numeric outcomes
+    (a mean casualty count, a day) have no place on a probability axis, so figures of
+    probabilities leave them out (their estimates are in the table); refuse a table with none."""
+    if "kind" not in table:
+        return table
+    binary = table[table.kind != "numeric"]
+    if binary.empty:
+        raise ValueError("this table holds no probability outcome to draw (numeric outcomes only)")
+    return binary
 
 
 def sweep_heatmap(
