@@ -209,25 +209,29 @@ def _top_paths(counts: Counter, n: int, top: int, confidence: float) -> pd.DataF
 
 
 def summary_of_table(path: Path, top_paths: int = 10, confidence: float = 0.95) -> Summary:
-    """The summary of a runs table on disk, read a column or a batch at a time.
+    """The summary of a runs table on disk, read a row group at a time (in one thread).
 
-    The driver's memory then does not grow with the study: a first-day column (8 bytes a
-    replication) at a time for the medians, and one count per distinct path.
+    The driver's memory then barely grows with the study: one row group's columns (about
+    10,000 runs), the days each rung was reached (8 bytes a run that reached it) for the
+    medians, and one count per distinct path. Reading whole columns at once (or with Arrow's
+    threads, a row group each) made the peak grow with the number of row groups.
     """
     source = pq.ParquetFile(path, page_checksum_verification=True)
-    n = source.metadata.num_rows
-    days = []
-    for rung in RUNGS:  # missing (not reached) is null or NaN, as pandas reads both
-        column = source.read(columns=[first_day_column(rung)]).column(0).to_numpy()
-        days.append(column[~np.isnan(column)])
+    day_columns = [first_day_column(rung) for rung in RUNGS]
+    days: list[list[np.ndarray]] = [[] for _ in RUNGS]
     counts = {"rung_path": Counter(), "path": Counter()}
-    for batch in source.iter_batches(columns=list(counts)):
+    for group in range(source.metadata.num_row_groups):
+        table = source.read_row_group(group, columns=day_columns + list(counts), use_threads=False)
+        for reached, column in zip(days, day_columns, strict=True):
+            values = table[column].to_numpy()  # not reached: null or NaN, as pandas reads both
+            reached.append(values[~np.isnan(values)])
         for column, counter in counts.items():
-            for item in pc.value_counts(batch.column(column)).to_pylist():
+            for item in pc.value_counts(table[column]).to_pylist():
                 if item["values"] is not None:
                     counter[str(item["values"])] += item["counts"]
+    n = source.metadata.num_rows
     return Summary(
-        rungs=_rung_rows(n, days, confidence),
+        rungs=_rung_rows(n, [np.concatenate(d) if d else np.array([]) for d in days], confidence),
         paths=_top_paths(counts["rung_path"], n, top_paths, confidence),
         actor_paths=_top_paths(counts["path"], n, top_paths, confidence),
         n=n,
