@@ -5,6 +5,7 @@ that are not what a run needs, and an ``extends:`` base that is not a scenario: 
 ``file:line: field: message`` and exit 2, with no traceback and no results folder.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -184,8 +185,9 @@ def test_any_relation_list_is_refused_exactly_when_it_makes_no_sense(relations):
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("relations.4.pressur", "relations.4 has no field 'pressur'"),
-        ("relations.99.pressure", "relations has no item '99' (it has 7, from 0)"),
+        ("restrains[us>israel].pressur", "relations.4 has no field 'pressur'"),
+        ("relations.4.pressure", "relations.4 is restrains[us>israel]: write restrains[us>israel]"),
+        ("relations.99.pressure", "relations.99: name a relation by its kind and actors"),
         ("actors.mars.policy.self_restraint", "actors has no key 'mars'"),
         ("actors.iran.policy", "names a Policy, not a number"),
         ("__class__.__name__", "the scenario has no field '__class__'"),
@@ -193,7 +195,7 @@ def test_any_relation_list_is_refused_exactly_when_it_makes_no_sense(relations):
     ],
 )
 def test_a_lever_whose_path_names_no_number_is_refused(tmp_path, path, message):
-    text = APRIL_TEXT.replace("path: relations.4.pressure", f"path: {path}")
+    text = APRIL_TEXT.replace("path: restrains[us>israel].pressure", f"path: {path}")
     scenario = write(
         posterior_scenario(tmp_path, table=POSTERIOR.read_bytes()).parent, "x.yaml", text
     )
@@ -216,7 +218,7 @@ def test_sensible_levers_and_fixed_paths_still_load():
     text = BASE + (
         "relations:\n  - {kind: restrains, ally: a, restrained: b, pressure: 0.5}\n"
         "levers:\n  p: {path: 'restrains[a>b].pressure', low: 0, high: 1, meaning: m}\n"
-        "parameters_fixed: [relations.0, actors.a.arsenal.rocket]\n"
+        "parameters_fixed: ['restrains[a>b]', actors.a.arsenal.rocket]\n"
     )
     assert parse_scenario(text, "ok.yaml").levers["p"].path == "restrains[a>b].pressure"
 
@@ -300,11 +302,10 @@ PARAMETERS_FROM_LINE = (
     APRIL_TEXT.splitlines().index("parameters_from: ../calibration/posterior.parquet") + 1
 )
 GOOD = {"actors.iran.policy.self_restraint": [0.1, 0.2, 0.3]}
+OBEY = "proxy[hezbollah>iran].obey_probability"
 BAD_POSTERIORS = [
-    ({"relations.5.obey_probability": [0.5, 1.5]}, "column relations.5.obey_probability, row 1: "
-     "must be <= 1.0, got 1.5"),
-    ({"relations.5.obey_probability": [0.5, np.nan]}, "column relations.5.obey_probability, "
-     "row 1: nan is not a finite number"),
+    ({OBEY: [0.5, 1.5]}, f"column {OBEY}, row 1: must be <= 1.0, got 1.5"),
+    ({OBEY: [0.5, np.nan]}, f"column {OBEY}, row 1: nan is not a finite number"),
     ({"actors.iran.policy.delay.median_days": [3.0, -1.0, -2.0]},
      "column actors.iran.policy.delay.median_days, row 1: must be > 0.0, got -1.0 (2 rows like it)"),
     ({"actors.iran.policy.escalate_probability": [0.5, 0.99]},
@@ -312,13 +313,16 @@ BAD_POSTERIORS = [
      "deescalate_probability must be <= 1"),
     ({"actors.mars.policy.self_restraint": [0.1]}, "column actors.mars.policy.self_restraint: "
      "actors has no key 'mars'"),
-    ({"relations.99.pressure": [0.1]}, "column relations.99.pressure: relations has no item '99'"),
+    ({"relations.99.pressure": [0.1]}, "column relations.99.pressure: relations.99: name a "
+     "relation by its kind and actors"),
     ({"__class__.__name__": [1.0]}, "column __class__.__name__: the scenario has no field "
      "'__class__'"),
     ({"actors.iran.policy": [1.0]}, "column actors.iran.policy: names a Policy, not a number"),
-    ({"proxy[hezbollah>iran].obey_probability": [0.5]}, "column "
-     "proxy[hezbollah>iran].obey_probability: name the relation by its index in a posterior "
-     "(relations.5.obey_probability)"),
+    ({"relations.5.obey_probability": [0.5]}, "column relations.5.obey_probability: relations.5 "
+     f"is proxy[hezbollah>iran]: write {OBEY}"),
+    ({"proxy[iran>hezbollah].obey_probability": [0.5]}, "column "
+     "proxy[iran>hezbollah].obey_probability: no proxy relation iran>hezbollah (known: "
+     "proxy[hezbollah>iran])"),
     ({"actors.iran.name": ["Persia"]}, "column actors.iran.name holds string, not numbers"),
     ({**GOOD, "weight": [1.0, -1.0, 1.0]}, "column weight, row 1: must be >= 0, got -1"),
     ({**GOOD, "weight": [0.0, 0.0, 0.0]}, "column weight: every weight is 0"),
@@ -380,13 +384,13 @@ def test_a_study_of_a_scenario_built_in_python_checks_its_posterior(tmp_path):
     from sim.scenario.parameters import posterior_of
     from sim.study.montecarlo import run_study
 
-    good = posterior_scenario(tmp_path, {"relations.5.obey_probability": [0.5, 0.6]})
+    good = posterior_scenario(tmp_path, {OBEY: [0.5, 0.6]})
     scenario = load_scenario(good)
     bad = tmp_path / "bad.parquet"
-    pq.write_table(pa.table({"relations.5.obey_probability": [0.5, 1.5]}), bad)
+    pq.write_table(pa.table({OBEY: [0.5, 1.5]}), bad)
     crafted = scenario.model_copy(update={"parameters_from": str(bad)})
-    assert posterior_of(scenario).paths == ("relations.5.obey_probability",)
-    with pytest.raises(ResultsError, match=r"bad.parquet: column relations.5.obey_probability, "):
+    assert posterior_of(scenario).paths == (OBEY,)
+    with pytest.raises(ResultsError, match=re.escape(f"bad.parquet: column {OBEY}, ")):
         posterior_of(crafted)
     with pytest.raises(ResultsError, match=r"row 1: must be <= 1.0, got 1.5"):
         run_study(crafted, n=4, out=tmp_path / "out", executor="serial")
@@ -398,12 +402,12 @@ def test_a_study_of_a_scenario_built_in_python_checks_its_posterior(tmp_path):
 )
 @given(st.lists(st.floats(-2, 3, allow_nan=False), min_size=1, max_size=6))
 def test_a_probability_column_is_refused_exactly_when_a_value_is_outside_0_1(tmp_path, values):
-    scenario = posterior_scenario(tmp_path, {"relations.5.obey_probability": values})
+    scenario = posterior_scenario(tmp_path, {OBEY: values})
     try:
         load_scenario(scenario)
     except ScenarioError as exc:
         assert any(not 0 <= v <= 1 for v in values), str(exc)
-        assert "column relations.5.obey_probability, row " in str(exc)
+        assert f"column {OBEY}, row " in str(exc)
     else:
         assert all(0 <= v <= 1 for v in values)
 

@@ -1,11 +1,13 @@
 """Levers: relation aliases, lever files, grids and ranges, and their errors."""
 
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sim.cli.main import main
+from sim.scenario.coherence import position_path
 from sim.scenario.levers import (
     Lever,
     Uncertain,
@@ -37,14 +39,24 @@ SCENARIO = load_scenario(APRIL)
     ],
 )
 def test_aliases_resolve_to_the_relation_index(alias, path):
-    assert resolve_path(SCENARIO, alias) == path
+    assert position_path(SCENARIO, alias) == path
 
 
 def test_every_relation_has_an_alias_that_resolves_back_to_it():
     aliases = relation_aliases(SCENARIO)
     assert len(aliases) == len(SCENARIO.relations)
     for alias, index in aliases.items():
-        assert resolve_path(SCENARIO, alias) == f"relations.{index}"
+        assert position_path(SCENARIO, alias) == f"relations.{index}"
+        assert resolve_path(SCENARIO, alias) == alias
+        with pytest.raises(ScenarioError, match=rf"relations.{index} is {re.escape(alias)}: "):
+            resolve_path(SCENARIO, f"relations.{index}")
+
+
+def test_an_alias_is_stored_as_the_scenario_states_it():
+    assert resolve_path(SCENARIO, "adversaries[ iran , israel ]") == "adversaries[israel,iran]"
+    assert resolve_path(SCENARIO, "restrains[ us > israel ].pressure") == (
+        "restrains[us>israel].pressure"
+    )
 
 
 def test_an_alias_with_no_relation_names_the_known_ones():
@@ -56,8 +68,8 @@ def test_an_alias_with_no_relation_names_the_known_ones():
 
 
 def test_a_resolved_override_keeps_the_value_as_typed_and_validates_like_the_file():
-    text = resolve_override(SCENARIO, "restrains[us>israel].pressure=1.5")
-    assert text == "relations.4.pressure=1.5"
+    text = resolve_override(SCENARIO, "restrains[ us>israel ].pressure=1.5")
+    assert text == "restrains[us>israel].pressure=1.5"
     with pytest.raises(ScenarioError, match=r"relations\[4\].pressure: must be <= 1.0, got 1.5"):
         load_scenario(APRIL, [text])
 
@@ -69,8 +81,8 @@ def test_declared_levers_are_checked_at_both_ends(tmp_path):
         "    high: 0.9\n    meaning: US pressure\n"
     )
     levers = declared_levers(APRIL, good)
-    assert levers["us_push"].path == "relations.4.pressure"
-    assert levers["us_pressure"].path == "relations.4.pressure"
+    assert levers["us_push"].path == "restrains[us>israel].pressure"
+    assert levers["us_pressure"].path == "restrains[us>israel].pressure"
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "levers:\n  iran_max:\n    path: actors.iran.policy.self_restraint\n    low: 0\n"
@@ -105,11 +117,14 @@ def test_grids_ranges_and_declared_names():
     named = SCENARIO.levers
     assert Lever.parse("a.b=0:1:3").values == (0.0, 0.5, 1.0)
     assert Lever.parse("us_pressure", named) == Lever(
-        "relations.4.pressure", (0.0, 0.25, 0.5, 0.75, 1.0), "us_pressure"
+        "restrains[us>israel].pressure", (0.0, 0.25, 0.5, 0.75, 1.0), "us_pressure"
     )
-    assert Lever.parse("us_pressure=0:1:2", named).path == "relations.4.pressure"
+    assert Lever.parse("us_pressure=0:1:2", named).path == "restrains[us>israel].pressure"
     alias = Lever.parse("restrains[us>israel].pressure=0:1:2").resolved(SCENARIO)
-    assert (alias.path, alias.label) == ("relations.4.pressure", "restrains[us>israel].pressure")
+    assert (alias.path, alias.label) == (
+        "restrains[us>israel].pressure",
+        "restrains[us>israel].pressure",
+    )
     assert Uncertain.parse("iran_aversion", named) == Uncertain(
         "actors.iran.policy.escalation_aversion", 0.0, 2.0, "iran_aversion"
     )
@@ -160,25 +175,29 @@ def test_cli_override_mistakes_exit_2_with_the_file_style_message(tmp_path, args
     assert not any(tmp_path.iterdir()), "nothing runs before every override is valid"
 
 
-def test_run_trace_and_the_api_take_aliases_like_paths(tmp_path):
-    alias, path = "restrains[us>israel].pressure=0.9", "relations.4.pressure=0.9"
-    assert load_with_overrides(APRIL, [alias]) == load_scenario(APRIL, [path])
-    assert load_with_overrides(APRIL, {"restrains[us>israel].pressure": 0.9}) == load_scenario(
-        APRIL, {"relations.4.pressure": 0.9}
-    )
+def test_run_trace_and_the_api_take_aliases_and_refuse_positions(tmp_path):
+    alias, spaced = "restrains[us>israel].pressure=0.9", "restrains[ us > israel ].pressure=0.9"
+    scenario = load_with_overrides(APRIL, [alias])
+    assert scenario.relations[4].pressure == 0.9 and SCENARIO.relations[4].pressure == 0.6
+    assert load_with_overrides(APRIL, {"restrains[us>israel].pressure": 0.9}) == scenario
     traces = [  # the timeline below the title, which names the --set as typed
         CliRunner().invoke(main, ["trace", str(APRIL), "-r", "3", "--set", text]).output
-        for text in (alias, path)
+        for text in (alias, spaced)
     ]
     timelines = [trace.splitlines()[2:] for trace in traces]
     assert timelines[0] == timelines[1] and "STRIKE #1" in traces[0]
     by_alias = run_study(APRIL, n=20, out=tmp_path / "a", executor="serial", overrides=[alias])
-    by_path = run_study(APRIL, n=20, out=tmp_path / "p", executor="serial", overrides=[path])
-    assert by_alias.manifest["scenario_sha256"] == by_path.manifest["scenario_sha256"]
-    assert by_alias.runs.equals(by_path.runs)
-    with pytest.raises(ScenarioError, match=r"no restrains relation us>iran"):
-        run_study(APRIL, n=20, out=tmp_path / "x", overrides=["restrains[us>iran].pressure=1"])
-    assert not (tmp_path / "x").exists()
+    by_spaced = run_study(APRIL, n=20, out=tmp_path / "p", executor="serial", overrides=[spaced])
+    assert by_alias.runs.equals(by_spaced.runs)
+    refused = CliRunner().invoke(main, ["trace", str(APRIL), "--set", "relations.4.pressure=0.9"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().endswith(
+        "relations.4 is restrains[us>israel]: write restrains[us>israel].pressure"
+    )
+    for overrides in (["restrains[us>iran].pressure=1"], ["relations.4.pressure=0.9"]):
+        with pytest.raises(ScenarioError, match=r"no restrains relation us>iran|relations.4 is"):
+            run_study(APRIL, n=20, out=tmp_path / "x", overrides=overrides)
+        assert not (tmp_path / "x").exists()
 
 
 def test_a_bare_word_that_names_no_lever_lists_the_declared_ones():

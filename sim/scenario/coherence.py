@@ -3,9 +3,11 @@
 Names must exist (an actor named in a relation, a weapon in an arsenal); a relation joins two
 different actors, is stated once, and proxies form no cycle (A the proxy of B, B of A); a lever's
 path and every ``parameters_fixed`` path name a place in the scenario. Also here: how a relation
-is named (``restrains[us>israel]``), so that an alias resolves to exactly one relation, and how a
-dotted path is looked up in a parsed scenario (``node_at``), shared by levers, ``--set`` aliases
-and posterior columns. Pure functions over a parsed ``Scenario``; ``sim.scenario.loading`` calls
+is named (``restrains[us>israel]``), so that an alias resolves to exactly one relation (a
+positional path, ``relations.4.pressure``, is refused with the alias to write instead), and how a
+dotted path is looked up in a parsed scenario (``node_at``), shared by levers, ``--set``, variants'
+``set:``, priors and posterior columns. Two relations never share kind and actors (the duplicate
+check below refuses it), so the alias is an identity and no ``id:`` field is needed. Pure functions over a parsed ``Scenario``; ``sim.scenario.loading`` calls
 ``coherence_problems`` after the schema and locates each problem at its file and line.
 """
 
@@ -80,33 +82,123 @@ def find_relation(scenario: Scenario, kind: str, a: str, b: str) -> int | None:
     return None
 
 
-def resolve_path(scenario: Scenario, path: str, origin: str = "") -> str:
-    """A dotted path with any relation alias replaced by ``relations.INDEX``.
+POSITION = re.compile(r"^\s*relations\.(\d+)(?:\.(.*))?$")
+"""A relation named by its place in the list (``relations.4.pressure``): refused, since adding or
+reordering relations would silently retarget it."""
 
-    Raises ``ScenarioError`` naming ``origin`` (e.g. ``--set ...``) when no relation matches.
-    """
+_KINDS = {"defends": Defends, "restrains": Restrains, "proxy": ProxyOf}
+
+
+def raw_alias(item: Any) -> str | None:
+    """The alias of a relation as parsed YAML (a mapping), or None if it is not well formed."""
+    if not isinstance(item, Mapping):
+        return None
+    kind = item.get("kind")
+    if kind == "adversaries":
+        actors = item.get("actors")
+        ok = isinstance(actors, list) and len(actors) == 2
+        return f"adversaries[{actors[0]},{actors[1]}]" if ok else None
+    if kind not in _KINDS:
+        return None
+    first, second = ENDS[_KINDS[kind]]
+    a, b = item.get(first), item.get(second)
+    return f"{kind}[{a}>{b}]" if isinstance(a, str) and isinstance(b, str) else None
+
+
+def positional_problem(relations: list, path: str) -> str | None:
+    """Why ``path`` may not be used (it names a relation by position, with the alias to write
+    instead), or None if it names no relation by position."""
+    match = POSITION.match(path)
+    if not match:
+        return None
+    index, rest = int(match.group(1)), match.group(2)
+    alias = raw_alias(relations[index]) if index < len(relations) else None
+    if alias is None:
+        return (
+            f"relations.{index}: name a relation by its kind and actors, not its place in the "
+            "list (e.g. restrains[us>israel].pressure)"
+        )
+    return f"relations.{index} is {alias}: write {alias}" + (f".{rest}" if rest else "")
+
+
+def raw_position(relations: list, path: str) -> str | None:
+    """``path`` with a relation alias replaced by ``relations.INDEX`` among ``relations`` as
+    parsed YAML (mappings), or None if no relation matches; a path without alias is returned."""
     match = ALIAS.match(path.strip())
     if not match:
         return path.strip()
     kind, a, _, b, rest = match.groups()
+    wanted = {f"{kind}[{a}>{b}]", f"adversaries[{a},{b}]", f"adversaries[{b},{a}]"}
+    if kind != "adversaries":
+        wanted = {f"{kind}[{a}>{b}]"}
+    for index, item in enumerate(relations):
+        if raw_alias(item) in wanted:
+            return f"relations.{index}" + (f".{rest}" if rest else "")
+    return None
+
+
+def _relation_match(scenario: Scenario, path: str, origin: str) -> tuple[int, str | None] | None:
+    """The index and dotted rest of the relation an alias ``path`` names; None for a path
+    without alias. ``ScenarioError`` (naming ``origin``) for a positional path or no match."""
+    if POSITION.match(path):
+        refused = positional_problem([r.model_dump() for r in scenario.relations], path)
+        raise ScenarioError([Problem(origin or path, None, path.strip(), str(refused))])
+    match = ALIAS.match(path.strip())
+    if not match:
+        return None
+    kind, a, _, b, rest = match.groups()
     index = find_relation(scenario, kind, a, b)
     if index is None:
-        known = ", ".join(k for k in relation_aliases(scenario) if k.startswith(kind)) or "none"
-        raise ScenarioError(
-            [Problem(origin or path, None, path, f"no {kind} relation {a}>{b} (known: {known})")]
-        )
+        message = no_relation(path, list(relation_aliases(scenario)))
+        raise ScenarioError([Problem(origin or path, None, path, message)])
+    return index, rest
+
+
+def no_relation(path: str, aliases: list[str]) -> str:
+    """What to say when the alias ``path`` names none of the relations called ``aliases``."""
+    kind, a, _, b, _ = ALIAS.match(path.strip()).groups()
+    known = ", ".join(k for k in aliases if k.startswith(kind)) or "none"
+    return f"no {kind} relation {a}>{b} (known: {known})"
+
+
+def resolve_path(scenario: Scenario, path: str, origin: str = "") -> str:
+    """A dotted path checked and written in its stable form: a relation by its alias, as the
+    scenario states it (``restrains[us>israel].pressure``), never by its place in the list.
+
+    Raises ``ScenarioError`` naming ``origin`` (e.g. ``--set ...``) for a positional path
+    (``relations.4.pressure``, with the alias to write instead) or an alias no relation matches.
+    """
+    found = _relation_match(scenario, path, origin)
+    if found is None:
+        return path.strip()
+    index, rest = found
+    alias = relation_alias(scenario.relations[index])
+    return alias + (f".{rest}" if rest else "")
+
+
+def position_path(scenario: Scenario, path: str) -> str:
+    """A dotted path with a relation alias replaced by ``relations.INDEX`` (today's place of
+    that relation): for looking a value up or setting it, never for storing the path.
+    A positional path is returned as it is (internal use); errors as ``resolve_path``'s."""
+    if POSITION.match(path):
+        return path.strip()
+    found = _relation_match(scenario, path, "")
+    if found is None:
+        return path.strip()
+    index, rest = found
     return f"relations.{index}" + (f".{rest}" if rest else "")
 
 
 def node_at(scenario: Scenario, path: str) -> Any:
-    """The value at a dotted path (no aliases) of a parsed scenario, defaults included.
+    """The value at a dotted path (a relation by alias or, internally, by index) of a parsed
+    scenario, defaults included.
 
     Only schema fields, mapping keys and list indices are followed (never attributes such as
     ``__class__``). Raises ``LookupError`` saying which part names nothing.
     """
     node: Any = scenario
     done: list[str] = []
-    for key in path.split("."):
+    for key in position_path(scenario, path).split("."):
         node = _child(node, key, ".".join(done))
         done.append(key)
     return node
@@ -138,7 +230,7 @@ def _child(node: Any, key: str, path: str) -> Any:
 def number_at(scenario: Scenario, path: str) -> str | None:
     """Why ``path`` (aliases allowed) names no number of the scenario, or None if it does."""
     try:
-        value = node_at(scenario, resolve_path(scenario, path))
+        value = node_at(scenario, resolve_path(scenario, path, path))
     except ScenarioError as exc:
         return exc.problems[0].message
     except LookupError as exc:
@@ -275,7 +367,7 @@ def path_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
             problems.append((("levers", name, "path"), f"{spec.path}: {reason}"))
     for index, path in enumerate(scenario.parameters_fixed):
         try:
-            node_at(scenario, resolve_path(scenario, path))
+            node_at(scenario, resolve_path(scenario, path, path))
         except ScenarioError as exc:
             problems.append((("parameters_fixed", index), exc.problems[0].message))
         except LookupError as exc:

@@ -1,10 +1,10 @@
 """Levers: scenario values named by path, readable aliases for relations, grids and ranges.
 
 A lever is any scenario value, named by its dotted path (``actors.iran.policy.self_restraint``).
-Relations are a list, so ``relations.4.pressure`` breaks when a relation is added above it; an alias
-names the relation by its kind and actors instead and resolves to today's index:
+Relations are a list, so a position (``relations.4.pressure``) would silently retarget when a
+relation is added above it: it is refused, and a relation is named by its kind and actors:
 
-    restrains[us>israel].pressure       -> relations.4.pressure
+    restrains[us>israel].pressure
     defends[us>israel].joins_combat_at_rung
     proxy[hezbollah>iran].obey_probability
     adversaries[iran,israel]            (either order)
@@ -26,8 +26,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim.errors import ResultsError
-from sim.scenario.coherence import ALIAS, resolve_path
 from sim.scenario.coherence import relation_aliases as relation_aliases  # part of this API
+from sim.scenario.coherence import resolve_path
 from sim.scenario.loading import (
     Problem,
     ScenarioError,
@@ -40,7 +40,8 @@ from sim.scenario.schema import LeverSpec, Scenario
 
 
 def resolve_override(scenario: Scenario, assignment: str) -> str:
-    """``ALIAS=VALUE`` -> ``relations.I...=VALUE`` (the value's text is kept as typed)."""
+    """``PATH=VALUE`` checked and in its stable form (a relation by alias; a positional path is
+    refused with the alias to write); the value's text is kept as typed."""
     path, sep, value = assignment.partition("=")
     if not sep:
         return assignment  # sim.scenario.loading.parse_override reports the mistake
@@ -50,7 +51,8 @@ def resolve_override(scenario: Scenario, assignment: str) -> str:
 def resolve_overrides(
     scenario: Scenario, overrides: Iterable[str] | Mapping[str, Any]
 ) -> tuple[str, ...] | dict[str, Any]:
-    """Every ``PATH=VALUE`` (or ``{PATH: VALUE}``) with aliases resolved against ``scenario``."""
+    """Every ``PATH=VALUE`` (or ``{PATH: VALUE}``) checked against ``scenario`` and written in its
+    stable form, as a manifest records it."""
     if isinstance(overrides, Mapping):
         return {resolve_path(scenario, p, f"--set {p}"): v for p, v in overrides.items()}
     return tuple(resolve_override(scenario, text) for text in overrides)
@@ -65,27 +67,17 @@ def load_with_overrides(
     resolved against the file's own relations; every mistake as ``load_scenario`` reports it.
 
     A problem caused by an override names it as it was typed, after its origin: ``--set`` unless
-    ``origins`` gives one per override (``--variant NAME:``, ``--lever``). The file is read twice
-    only when an override names a relation by alias: resolving it needs the file's relations.
+    ``origins`` gives one per override (``--variant NAME:``, ``--lever``).
     """
     if isinstance(overrides, Mapping):
         typed = [f"{path}={value}" for path, value in overrides.items()]
     else:
         overrides = list(overrides)  # read more than once below; a generator would be spent
         typed = overrides
-    resolved = typed
     try:
-        if not any(ALIAS.match(text.partition("=")[0].strip()) for text in typed):
-            return load_scenario(file, overrides)
-        overrides = resolve_overrides(load_scenario(file), overrides)
-        resolved = (
-            [f"{p}={v}" for p, v in overrides.items()]
-            if isinstance(overrides, Mapping)
-            else list(overrides)
-        )
         return load_scenario(file, overrides)
     except ScenarioError as exc:
-        raise _named_as_typed(exc, typed, resolved, origins or ["--set"] * len(typed)) from None
+        raise _named_as_typed(exc, typed, typed, origins or ["--set"] * len(typed)) from None
 
 
 def _named_as_typed(
@@ -160,8 +152,8 @@ def _plain(error: Mapping) -> str:
 
 
 def declared_levers(file: str | Path, lever_file: str | Path | None = None) -> dict[str, LeverSpec]:
-    """The scenario's named levers plus those of ``lever_file``, paths resolved and each checked
-    by loading the scenario at its low and at its high value."""
+    """The scenario's named levers plus those of ``lever_file``, each path in its stable form
+    (a relation by alias) and checked by loading the scenario at its low and at its high value."""
     scenario = load_scenario(file)
     named = dict(scenario.levers)
     lines: dict[tuple, int] = {}
@@ -204,7 +196,7 @@ class Lever:
 
     @classmethod
     def parse(cls, text: str, named: Mapping[str, LeverSpec] | None = None) -> Lever:
-        """``PATH=START:STOP:STEPS`` (``relations.4.pressure=0:1:5``), ``NAME=START:STOP:STEPS``
+        """``PATH=START:STOP:STEPS`` (``restrains[us>israel].pressure=0:1:5``), ``NAME=START:STOP:STEPS``
         for a declared lever, or ``NAME`` alone for its declared range in five steps."""
         named = named or {}
         if text.strip() in named:
@@ -224,7 +216,8 @@ class Lever:
         return cls(named[name].path if name else path.strip(), _grid(start, stop, steps), name)
 
     def resolved(self, scenario: Scenario) -> Lever:
-        """The lever with a relation alias replaced by its index."""
+        """The lever with its path checked and in its stable form (a relation by alias, as the
+        scenario states it; a positional path is refused with the alias to write)."""
         path = resolve_path(scenario, self.path, f"--lever {self.path}")
         return Lever(path, self.values, self.name or (self.path if path != self.path else ""))
 

@@ -18,7 +18,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ResultsError
-from sim.scenario.coherence import coherence_problems
+from sim.scenario.coherence import (
+    coherence_problems,
+    no_relation,
+    positional_problem,
+    raw_alias,
+    raw_position,
+)
 from sim.scenario.parameters import posterior_problems
 from sim.scenario.problems import (
     Path_,
@@ -205,7 +211,8 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
         _place(merged_where, (key,), {p: w for p, w in where.items() if p[:1] == (key,)})
     for dotted, value in changes.items():
         origin = (source, lines.get(("set", dotted), here[1]))
-        _place(merged_where, _keys(str(dotted)), _set_path(merged, str(dotted), value, origin))
+        found = _set_path(merged, str(dotted), value, origin)
+        _place(merged_where, next(iter(found)), found)
     _fix_parameters(merged, map(str, changes))
     return merged, merged_where
 
@@ -243,7 +250,8 @@ def parse_scenario(
     origins = apply_overrides(data, overrides)
     for path, origin in origins.items():
         _place(where, path, {path: origin})
-    _fix_parameters(data, (".".join(map(str, path)) for path in origins))
+    typed = overrides if isinstance(overrides, Mapping) else dict(map(parse_override, overrides))
+    _fix_parameters(data, map(str, typed))
     return _locate_posterior(validate_data(data, where, source), where, source)
 
 
@@ -303,8 +311,21 @@ def _keys(dotted: str) -> Path_:
 
 
 def _set_path(data: dict, dotted: str, value: Any, origin: Where) -> dict[Path_, Where]:
-    """Set one dotted path in ``data`` (in place); return where the new value came from."""
-    keys = _keys(dotted)
+    """Set one dotted path in ``data`` (in place); return where the new value came from.
+
+    A relation is named by its alias (``restrains[us>israel].pressure``), resolved against the
+    relations in ``data``; a positional path (``relations.4.pressure``) is refused with the alias
+    to write instead, since it would silently retarget when relations are added or reordered.
+    """
+    relations = data.get("relations") if isinstance(data.get("relations"), list) else []
+    refused = positional_problem(relations, dotted)
+    if refused:
+        raise ScenarioError([Problem(*origin, dotted, refused)])
+    resolved = raw_position(relations, dotted)
+    if resolved is None:
+        message = no_relation(dotted, [a for a in map(raw_alias, relations) if a])
+        raise ScenarioError([Problem(*origin, dotted, message)])
+    keys = _keys(resolved)
     node: Any = data
     for depth, key in enumerate(keys[:-1]):
         if not _has(node, key):

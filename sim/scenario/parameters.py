@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ResultsError
-from sim.scenario.coherence import ALIAS, node_at, number_at, resolve_path
-from sim.scenario.problems import ScenarioError, data_path, pydantic_message
+from sim.scenario.coherence import node_at, number_at, position_path, relation_alias
+from sim.scenario.problems import data_path, pydantic_message
 from sim.scenario.schema import Scenario
 
 WEIGHT = "weight"
@@ -28,14 +28,16 @@ WEIGHT = "weight"
 
 
 def scenario_with(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
-    """``scenario`` with values set by dotted path (``actors.iran.policy.delay.median_days``).
+    """``scenario`` with values set by dotted path (``actors.iran.policy.delay.median_days``,
+    ``proxy[hezbollah>iran].obey_probability``: a relation alias lands on that relation wherever
+    the scenario lists it).
 
     No YAML is read and nothing is re-validated: microseconds instead of the ~40 ms of
     ``parse_scenario``. Use it for values already known to be valid (prior draws inside ranges
     whose corners were validated when the config was loaded, posterior draws from such priors).
     """
     for path, value in values.items():
-        scenario = _replace(scenario, path.split("."), value)
+        scenario = _replace(scenario, position_path(scenario, path).split("."), value)
     return scenario
 
 
@@ -104,7 +106,9 @@ class PosteriorSample:
             raise ValueError("has no rows; a posterior needs at least one parameter set")
         paths = [name for name in names if "." in name]
         if not paths:
-            raise ValueError("has no parameter columns (dotted paths, e.g. relations.5.pressure)")
+            raise ValueError(
+                "has no parameter columns (dotted paths, e.g. restrains[us>israel].pressure)"
+            )
         columns = {name: _numbers(name, table[name]) for name in paths}
         weights = _weights(table[WEIGHT]) if WEIGHT in names else None
         return cls.from_columns(columns, weights)
@@ -165,8 +169,9 @@ def posterior_problems(scenario: Scenario, path: str) -> list[str]:
     """What makes the posterior at ``path`` unfit for ``scenario``, each as
     ``PATH: column C[, row R]: why``; empty if it is fit.
 
-    Every column must name a number of the scenario by index (``relations.5.pressure``, as
-    ``--set`` resolves it); every row, with the values it sets (those of ``parameters_fixed``
+    Every column must name a number of the scenario, a relation by its alias
+    (``proxy[hezbollah>iran].obey_probability``; a positional ``relations.5...`` is refused, since
+    a reordered scenario would give the value to another relation); every row, with the values it sets (those of ``parameters_fixed``
     excepted, as a run does), must pass the schema. Raises ``ResultsError`` for a file that
     ``PosteriorSample.load`` refuses. Remembered per file version and scenario.
     """
@@ -180,20 +185,26 @@ def _problems_of(path: str, mtime_ns: int, size: int, scenario_json: str) -> tup
     """``posterior_problems`` without the file name, remembered (the scenario as JSON)."""
     sample = _load_posterior(path, mtime_ns, size)
     scenario = Scenario.model_validate_json(scenario_json)
-    found = [f"column {p}: {why}" for p in sample.paths if (why := _column_problem(scenario, p))]
-    return tuple(found) or _row_problems(scenario, sample)
+    found = [f"column {p}: {why}" for p in sample.paths if (why := number_at(scenario, p))]
+    if found:
+        return tuple(found)
+    placed = PosteriorSample(tuple(position_path(scenario, p) for p in sample.paths), sample.values)
+    named = dict(zip(placed.paths, sample.paths, strict=True))
+    return tuple(
+        _renamed(message, named) for message in _row_problems(_placed_fixed(scenario), placed)
+    )
 
 
-def _column_problem(scenario: Scenario, path: str) -> str | None:
-    """Why a column's path names no number of ``scenario`` by index, or None."""
-    if ALIAS.match(path):
-        try:
-            resolved = resolve_path(scenario, path)
-        except ScenarioError:  # no such relation: number_at says so below
-            resolved = None
-        if resolved:
-            return f"name the relation by its index in a posterior ({resolved})"
-    return number_at(scenario, path)
+def _renamed(message: str, named: Mapping[str, str]) -> str:
+    """A row problem ``column relations.I...`` named by the column's own (alias) name."""
+    column = message.removeprefix("column ").partition(",")[0]
+    return message.replace(f"column {column}", f"column {named.get(column, column)}", 1)
+
+
+def _placed_fixed(scenario: Scenario) -> Scenario:
+    """``scenario`` with its ``parameters_fixed`` paths at today's positions (for matching)."""
+    fixed = [position_path(scenario, p) for p in scenario.parameters_fixed]
+    return scenario.model_copy(update={"parameters_fixed": fixed})
 
 
 def _row_problems(scenario: Scenario, sample: PosteriorSample) -> tuple[str, ...]:
@@ -260,9 +271,11 @@ def _column_of(location: tuple, paths: list[str]) -> str:
 
 def with_fixed(scenario: Scenario, paths: Iterable[str]) -> Scenario:
     """``scenario`` with ``paths`` added to ``parameters_fixed``: values a study sets itself
-    (``scenario_with``), which posterior draws must not replace."""
+    (``scenario_with``), which posterior draws must not replace. A relation is recorded by its
+    alias, as a file would state it."""
     fixed = list(scenario.parameters_fixed)
-    fixed += [path for path in paths if path not in fixed]
+    stable = [_stable(scenario, path) for path in paths]
+    fixed += [path for path in stable if path not in fixed]
     return scenario.model_copy(update={"parameters_fixed": fixed})
 
 
@@ -291,14 +304,31 @@ def draw_parameters(
     """The scenario with one parameter set from its posterior (if it has one), and that set.
 
     ``posterior`` is the scenario's own sample when the caller already holds it
-    (``posterior_of``); without it the sample is read from ``parameters_from``.
+    (``posterior_of``); without it the sample is read from ``parameters_from``. The set is keyed
+    by the posterior's column names (a relation by alias), so that it says which relation each
+    value was fitted for whatever the relations' order.
     """
     if scenario.parameters_from is None:
         return scenario, {}
     drawn = (posterior or load_posterior(scenario.parameters_from)).draw(rng)
-    fixed = tuple(scenario.parameters_fixed)
-    values = {p: v for p, v in drawn.items() if not any(_within(p, f) for f in fixed)}
+    fixed = [position_path(scenario, f) for f in scenario.parameters_fixed]
+    values = {
+        path: value
+        for path, value in drawn.items()
+        if not any(_within(position_path(scenario, path), f) for f in fixed)
+    }
     return scenario_with(scenario, values), values
+
+
+def _stable(scenario: Scenario, path: str) -> str:
+    """``path`` in the form a file states it: ``relations.I.rest`` as the relation's alias."""
+    parts = path.split(".", 2)
+    if len(parts) > 1 and parts[0] == "relations" and parts[1].isdigit():
+        index = int(parts[1])
+        if index < len(scenario.relations):
+            alias = relation_alias(scenario.relations[index])
+            return alias + (f".{parts[2]}" if len(parts) > 2 else "")
+    return path
 
 
 def _within(path: str, fixed: str) -> bool:
