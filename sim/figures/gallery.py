@@ -65,7 +65,7 @@ def _figures(
     shown.append(
         _save(plots.paired_differences(table), "compare", read_manifest(work / "compare"), docs)
     )
-    levers = ["relations.4.pressure=0:1:5"]
+    levers = ["restrains[us>israel].pressure=0:1:5"]
     sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
     shown.append(_save(sweep_figure(work / "sweep"), "sweep", read_manifest(work / "sweep"), docs))
     indices = sobol(
