@@ -17,6 +17,7 @@ DIGESTS = {
     "april-2024-no-allied-defence.yaml": "0ae7540e2e365962",
     "april-2024-strong-us-restraint.yaml": "6553105271ea0361",
     "april-2024-hezbollah-ordered-in.yaml": "e5d6419d56c0441d",
+    "april-2024-houthis.yaml": "35532380816654f3",
 }
 """SHA-256 (first 16 hex digits) of the reprs of every event of replications 0-29, seed 7."""
 

@@ -87,3 +87,68 @@ def test_command_line_override_on_a_variant_names_the_override(tmp_path, base):
     problem = caught.value.problems[0]
     assert problem.source == "--set actors.a.arsenal.rocket=-1"
     assert problem.line is None
+
+
+ADD = """\
+extends: base.yaml
+add:
+  actors:
+    c: {name: C, arsenal: {rocket: 3}}
+  relations:
+    - {kind: adversaries, actors: [c, b]}
+    - {kind: proxy, proxy: c, patron: a, obey_probability: 0.5}
+set:
+  proxy[c>a].obey_probability: 0.25
+"""
+
+
+def test_add_appends_relations_and_actors_and_set_names_them_by_alias(tmp_path, base):
+    scenario = load_scenario(write(tmp_path, "v.yaml", ADD))
+    assert list(scenario.actors) == ["a", "b", "c"]
+    assert [r.kind for r in scenario.relations] == ["adversaries", "adversaries", "proxy"]
+    assert scenario.relations[0].actors == ["a", "b"]
+    assert (scenario.relations[2].proxy, scenario.relations[2].obey_probability) == ("c", 0.25)
+    assert scenario.parameters_fixed == ["proxy[c>a].obey_probability"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ("obey_probability: 0.5}", "obey_probability: 1.5}", 7, "relations[2].obey_probability",
+         "must be <= 1.0, got 1.5"),
+        ("    c: {name: C", "    a: {name: C", 4, "add.actors.a",
+         "actors has 'a' already; change it with set:"),
+        ("  relations:\n    - {kind: adversaries, actors: [c, b]}\n    - {kind: proxy, proxy: c, "
+         "patron: a, obey_probability: 0.5}\n", "  relations: {c: 1}\n", 5, "add.relations",
+         "relations takes entries as list, got dict"),
+        ("proxy, proxy: c, patron: a", "proxy, proxy: c, patron: zz", 7, "relations[2].patron",
+         "unknown actor 'zz'"),
+    ],
+)  # fmt: skip
+def test_a_bad_addition_is_named_at_its_line_in_the_variant(
+    tmp_path, base, old, new, line, field, message
+):
+    additions = ADD.partition("set:")[0]
+    assert old in additions
+    variant = write(tmp_path, "v.yaml", additions.replace(old, new))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(variant)
+    problem = caught.value.problems[0]
+    assert (problem.source, problem.line, problem.field) == (str(variant), line, field)
+    assert message in problem.message
+
+
+def test_the_houthi_variant_adds_a_proxy_and_keeps_every_base_relation():
+    from pathlib import Path
+
+    scenarios = Path(__file__).parents[1] / "scenarios"
+    base = load_scenario(scenarios / "april-2024.yaml")
+    houthis = load_scenario(scenarios / "april-2024-houthis.yaml")
+    assert houthis.relations[: len(base.relations)] == base.relations
+    added = houthis.relations[len(base.relations) :]
+    assert [(r.kind, getattr(r, "proxy", None)) for r in added] == [
+        ("adversaries", None),
+        ("proxy", "houthis"),
+    ]
+    assert added[1].patron == "iran" and "houthis" in houthis.actors
+    assert houthis.parameters_from == base.parameters_from

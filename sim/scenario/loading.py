@@ -7,15 +7,13 @@ with safe-loader semantics (no tags, no code), duplicate keys are errors, and ``
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from sim.errors import ResultsError
 from sim.scenario.coherence import (
@@ -31,14 +29,10 @@ from sim.scenario.problems import (
     Problem,
     ScenarioError,
     Where,
-    data_path,
     dotted_field,
-    located,
-    pydantic_message,
+    validate_model,
 )
 from sim.scenario.schema import Scenario
-
-Model = TypeVar("Model", bound=BaseModel)
 
 MAX_FILE_BYTES = 262_144
 """The largest YAML file (scenario, ``extends:`` base, lever file) read, in bytes: 256 KiB, about
@@ -180,10 +174,12 @@ def _place(where: dict[Path_, Where], path: Path_, found: Mapping[Path_, Where])
 
 
 def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tuple[dict, dict]:
-    """Data and locations of a scenario, resolving ``extends: BASE`` and ``set: {PATH: VALUE}``.
+    """Data and locations of a scenario, resolving ``extends: BASE``, ``add:`` and
+    ``set: {PATH: VALUE}``.
 
-    A variant file names its base (relative to itself), replaces whole top-level keys, and sets
-    single values by dotted path, so that a variant states only how it differs.
+    A variant file names its base (relative to itself), replaces whole top-level keys, adds list
+    entries and mapping keys (``add: {relations: [...], actors: {...}}``) and then sets single
+    values by dotted path, so that a variant states only how it differs.
     """
     data, lines = read_document(text, source)
     if seen:
@@ -192,6 +188,7 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     if "extends" not in data:
         return data, where
     base_name, changes = data.pop("extends"), data.pop("set", None) or {}
+    additions = data.pop("add", None) or {}
     here = (source, lines[("extends",)])
     if not isinstance(base_name, str) or not isinstance(changes, dict):
         raise ScenarioError([Problem(*here, "extends", "needs a file name, and set a mapping")])
@@ -209,6 +206,7 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     for key, value in data.items():
         merged[key] = value
         _place(merged_where, (key,), {p: w for p, w in where.items() if p[:1] == (key,)})
+    _add_entries(merged, merged_where, additions, lines, (source, lines.get(("add",), here[1])))
     for dotted, value in changes.items():
         origin = (source, lines.get(("set", dotted), here[1]))
         found = _set_path(merged, str(dotted), value, origin)
@@ -217,10 +215,39 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     return merged, merged_where
 
 
+def _add_entries(
+    data: dict, where: dict[Path_, Where], additions: Any, lines: Mapping[Path_, int], at: Where
+) -> None:
+    """Apply a variant's ``add:`` (in place): entries appended to a list of the base
+    (``relations``, ``opening``), new keys of a mapping (``actors``, ``weapons``); a key the base
+    has already is refused (change its values with ``set:``)."""
+    if not isinstance(additions, dict):
+        raise ScenarioError([Problem(*at, "add", "must map sections to entries to add")])
+    for key, entries in additions.items():
+        place = (at[0], lines.get(("add", key), at[1]))
+        target = data.setdefault(key, [] if isinstance(entries, list) else {})
+        offset = len(target) if isinstance(target, list) else 0
+        if isinstance(target, list) and isinstance(entries, list):
+            target.extend(entries)
+        elif isinstance(target, dict) and isinstance(entries, dict):
+            known = [Problem(at[0], lines.get(("add", key, k)), f"add.{key}.{k}", f"{key} has "
+                     f"{k!r} already; change it with set:") for k in entries if k in target]  # fmt: skip
+            if known:
+                raise ScenarioError(known)
+            target.update(entries)
+        else:
+            kinds = f"{type(target).__name__}, got {type(entries).__name__}"
+            raise ScenarioError([Problem(*place, f"add.{key}", f"{key} takes entries as {kinds}")])
+        for path, line in lines.items():
+            if path[:2] == ("add", key) and len(path) > 2:
+                entry = path[2] + offset if isinstance(path[2], int) else path[2]
+                where[(key, entry, *path[3:])] = (at[0], line)
+
+
 def _check_is_scenario(data: dict, lines: Mapping[Path_, int], source: str) -> None:
     """Refuse a base file with keys a scenario does not have, naming keys and lines only: such a
     file may be any YAML (credentials, say), and none of its values may be echoed."""
-    known = {*Scenario.model_fields, "extends", "set"}
+    known = {*Scenario.model_fields, "extends", "set", "add"}
     unknown = [key for key in data if key not in known]
     if unknown:
         message = "not a scenario key: an extends: base must be a scenario (see `sim schema`)"
@@ -348,27 +375,6 @@ def apply_overrides(data: dict, overrides: Sequence[str] | Mapping[str, Any]) ->
     for dotted, value in pairs:
         origins.update(_set_path(data, dotted, value, (f"--set {dotted}={value}", None)))
     return origins
-
-
-def validate_model(
-    model: type[Model], data: Mapping[str, Any], where: Mapping[Path_, Where], source: str
-) -> Model:
-    """Validate parsed YAML ``data`` as a pydantic ``model``; ``where`` maps key paths to their
-    file and line. Every error becomes one ``file:line: field: message`` in a ``ScenarioError``."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError([_said(e, data, where, source) for e in exc.errors()]) from None
-
-
-def _said(
-    error: Mapping[str, Any], data: Any, where: Mapping[Path_, Where], source: str
-) -> Problem:
-    """One pydantic error as a located problem; in another file than ``source`` (a base it
-    extends), the message names no value."""
-    spot = located(where, source, data_path(data, error["loc"]), "")
-    shown = spot.source == source or spot.line is None
-    return dataclasses.replace(spot, message=pydantic_message(error, show_input=shown))
 
 
 def validate_data(data: Mapping[str, Any], where: Mapping[Path_, Where], source: str) -> Scenario:

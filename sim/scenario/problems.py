@@ -1,20 +1,26 @@
 """What is wrong with a scenario, said plainly: ``Problem`` (file, line, field, message) and
 ``ScenarioError``, and the translation of pydantic's errors into those words and dotted fields.
 
-``sim.scenario.loading`` finds the problems; this module only says them.
+``sim.scenario.loading`` finds the problems; this module only says them (``validate_model``: a
+pydantic model's errors as located problems, for any file the project reads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 Path_ = tuple[str | int, ...]
 
 Where = tuple[str, int | None]
 """Where a value came from: a source (a file, or an override) and a line in it (if any)."""
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -155,3 +161,24 @@ def _without_values(text: str, given: Any) -> str:
     if isinstance(given, str) and len(given) >= 3 and given in text:
         text = text.replace(given, "(value not shown)")
     return text
+
+
+def validate_model(
+    model: type[Model], data: Mapping[str, Any], where: Mapping[Path_, Where], source: str
+) -> Model:
+    """Validate parsed YAML ``data`` as a pydantic ``model``; ``where`` maps key paths to their
+    file and line. Every error becomes one ``file:line: field: message`` in a ``ScenarioError``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([_said(e, data, where, source) for e in exc.errors()]) from None
+
+
+def _said(
+    error: Mapping[str, Any], data: Any, where: Mapping[Path_, Where], source: str
+) -> Problem:
+    """One pydantic error as a located problem; in another file than ``source`` (a base it
+    extends), the message names no value."""
+    spot = located(where, source, data_path(data, error["loc"]), "")
+    shown = spot.source == source or spot.line is None
+    return dataclasses.replace(spot, message=pydantic_message(error, show_input=shown))
