@@ -342,7 +342,7 @@ def test_a_damaged_final_table_is_refused_by_name(tmp_path):
     del manifest["files"], manifest["manifest_sha256"]  # as an older version wrote it
     (results.folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ResultsError, match=r"events\.parquet: cannot read"):
-        Results(results.folder).events  # noqa: B018: the page checksum still tells
+        Results(results.folder).events  # noqa: B018 (the page checksum still tells)
 
 
 def test_out_must_be_new_or_empty(tmp_path, reference):
