@@ -102,7 +102,7 @@ def test_target_distances():
 
 
 def test_scenario_with_equals_validated_overrides():
-    values = {DELAY: 7.5, "relations.5.obey_probability": 0.25, "actors.israel.policy.restraint_weight": 1.0}  # fmt: skip
+    values = {DELAY: 7.5, "proxy[hezbollah>iran].obey_probability": 0.25, "actors.israel.policy.restraint_weight": 1.0}  # fmt: skip
     validated = load_scenario(APRIL, values)
     assert validated.parameters_fixed == list(values)  # overrides are never replaced by draws
     assert with_fixed(scenario_with(load_scenario(APRIL), values), values) == validated

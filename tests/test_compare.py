@@ -101,7 +101,7 @@ def test_the_notebook_api_takes_a_file_and_variants_with_aliases(tmp_path):
     assert table.label.iloc[0] == "P(israel strikes iran at rung >= 3)"
     same = compare(
         APRIL,
-        {"strong": {"relations.4.pressure": 1.0}},
+        {"strong": {"restrains[us>israel].pressure": 1.0}},
         n=100,
         out=tmp_path / "mapping",
         outcomes=["strike:israel>iran>=3"],
@@ -120,13 +120,13 @@ def test_a_finished_setting_of_another_n_is_not_mixed_in(tmp_path):
 def test_us_pressure_lowers_israeli_strikes_on_iran(tmp_path):
     table = sweep(
         APRIL,
-        [Lever.parse("relations.4.pressure=0:1:2")],
+        [Lever.parse("restrains[us>israel].pressure=0:1:2")],
         n=300,
         out=tmp_path,
         outcomes=["strike:israel>iran>=3"],
         **FAST,
     )
-    high = table[table["relations.4.pressure"] == 1.0].iloc[0]
+    high = table[table["restrains[us>israel].pressure"] == 1.0].iloc[0]
     assert high.diff_ci_high < 0
 
 
@@ -249,9 +249,9 @@ def test_the_same_lever_twice_is_refused_before_the_sweep_runs(tmp_path):
 
 def test_a_grid_too_large_to_run_is_refused_before_it_is_made(tmp_path):
     with pytest.raises(ResultsError, match="200,000,000 steps; a sweep runs at most 1,000"):
-        sweep(APRIL, ["relations.4.pressure=0:1:200000000"], n=5, out=tmp_path / "s", **FAST)
+        sweep(APRIL, ["restrains[us>israel].pressure=0:1:200000000"], n=5, out=tmp_path / "s", **FAST)
     levers = [
-        Lever("relations.4.pressure", tuple(range(40))),
+        Lever("restrains[us>israel].pressure", tuple(range(40))),
         Lever("weapons.drone.unit_cost_usd", tuple(range(40))),
     ]
     with pytest.raises(ResultsError, match="the grid has 1,600 points; a sweep runs at most 1,000"):

@@ -133,7 +133,7 @@ def test_bad_designs_are_refused_before_anything_is_made():
 
 def test_factors_are_checked_against_the_scenario_before_anything_runs(tmp_path):
     cases = {
-        "relations.4.pressure=0:2": "--factor relations.4.pressure",
+        "restrains[us>israel].pressure=0:2": "--factor restrains[us>israel].pressure",
         "relations.4.presure=0:1": "presure",
         "defends[us>israel].joins_combat_at_rung=3:5": "is a whole number; write",
         "nonsense": "no declared lever of that name",
@@ -155,7 +155,7 @@ def test_a_point_equals_sim_run_with_its_values_set(tmp_path):
     """Common random numbers: replication k of a point is replication k of sim run there."""
     result = explore(APRIL, ["us_pressure", "iran_restraint"], executor="serial", **SMALL)
     point = result.experiments.iloc[2]
-    overrides = [f"relations.4.pressure={float(point.us_pressure)!r}"]
+    overrides = [f"restrains[us>israel].pressure={float(point.us_pressure)!r}"]
     overrides.append(f"actors.iran.policy.self_restraint={float(point.iran_restraint)!r}")
     study = run_study(
         APRIL, n=6, seed=11, out=tmp_path / "run", overrides=overrides, executor="serial"
@@ -258,12 +258,12 @@ def test_the_command_writes_the_tables_and_refuses_bad_factors(tmp_path):
 
 
 def test_a_salib_problem_naming_declared_levers_runs_as_factors(tmp_path):
-    problem = {"num_vars": 2, "names": ["us_pressure", "relations.5.obey_probability"]}
+    problem = {"num_vars": 2, "names": ["us_pressure", "proxy[hezbollah>iran].obey_probability"]}
     problem["bounds"] = [[0.0, 0.5], [0.2, 0.4]]
     result = explore(APRIL, problem, executor="serial", **{**SMALL, "n": 2, "replications": 2})
     assert result.experiments.columns.tolist() == ["point", *problem["names"]]
     assert result.experiments.us_pressure.between(0, 0.5).all()
-    assert result.problem["paths"] == ["relations.4.pressure", "relations.5.obey_probability"]
+    assert result.problem["paths"] == ["restrains[us>israel].pressure", "proxy[hezbollah>iran].obey_probability"]
 
 
 def test_the_same_tables_on_every_executor():

@@ -14,7 +14,7 @@ from sim.cli.main import main
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
-OBEY = "relations.5.obey_probability"
+OBEY = "proxy[hezbollah>iran].obey_probability"
 ALIAS = "proxy[hezbollah>iran] obey_probability"  # the alias, shortened as the figure draws it
 
 

@@ -31,7 +31,7 @@ def results(tmp_path_factory):
     return sim.run(APRIL, n=60, workers=1, executor="serial", out=out)
 
 
-def sweep_table(levers=("relations.4.pressure",)) -> pd.DataFrame:
+def sweep_table(levers=("restrains[us>israel].pressure",)) -> pd.DataFrame:
     """A ``sim sweep`` table: lever column(s), setting, outcome, label, probability with CI."""
     grid = pd.MultiIndex.from_product([np.linspace(0, 1, 4)] * len(levers), names=levers)
     rows = []
@@ -78,7 +78,7 @@ def sobol_table() -> pd.DataFrame:
     for outcome in ("rung>=6", "rung>=4"):
         for parameter, s in (
             ("actors.iran.policy.self_restraint", 0.4),
-            ("relations.4.pressure", 0.1),
+            ("restrains[us>israel].pressure", 0.1),
         ):
             rows.append(
                 {
@@ -425,7 +425,7 @@ def test_csv_holds_the_numbers_drawn(figures, saved):
     groups = saved["sweep"].groupby("outcome")
     for line, band, (outcome, part) in zip(sweep.get_lines(), bands, groups, strict=True):
         assert np.allclose(line.get_ydata(), part.probability)
-        assert np.allclose(line.get_xdata(), part["relations.4.pressure"])
+        assert np.allclose(line.get_xdata(), part["restrains[us>israel].pressure"])
         assert_band_is(band, line, part.ci_low, part.ci_high, f"sweep {outcome}")
     points = figures["compare"].axes[0].containers
     drawn = np.concatenate([c.lines[0].get_xdata() for c in points])
@@ -675,13 +675,13 @@ def test_the_observed_value_does_not_hide_the_simulated_median(figures):
 
 
 def test_a_sweep_axis_is_named_by_the_declared_lever_else_by_its_path(figures):
-    labels = path_labels(APRIL, ["relations.4.pressure", "horizon_days"])
-    assert labels["relations.4.pressure"].startswith("How hard the US presses Israel")
+    labels = path_labels(APRIL, ["restrains[us>israel].pressure", "horizon_days"])
+    assert labels["restrains[us>israel].pressure"].startswith("How hard the US presses Israel")
     assert labels["horizon_days"] == "horizon_days"
     named = plots.sweep_probabilities(sweep_table(), labels=labels)
     xlabel = named.axes[0].get_xlabel().replace("\n", " ")
-    assert xlabel == labels["relations.4.pressure"]
-    assert figures["sweep"].axes[0].get_xlabel() == "relations.4.pressure"
+    assert xlabel == labels["restrains[us>israel].pressure"]
+    assert figures["sweep"].axes[0].get_xlabel() == "restrains[us>israel].pressure"
     legend = [t.get_text() for t in named.legends[0].get_texts()]
     assert "P(rung\u22654)" in legend and not any(">=" in t for t in legend)
     assert set(named.data.outcome_label) == {"P(rung\u22654)", "P(rung\u22656)"}
@@ -704,11 +704,11 @@ def test_calibration_parameters_are_named_by_declared_name_else_alias_else_path(
     named = plots.prior_posterior(posterior, priors.assign(label=["first", None]))
     assert [t.get_text() for t in named.axes[0].get_yticklabels()] == ["first", "c.d"]
     assert list(named.data.drop_duplicates("parameter").label) == ["first", "c.d"]
-    labels = path_labels(APRIL, ["relations.5.obey_probability"], meanings=False)
-    assert labels == {"relations.5.obey_probability": "proxy[hezbollah>iran].obey_probability"}
-    priors = pd.DataFrame({"parameter": ["relations.5.obey_probability"], "low": [0], "high": [1]})
+    labels = path_labels(APRIL, ["proxy[hezbollah>iran].obey_probability"], meanings=False)
+    assert labels == {"proxy[hezbollah>iran].obey_probability": "proxy[hezbollah>iran].obey_probability"}
+    priors = pd.DataFrame({"parameter": ["proxy[hezbollah>iran].obey_probability"], "low": [0], "high": [1]})
     aliased = plots.prior_posterior(
-        pd.DataFrame({"relations.5.obey_probability": [0.2, 0.6]}), priors, labels
+        pd.DataFrame({"proxy[hezbollah>iran].obey_probability": [0.2, 0.6]}), priors, labels
     )
     (tick,) = aliased.axes[0].get_yticklabels()
     assert tick.get_text() == "proxy[hezbollah>iran] obey_probability"
@@ -813,10 +813,10 @@ def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     assert figure.axes[0].get_xlabel().startswith("How hard the US presses Israel")
     scenario.write_text("name: [no longer a scenario\n", encoding="utf-8")
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
-    assert figure.axes[0].get_xlabel() == "relations.4.pressure"
+    assert figure.axes[0].get_xlabel() == "restrains[us>israel].pressure"
     scenario.unlink()
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
-    assert figure.axes[0].get_xlabel() == "relations.4.pressure"
+    assert figure.axes[0].get_xlabel() == "restrains[us>israel].pressure"
 
 
 def rare_sweep_table() -> pd.DataFrame:
@@ -866,9 +866,9 @@ def test_a_sweep_probability_axis_is_scaled_to_the_data_with_a_log_option():
 
 
 def test_sweep_points_outside_the_calibration_prior_are_marked_as_extrapolation():
-    prior = {"relations.4.pressure": (0.2, 0.7)}
+    prior = {"restrains[us>israel].pressure": (0.2, 0.7)}
     figure = plots.sweep_probabilities(sweep_table(), prior_ranges=prior)
-    values = figure.data["relations.4.pressure"]
+    values = figure.data["restrains[us>israel].pressure"]
     assert list(figure.data.extrapolation) == list((values < 0.2) | (values > 0.7))
     spans = [p for p in figure.axes[0].patches if p.get_hatch()]
     assert sorted((p.get_x(), p.get_x() + p.get_width()) for p in spans) == [(0, 0.2), (0.7, 1)]
@@ -981,7 +981,7 @@ def test_sobol_inputs_are_named_by_their_declared_meaning(tmp_path):
         parameter=lambda t: t.parameter.map(
             {
                 "actors.iran.policy.self_restraint": "iran_restraint",
-                "relations.4.pressure": "us_pressure",
+                "restrains[us>israel].pressure": "us_pressure",
             }
         )
     )
@@ -994,7 +994,7 @@ def test_sobol_inputs_are_named_by_their_declared_meaning(tmp_path):
         encoding="utf-8",
     )
     uncertain = [
-        {"name": "us_pressure", "path": "relations.4.pressure", "low": 0, "high": 1},
+        {"name": "us_pressure", "path": "restrains[us>israel].pressure", "low": 0, "high": 1},
         {
             "name": "iran_restraint",
             "path": "actors.iran.policy.self_restraint",
@@ -1006,9 +1006,9 @@ def test_sobol_inputs_are_named_by_their_declared_meaning(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     [(_, figure, _)] = figures_of(tmp_path, ["sobol"], None)
     names = [t.get_text().replace("\n", " ") for t in figure.axes[0].get_yticklabels()]
-    meaning = path_labels(APRIL, ["relations.4.pressure"])["relations.4.pressure"]
+    meaning = path_labels(APRIL, ["restrains[us>israel].pressure"])["restrains[us>israel].pressure"]
     assert meaning.startswith("How hard the US presses Israel") and meaning in names
-    assert not any(name in ("us_pressure", "relations.4.pressure") for name in names)
+    assert not any(name in ("us_pressure", "restrains[us>israel].pressure") for name in names)
     scenario.unlink()
     [(_, figure, _)] = figures_of(tmp_path, ["sobol"], None)
     names = {t.get_text() for t in figure.axes[0].get_yticklabels()}

@@ -89,7 +89,7 @@ def test_scenario_sensitivity_ranks_a_lever_that_matters_above_one_that_cannot(t
         out=tmp_path,
     )
     israel = table[table.outcome == "strike:israel>iran>=3"].set_index("path")
-    assert israel.loc["relations.4.pressure", "total"] > 0.2
+    assert israel.loc["restrains[us>israel].pressure", "total"] > 0.2
     assert israel.loc["weapons.drone.unit_cost_usd", "total"] == pytest.approx(0.0, abs=1e-9)
     assert israel.loc["weapons.drone.unit_cost_usd", "first_order"] == pytest.approx(0, abs=1e-9)
     assert (tmp_path / "sobol.parquet").exists() and (tmp_path / "sobol.csv").exists()

@@ -44,7 +44,7 @@ def test_run_refuses_an_unknown_outcome_before_anything_runs(tmp_path):
 def test_plot_draws_a_sweep_on_a_logarithmic_axis_when_asked(tmp_path):
     table = pd.DataFrame(
         {
-            "relations.4.pressure": [0.0, 0.5, 1.0],
+            "restrains[us>israel].pressure": [0.0, 0.5, 1.0],
             "setting": ["point-000", "point-001", "point-002"],
             "outcome": ["rung>=5"] * 3,
             "probability": [0.01, 0.004, 0.001],
@@ -102,3 +102,11 @@ def test_sensitivity_of_one_uncertain_value_is_refused_in_one_line(tmp_path):
     assert result.exit_code == 2, result.output
     assert "at least two uncertain values" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s" / "sobol.parquet").exists()
+
+
+def test_run_without_outcomes_prints_the_rung_table_alone(tmp_path):
+    """The quick start's command: no --outcome, no outcome table, exit 0."""
+    args = ["run", str(POINT), "-n", "20", "-w", "1", "-o", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Outcomes (95% CI)" not in result.output and "results:" in result.output

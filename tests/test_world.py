@@ -144,7 +144,7 @@ def test_proxy_ordered_in_and_ally_joining():
         SCENARIOS[0].parent / "april-2024.yaml",
         {
             "actors.iran.policy.proxy_order_probability": 1.0,
-            "relations.5.obey_probability": 1.0,
+            "proxy[hezbollah>iran].obey_probability": 1.0,
             "actors.iran.policy.base_response_probability": 1.0,
             "actors.iran.policy.escalate_probability": 1.0,
             "actors.iran.policy.self_restraint": 0.0,

@@ -46,7 +46,8 @@ SET_OPTION = click.option(
     "overrides",
     multiple=True,
     metavar="PATH=VALUE",
-    help="Override a value in every setting, by path or alias: --set relations.4.pressure=0.9, "
+    help="Override a value in every setting, by path (relations by kind and actors): "
+    "--set actors.iran.policy.self_restraint=0.5, "
     "--set 'restrains[us>israel].pressure=0.9' (repeatable).",
 )
 LEVER_FILE_OPTION = click.option(
@@ -202,7 +203,7 @@ def compare_command(
     required=True,
     metavar="PATH=START:STOP:STEPS",
     help="A value to sweep (one or two levers: a grid), by path, alias or declared name: "
-    "relations.4.pressure=0:1:5, 'restrains[us>israel].pressure=0:1:5', us_pressure.",
+    "'restrains[us>israel].pressure=0:1:5', or a declared lever: us_pressure=0:1:5.",
 )
 @_replications(sweep, "grid point")
 @_out("one study per grid point, sweep.parquet/.csv and manifest.json")

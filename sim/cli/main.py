@@ -42,7 +42,8 @@ SET_OPTION = click.option(
     "overrides",
     multiple=True,
     metavar="PATH=VALUE",
-    help="Override a scenario value by its path, e.g. --set relations.4.pressure=0.9 (repeatable).",
+    help="Override a scenario value by its path, e.g. --set 'restrains[us>israel].pressure=0.9' "
+    "(repeatable; relations are named by kind and actors, never by position).",
 )
 
 
@@ -252,7 +253,7 @@ def run(
     n_given = given("n") is not ParameterSource.DEFAULT
     scenario = load_with_overrides(file, overrides)
     check_runnable(scenario, file)
-    parsed = check_outcomes(outcomes, scenario, file)
+    parsed = check_outcomes(outcomes, scenario, file) if outcomes else []
     if resume is None:
         check_output_folder(folder)
     elif given("chunk_size") is not ParameterSource.DEFAULT:

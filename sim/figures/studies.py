@@ -39,7 +39,7 @@ def path_labels(
 ) -> dict[str, str]:
     """Readable names of scenario values given by path, for axis labels: a declared lever's
     meaning (the scenario's ``levers:``; only if ``meanings``), else the path with its relation
-    named by alias (``relations.5.obey_probability`` -> ``proxy[hezbollah>iran].obey_probability``),
+    named by alias (``proxy[hezbollah>iran].obey_probability``),
     else the path itself."""
     from sim.scenario.levers import relation_aliases, resolve_path
     from sim.scenario.loading import load_scenario
