@@ -131,9 +131,9 @@ def test_us_pressure_lowers_israeli_strikes_on_iran(tmp_path):
 
 
 def test_bad_override_gets_the_file_style_error(tmp_path):
-    with pytest.raises(ScenarioError, match=r"--set relations.4.presure=1: relations\[4\].presure"):
+    with pytest.raises(ScenarioError, match=r"--set restrains\[us>israel\]\.presure=1: .*unknown key"):
         compare(
-            [Setting("a", APRIL), Setting("b", APRIL, ("relations.4.presure=1",))],
+            [Setting("a", APRIL), Setting("b", APRIL, ("restrains[us>israel].presure=1",))],
             n=10,
             out=tmp_path,
             **FAST,

@@ -133,7 +133,7 @@ def test_bad_designs_are_refused_before_anything_is_made():
 
 def test_factors_are_checked_against_the_scenario_before_anything_runs(tmp_path):
     cases = {
-        "restrains[us>israel].pressure=0:2": "--factor restrains[us>israel].pressure",
+        "restrains[us>israel].pressure=0:2": r"--factor restrains\[us>israel\]\.pressure",
         "relations.4.presure=0:1": "presure",
         "defends[us>israel].joins_combat_at_rung=3:5": "is a whole number; write",
         "nonsense": "no declared lever of that name",

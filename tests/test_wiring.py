@@ -110,3 +110,42 @@ def test_run_without_outcomes_prints_the_rung_table_alone(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "Outcomes (95% CI)" not in result.output and "results:" in result.output
+
+
+def test_figure_and_table_csvs_hold_no_live_spreadsheet_formula(tmp_path):
+    """A name from a scenario reaches figure and comparison CSVs as text, never as a formula."""
+    from sim.analysis.compare import write_table
+    from sim.figures.style import PaperFigure, save_figure
+
+    frame = pd.DataFrame({"layer": ['=HYPERLINK("x")', "+1+1", "Arrow 3"], "value": [-1.5, 2, 3]})
+    figure = PaperFigure()
+    figure.data, figure.caption = frame, "test"
+    (csv,) = [p for p in save_figure(figure, tmp_path / "f", ("svg",), None) if p.suffix == ".csv"]
+    write_table(frame, tmp_path, "table")
+    for path in (csv, tmp_path / "table.csv"):
+        read = pd.read_csv(path)
+        assert list(read.layer) == ['\'=HYPERLINK("x")', "'+1+1", "Arrow 3"]
+        assert list(read.value) == [-1.5, 2, 3]
+
+
+def test_a_sweep_lever_of_too_many_steps_is_refused_before_its_grid_is_made(tmp_path):
+    """The command parses levers itself: the cap must hold there too (2e8 steps filled memory)."""
+    lever = "restrains[us>israel].pressure=0:1:200000000"
+    result = CliRunner().invoke(main, ["sweep", str(POINT), "--lever", lever, "-o", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "200,000,000 steps" in result.output and "Traceback" not in result.output
+
+
+def test_an_impossible_date_in_a_scenario_is_a_located_error(tmp_path):
+    """PyYAML reads 2024-13-01 as a date and fails to build it: a ValueError traceback before."""
+    text = (
+        (ROOT / "scenarios" / "april-2024.yaml")
+        .read_text()
+        .replace("seed: ", "seed: 2024-13-01 #", 1)
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("seed:"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{bad}:{line}: seed: must be a valid date, got '2024-13-01'" in result.output

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis.outcomes import Outcome, OutcomeError, estimate, parse_outcome, parse_outcomes
-from sim.scenario.levers import Lever, load_with_overrides
+from sim.scenario.levers import MAX_LEVER_STEPS, Lever, load_with_overrides
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
@@ -40,6 +40,7 @@ from sim.study.results import (
     git_commit,
     write_manifest,
 )
+from sim.study.tables import write_csv_safely
 
 __all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
 
@@ -47,7 +48,7 @@ DEFAULT_OUTCOMES = ("rung>=3", "rung>=4", "rung>=5", "rung>=6", "strike:israel>i
 """Direct strike on a homeland, major strike, strategic strikes, regional war, and Israel striking
 Iran's homeland (the step US pressure on Israel can act on)."""
 
-MAX_SWEEP_POINTS = 1_000
+MAX_SWEEP_POINTS = MAX_LEVER_STEPS
 """Most grid points a sweep runs: each is a study folder of its own (``sim explore`` samples
 larger spaces)."""
 
@@ -178,7 +179,7 @@ def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) ->
 def write_table(table: pd.DataFrame, folder: Path, stem: str) -> None:
     """The table as Parquet and CSV, each written atomically."""
     atomic_write_bytes(folder / f"{stem}.parquet", table.to_parquet(index=False))
-    atomic_write_bytes(folder / f"{stem}.csv", table.to_csv(index=False).encode("utf-8"))
+    write_csv_safely(table, folder / f"{stem}.csv")
 
 
 def check_outcomes(
@@ -358,9 +359,6 @@ def sweep(
     ``MAX_SWEEP_POINTS`` grid points; the same lever twice is refused before anything runs.
     """
     scenario = load_scenario(file)
-    for lever in levers:
-        if isinstance(lever, str):
-            _check_steps(lever)
     parsed = [
         (lever if isinstance(lever, Lever) else Lever.parse(lever, scenario.levers)).resolved(
             scenario
@@ -387,17 +385,6 @@ def sweep(
         table.insert(index, lever.path, table["setting"].map(by_setting))
     write_table(table, folder, "sweep")
     return table
-
-
-def _check_steps(text: str) -> None:
-    """Refuse a ``PATH=START:STOP:STEPS`` lever of more steps than a sweep may run, before its
-    grid is made (2e8 steps would fill the memory)."""
-    steps = text.rpartition(":")[2].strip()
-    if steps.isdigit() and int(steps) > MAX_SWEEP_POINTS:
-        raise ResultsError(
-            f"lever {text!r}: {int(steps):,} steps; a sweep runs at most {MAX_SWEEP_POINTS:,} "
-            "grid points (each a study of its own): use sim explore for larger designs"
-        )
 
 
 def _check_levers(levers: Sequence[Lever]) -> None:

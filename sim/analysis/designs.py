@@ -28,6 +28,7 @@ import yaml
 from scipy import stats
 
 from sim.errors import ResultsError
+from sim.scenario.coherence import node_at
 from sim.scenario.levers import check_value, declared_levers, resolve_path
 from sim.scenario.loading import load_scenario
 from sim.scenario.schema import LeverSpec, Scenario
@@ -331,11 +332,9 @@ def resolve_factors(factors: Sequence[Factor], bases: Mapping[str, Scenario]) ->
 def _check_kind(factor: Factor, scenario: Scenario, path: str) -> None:
     """Refuse a continuous range on a whole-number field (its points would not be whole); a
     path that leads nowhere is left to ``check_value``, which names the field."""
-    node: Any = scenario.model_dump()
     try:
-        for key in path.split("."):
-            node = node[int(key)] if isinstance(node, list) else node[key]
-    except (KeyError, IndexError, ValueError, TypeError):
+        node = node_at(scenario, path)
+    except LookupError:
         return
     if factor.kind == "continuous" and isinstance(node, int) and not isinstance(node, bool):
         raise FactorError(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import Field
 
 from sim.analysis.compare import check_outcomes
@@ -117,7 +116,7 @@ def load_questions(path: str | Path) -> tuple[QuestionsFile, list[LoadedQuestion
     if not text.strip():
         message = "file is empty; a questions file needs name and questions"
         raise ScenarioError([Problem(source, None, "", message)])
-    data, lines = _read(text, source)
+    data, lines = read_document(text, source)
     where: dict[Path_, Where] = {p: (source, line) for p, line in lines.items()}
     try:
         parsed = validate_model(QuestionsFile, data, where, source)
@@ -140,34 +139,6 @@ def load_questions(path: str | Path) -> tuple[QuestionsFile, list[LoadedQuestion
     if problems:
         raise ScenarioError(problems)
     return parsed, loaded
-
-
-def _read(text: str, source: str) -> tuple[dict, dict[Path_, int]]:
-    """``read_document``, with an impossible date (``2024-13-01``, which PyYAML reads as a date
-    and then fails to build with a ValueError) reported at its line and field."""
-    try:
-        return read_document(text, source)
-    except ValueError as exc:
-        path, line, value = _impossible_date(yaml.compose(text, Loader=yaml.SafeLoader))
-        message = f"must be a valid date, got {value!r} ({exc})"
-        raise ScenarioError([Problem(source, line, dotted_field(path), message)]) from None
-
-
-def _impossible_date(root: yaml.Node) -> tuple[Path_, int | None, str]:
-    """The key path, line and text of the first date-like value that is no date."""
-    stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            stack += [(value, (*path, key.value)) for key, value in reversed(node.value)]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += [(item, (*path, i)) for i, item in reversed(list(enumerate(node.value)))]
-        elif node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                yaml.SafeLoader("").construct_yaml_timestamp(node)
-            except ValueError:
-                return path, node.start_mark.line + 1, node.value
-    return (), None, ""
 
 
 def _reworded(problem: Problem) -> Problem:

@@ -186,11 +186,6 @@ def _uncertain(
     chosen = [Uncertain.parse(u, named) if isinstance(u, str) else u for u in uncertain or named]
     if not chosen:
         raise ResultsError(f"{file}: declares no levers; give --uncertain PATH=LOW:HIGH")
-    if len(chosen) < 2:
-        raise ResultsError(
-            f"Sobol indices need at least two uncertain values, got {len(chosen)} (one alone "
-            "explains all the variance): add another --uncertain, or use sim sweep for one lever"
-        )
     scenario = load_scenario(file)
     resolved = []
     for u in chosen:
@@ -198,6 +193,11 @@ def _uncertain(
         for value in (u.low, u.high):
             check_value(file, path, value, f"--uncertain {u.path}={u.low:g}:{u.high:g}")
         resolved.append(Uncertain(path, u.low, u.high, u.name or u.path))
+    if len(resolved) < 2:
+        raise ResultsError(
+            f"Sobol indices need at least two uncertain values, got {len(resolved)} (one alone "
+            "explains all the variance): add another --uncertain, or use sim sweep for one lever"
+        )
     return resolved
 
 

@@ -38,6 +38,7 @@ from sim.calibration.targets import Config, target_statistics
 from sim.errors import CalibrationError
 from sim.model.rng import Streams
 from sim.scenario.parameters import scenario_with
+from sim.study.tables import write_csv_safely
 
 MAX_REDRAWS = 100_000
 
@@ -299,7 +300,7 @@ def run_calibration(
     if checks:
         tables |= _checks(config, PosteriorSample.from_columns(posterior[config.paths]), folder)
     for name, table in tables.items():
-        atomic_write_bytes(folder / f"{name}.csv", table.to_csv(index=False).encode("utf-8"))
+        write_csv_safely(table, folder / f"{name}.csv")
     if checks:
         atomic_write_bytes(folder / "report.md", _report(config, tables).encode("utf-8"))
     return tables

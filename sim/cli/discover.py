@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim.analysis.prim import categorical
 from sim.cli.support import user_errors
+from sim.study.tables import write_csv_safely
 
 
 def _slug(outcome: str) -> str:
@@ -128,7 +129,7 @@ def _write(result, experiments, folder: Path, target: Path, formats, manifest) -
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         for name, table in _tables(result).items():
-            table.to_csv(staging / f"{name}.csv", index=False)
+            write_csv_safely(table, staging / f"{name}.csv")
         record = _summary_record(result) | {"study": str(folder)}
         (staging / "summary.json").write_text(json.dumps(record, indent=2, default=float))
         for name, figure in _figures(result, experiments, folder):

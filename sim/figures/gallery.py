@@ -19,11 +19,12 @@ import yaml
 from sim.analysis.compare import Setting, compare, sweep
 from sim.analysis.sensitivity import sobol
 from sim.figures import plots
-from sim.figures.folders import calibration_figure, sweep_figure
+from sim.figures.folders import calibration_figure, sobol_figure, sweep_figure
 from sim.figures.style import trace_text
 from sim.study import PACKAGE_VERSION
 from sim.study.montecarlo import run_study
 from sim.study.results import Results, git_commit, read_manifest
+from sim.study.tables import write_csv_safely
 
 DPI = 110
 SOBOL_BASE_SAMPLES = 64
@@ -34,7 +35,7 @@ def _save(figure: plots.PaperFigure, name: str, manifest: dict, docs: Path) -> t
     """Write ``docs/gallery/NAME.png`` and ``.csv``; return (name, caption, trace)."""
     target = docs / "gallery" / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.data.to_csv(target.with_suffix(".csv"), index=False)
+    write_csv_safely(figure.data, target.with_suffix(".csv"))
     with plots.paper_style(), matplotlib.rc_context({"savefig.dpi": DPI}):
         figure.savefig(target.with_suffix(".png"), metadata={"Description": trace_text(manifest)})
     return name, figure.caption, trace_text(manifest)
@@ -68,14 +69,14 @@ def _figures(
     levers = ["restrains[us>israel].pressure=0:1:5"]
     sweep(april, levers, n=n // 2, out=work / "sweep", workers=workers)
     shown.append(_save(sweep_figure(work / "sweep"), "sweep", read_manifest(work / "sweep"), docs))
-    indices = sobol(
+    sobol(
         april,
         n=SOBOL_BASE_SAMPLES,
         replications=SOBOL_REPLICATIONS,
         out=work / "sobol",
         workers=workers,
     )
-    shown.append(_save(plots.sobol_indices(indices), "sobol", read_manifest(work / "sobol"), docs))
+    shown.append(_save(sobol_figure(work / "sobol"), "sobol", read_manifest(work / "sobol"), docs))
     posterior = pd.read_parquet(calibration / "posterior.parquet")
     fitted = _calibration_trace(calibration, len(posterior))
     shown.append(_save(calibration_figure(calibration), "calibration", fitted, docs))

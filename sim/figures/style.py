@@ -21,6 +21,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from scipy import stats
 
+from sim.study.tables import write_csv_safely
+
 ONE_COLUMN_INCHES = 3.5
 """Width of one column of a two-column journal page."""
 TWO_COLUMNS_INCHES = 7.2
@@ -189,7 +191,7 @@ def save_figure(
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = [stem.with_suffix(".csv")]
-    figure.data.to_csv(written[0], index=False)
+    write_csv_safely(figure.data, written[0])
     with paper_style():
         for fmt in formats:
             path = stem.with_suffix(f".{fmt}")

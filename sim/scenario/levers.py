@@ -38,6 +38,10 @@ from sim.scenario.loading import (
 )
 from sim.scenario.schema import LeverSpec, Scenario
 
+MAX_LEVER_STEPS = 1_000
+"""The most grid points of one lever, and of a sweep: each point is a study of its own (a lever of
+2e8 steps used to fill the memory before anything ran)."""
+
 
 def resolve_override(scenario: Scenario, assignment: str) -> str:
     """``PATH=VALUE`` checked and in its stable form (a relation by alias; a positional path is
@@ -213,6 +217,11 @@ class Lever:
             raise ResultsError(f"lever {text!r}: expected PATH=START:STOP:STEPS") from None
         if not sep or not path.strip() or steps < 1 or len(parts) != 3:
             raise ResultsError(f"lever {text!r}: expected PATH=START:STOP:STEPS, STEPS >= 1")
+        if steps > MAX_LEVER_STEPS:
+            raise ResultsError(
+                f"lever {text!r}: {steps:,} steps; a sweep runs at most {MAX_LEVER_STEPS:,} grid "
+                "points (each a study of its own): use sim explore for larger designs"
+            )
         return cls(named[name].path if name else path.strip(), _grid(start, stop, steps), name)
 
     def resolved(self, scenario: Scenario) -> Lever:

@@ -30,6 +30,7 @@ from sim.scenario.problems import (
     ScenarioError,
     Where,
     dotted_field,
+    impossible_date,
     validate_model,
 )
 from sim.scenario.schema import Scenario
@@ -144,6 +145,12 @@ def read_document(text: str, source: str = "<string>") -> tuple[dict, dict[Path_
         raise fail(
             f"malformed YAML: {exc.reason} (character #x{exc.character:04x})", line
         ) from None
+    except ValueError as exc:  # a date-like value that is no date (2024-13-01)
+        path, line, value = impossible_date(text)
+        reason = (
+            f"must be a valid date, got {value!r} ({exc})" if line else f"malformed YAML: {exc}"
+        )
+        raise fail(reason, line, dotted_field(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         context, problem = getattr(exc, "context", None), getattr(exc, "problem", None)

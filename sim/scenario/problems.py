@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 Path_ = tuple[str | int, ...]
@@ -182,3 +183,21 @@ def _said(
     spot = located(where, source, data_path(data, error["loc"]), "")
     shown = spot.source == source or spot.line is None
     return dataclasses.replace(spot, message=pydantic_message(error, show_input=shown))
+
+
+def impossible_date(text: str) -> tuple[tuple, int | None, str]:
+    """The key path, line and text of the first date-like value of YAML ``text`` that is no
+    date (``2024-13-01``: PyYAML reads it as a date, then fails to build it with a ValueError)."""
+    stack: list[tuple[yaml.Node | None, tuple]] = [(yaml.compose(text, Loader=yaml.SafeLoader), ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack += [(value, (*path, key.value)) for key, value in reversed(node.value)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, (*path, i)) for i, item in reversed(list(enumerate(node.value)))]
+        elif node is not None and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(node)
+            except ValueError:
+                return path, node.start_mark.line + 1, node.value
+    return (), None, ""
