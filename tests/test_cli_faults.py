@@ -211,15 +211,16 @@ def test_an_opening_after_the_horizon_is_refused_by_field_before_the_folder(tmp_
     result = run("-n", "10", "--set", "opening.0.day=100", "-o", str(out))
     assert result.exit_code == 2, result.output
     assert one_line_error(result.output) == (
-        f"{POINT}: opening.0.day: day 100 is not before the horizon (90 days): no run would see it"
+        "--set opening.0.day=100: opening[0].day: day 100 is not before the horizon (90 days): "
+        "no run would see it"
     )
     assert not out.exists()
     trace = CliRunner().invoke(main, ["trace", str(POINT), "--set", "opening.0.day=90"])
-    assert trace.exit_code == 2 and "opening.0.day: day 90 is not before" in trace.output
+    assert trace.exit_code == 2 and "opening[0].day: day 90 is not before" in trace.output
 
 
 def test_the_api_refuses_what_the_command_line_refuses(tmp_path):
-    with pytest.raises(ScenarioError, match=r"opening\.0\.day: day 100 is not before"):
+    with pytest.raises(ScenarioError, match=r"opening\[0\]\.day: day 100 is not before"):
         sim.run(POINT, n=5, out=tmp_path / "o", overrides=["opening.0.day=100"])
     with pytest.raises(ValueError, match="n must be at most 10,000,000"):
         sim.run(POINT, n=10**15, out=tmp_path / "o")
@@ -227,19 +228,25 @@ def test_the_api_refuses_what_the_command_line_refuses(tmp_path):
 
 
 def test_a_resupply_that_would_never_end_the_run_is_refused_by_field(tmp_path):
-    """Every 1e-9 days is 9e10 deliveries in 90 days: the run hung; now it is refused at once."""
+    """Every 1e-9 days is 9e10 deliveries in 90 days: the run hung; now the schema refuses it
+    at once, and a legal interval that makes over 10,000 deliveries within the horizon too."""
     resupply = "--set=actors.israel.defence.0.resupply={interceptors: 1, every_days: 1.0e-9}"
+    assert one_line_error(CliRunner().invoke(main, ["trace", str(POINT), resupply]).output) == (
+        f"{resupply.replace('=', ' ', 1)}: actors.israel.defence[0].resupply.every_days: "
+        "must be >= 0.01, got 1e-09"
+    )
+    resupply = "--set=actors.israel.defence.0.resupply={interceptors: 1, every_days: 0.01}"
     for command in (
         ["run", str(POINT), "-n", "5", "-o", str(tmp_path / "o")],
         ["trace", str(POINT)],
     ):
         started = time.monotonic()
-        result = CliRunner().invoke(main, [*command, resupply])
+        result = CliRunner().invoke(main, [*command, resupply, "--set=horizon_days=3650"])
         assert time.monotonic() - started < 30
         assert result.exit_code == 2, result.output
         assert one_line_error(result.output) == (
-            f"{POINT}: actors.israel.defence.0.resupply.every_days: 1e-09 days makes 9e+10 "
-            "deliveries within the 90-day horizon; at most 10,000 per run"
+            f"{resupply.replace('=', ' ', 1)}: actors.israel.defence[0].resupply.every_days: "
+            "0.01 days makes 3.65e+05 deliveries within the 3650-day horizon; at most 10,000 per run"
         )
     assert not (tmp_path / "o").exists()
     fine = "--set=actors.israel.defence.0.resupply={interceptors: 1, every_days: 0.01}"

@@ -17,6 +17,11 @@ import numpy as np
 from sim.scenario.base import Means, PackageOption
 from sim.scenario.schema import Policy, StrikePackage
 
+MAX_LOG_FACTOR = 50.0
+"""The largest log of a log-normal factor on a delay or a strike's size (e**50, about 5e21): a
+cap no in-range draw reaches in practice (sigma <= 5 needs a normal draw above 10), and one that
+keeps the arithmetic finite for any draw."""
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -160,10 +165,10 @@ def delay_hours(policy: Policy, seen: Observation, z: float) -> float:
     if timing is not None:
         shift = -timing.urgency * (seen.severity - timing.reference_severity)
         median_hours = min(
-            max(median_hours * math.exp(shift), timing.min_median_hours),
+            max(median_hours * math.exp(min(shift, MAX_LOG_FACTOR)), timing.min_median_hours),
             24 * timing.max_median_days,
         )
-    return float(median_hours * math.exp(policy.delay.sigma * z))
+    return float(median_hours * math.exp(min(policy.delay.sigma * z, MAX_LOG_FACTOR)))
 
 
 def package_for(policy: Policy, rung: int) -> tuple[int, StrikePackage]:
@@ -223,8 +228,9 @@ def means_of(
 
 
 def force(package: Means, arsenal: dict[str, int], z: float) -> dict[str, int]:
-    """Projectile counts for a package, scaled by ``exp(size_sigma * z)`` and capped by stocks."""
-    scale = math.exp(package.size_sigma * z)
+    """Projectile counts for a package, scaled by ``exp(size_sigma * z)`` (at most
+    ``exp(MAX_LOG_FACTOR)``) and capped by stocks."""
+    scale = math.exp(min(package.size_sigma * z, MAX_LOG_FACTOR))
     return {
         weapon: min(round(count * scale), arsenal.get(weapon, 0))
         for weapon, count in package.projectiles.items()

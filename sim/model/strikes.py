@@ -20,6 +20,10 @@ from sim.model.interception import InterceptionOutcome, Wave, intercept
 from sim.scenario.ladder import Rung
 from sim.scenario.schema import DefenceLayer, Weapon
 
+MAX_POISSON_MEAN = 1e15
+"""The largest mean casualties of one strike drawn as a Poisson count; numpy refuses means above
+about 9e18 and the schema's ranges allow up to about 1e13, so the cap only guards the draw."""
+
 
 @dataclass(frozen=True)
 class StrikeOrder:
@@ -187,7 +191,9 @@ def strike_process(
         for weapon, n in result.launched.items():
             attacker_cost += n * weapons[weapon].unit_cost_usd
         yield env.timeout(float(max(result.last_arrival_hours - env.now, 0.0)))
-    casualties = order.casualties_fixed + int(rng.poisson(expected_casualties))
+    casualties = order.casualties_fixed + int(
+        rng.poisson(min(expected_casualties, MAX_POISSON_MEAN))
+    )
     outcome = StrikeOutcome(
         time_hours=env.now,
         strike_id=strike_id,

@@ -19,18 +19,22 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.scenario.base import (
     Count,
+    Dollars,
     Identifier,
-    NonNegative,
     Probability,
     RungNumber,
     StrictModel,
+    horizon_problems,
 )
 
 
 class OpeningEvent(StrictModel):
     """A strike that starts the run, with its outcome given (no projectiles) or simulated."""
 
-    day: NonNegative = Field(description="When the strike is launched, days after the start.")
+    day: Annotated[float, Field(ge=0.0, le=3650.0)] = Field(
+        description="When the strike is launched, days after the start (0-3650), before the "
+        "horizon."
+    )
     attacker: Identifier = Field(description="The actor that strikes.")
     target: Identifier = Field(description="The actor struck.")
     rung: RungNumber = Field(description="Rung (0-6) of the strike on the escalation ladder.")
@@ -47,14 +51,15 @@ class OpeningEvent(StrictModel):
     )
     projectiles: dict[str, Count] = Field(
         default_factory=dict,
-        description="Projectiles by weapon, flown through the target's defences; not drawn from "
-        "the attacker's arsenal.",
+        description="Projectiles by weapon (0-1e7 each), flown through the target's defences; "
+        "not drawn from the attacker's arsenal.",
     )
     casualties: Count = Field(
-        0, description="Casualties (killed and wounded) given, added to those of any leakers."
+        0,
+        description="Casualties (killed and wounded, 0-1e7) given, added to those of any leakers.",
     )
-    damage_usd: NonNegative = Field(
-        0.0, description="Damage given, US dollars, added to that of any leakers."
+    damage_usd: Dollars = Field(
+        0.0, description="Damage given, US dollars (0-1e13), added to that of any leakers."
     )
 
 
@@ -299,9 +304,10 @@ def raise_round_problems(scenario: Any) -> None:
     """Cross-references of these blocks, raised as one pydantic error each at its own location
     (so the loader reports ``file:line: field: message``): a layer abroad must be operated by its
     actor or an ally that defends it and name known weapons; a ceasefire's mediator, a campaign's
-    target (not the actor itself) and a history strike's actors must be actors of the scenario, its weapons (and a package option's) known,
-    its layers the target's, the history cannot spend more than an arsenal or a layer's stock
-    holds, and a scenario without a history or a campaign needs an opening."""
+    target (not the actor itself) and a history strike's actors must be actors of the scenario,
+    its weapons (and a package option's) known, its layers the target's, the history cannot
+    spend more than an arsenal or a layer's stock holds, a scenario without a history or a
+    campaign needs an opening, and the horizon must leave every run an end (``horizon_problems``)."""
     problems: list[tuple[tuple, str, Any]] = []
     actors = scenario.actors
 
@@ -355,6 +361,7 @@ def raise_round_problems(scenario: Any) -> None:
                     name,
                     ("history", i, "interceptors_fired", name),
                 )
+    problems += horizon_problems(scenario)
     if not problems:
         problems += _overspent(scenario)
     if problems:

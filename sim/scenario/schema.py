@@ -15,15 +15,23 @@ from pydantic import Field, model_validator
 
 from sim.scenario.base import (
     Count,
+    Days,
+    Delay,
+    Dollars,
+    FlightTime,
     Identifier,
     LeverSpec,
-    NonNegative,
-    Positive,
+    LogOdds,
+    Minutes,
     Probability,
+    Resupply,
     RungNumber,
+    Seed,
     StrictModel,
     StrikePackage,
 )
+from sim.scenario.base import NonNegative as NonNegative  # re-exported for other steps
+from sim.scenario.base import Positive as Positive  # re-exported for other steps
 from sim.scenario.dynamics import (
     Campaign,
     Ceasefire,
@@ -39,26 +47,6 @@ from sim.scenario.dynamics import (
 from sim.scenario.ladder import HIGHEST, LOWEST
 
 
-class FlightTime(StrictModel):
-    """Triangular distribution of one projectile's flight time from launch to arrival, in hours."""
-
-    min_hours: Positive = Field(description="Shortest flight time, hours.")
-    mode_hours: Positive = Field(
-        description="Most likely flight time, hours; waves of a strike are timed so their modes "
-        "coincide."
-    )
-    max_hours: Positive = Field(description="Longest flight time, hours.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FlightTime:
-        if not self.min_hours <= self.mode_hours <= self.max_hours:
-            raise ValueError(
-                "need min_hours <= mode_hours <= max_hours, got "
-                f"{self.min_hours}, {self.mode_hours}, {self.max_hours}"
-            )
-        return self
-
-
 class Weapon(StrictModel):
     """A projectile type (drone, cruise missile, ballistic missile, rocket, ...)."""
 
@@ -69,25 +57,15 @@ class Weapon(StrictModel):
     failure_probability: Probability = Field(
         0.0, description="Chance that one projectile fails at launch or in flight, probability 0-1."
     )
-    unit_cost_usd: NonNegative = Field(
-        description="Cost of one projectile to its user, paid for every one launched, US dollars."
+    unit_cost_usd: Dollars = Field(
+        description="Cost of one projectile to its user, paid for every one launched, US dollars "
+        "(0-1e13)."
     )
-    damage_usd_per_hit: NonNegative = Field(
+    damage_usd_per_hit: Dollars = Field(
         0.0, description="Damage done by one leaker (a projectile no layer kills), US dollars."
     )
-    casualties_per_hit: NonNegative = Field(
-        0.0, description="Mean casualties (killed and wounded) per leaker; Poisson."
-    )
-
-
-class Resupply(StrictModel):
-    """Interceptors added to a layer's stock at a fixed interval."""
-
-    interceptors: Annotated[int, Field(gt=0)] = Field(
-        description="Interceptors added to the layer's stock at each delivery."
-    )
-    every_days: Positive = Field(
-        description="Interval between deliveries, days; the first comes one interval after the start."
+    casualties_per_hit: Annotated[float, Field(ge=0.0, le=1e5)] = Field(
+        0.0, description="Mean casualties (killed and wounded) per leaker (0-100,000); Poisson."
     )
 
 
@@ -111,23 +89,23 @@ class DefenceLayer(StrictModel):
         min_length=1,
     )
     stock: Count = Field(
-        description="Interceptors on hand at the start of a run; each one fired is used up."
+        description="Interceptors on hand at the start of a run (0-1e7); each one fired is used up."
     )
-    fire_channels: Annotated[int, Field(gt=0)] = Field(
-        description="Targets the layer can engage at the same time."
+    fire_channels: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        description="Targets the layer can engage at the same time (1-10,000)."
     )
-    engagement_minutes: Positive = Field(
-        description="Time one engagement occupies a fire channel, minutes."
+    engagement_minutes: Annotated[float, Field(ge=0.01, le=1440.0)] = Field(
+        description="Time one engagement occupies a fire channel, minutes (0.01-1440)."
     )
-    engagement_window_minutes: NonNegative = Field(
+    engagement_window_minutes: Minutes = Field(
         0.0,
         description="How long an arriving projectile can wait for a free fire channel, minutes "
-        "(0 = engaged only if a channel is free on arrival).",
+        "(0-1440; 0 = engaged only if a channel is free on arrival).",
     )
-    shots_per_target: Annotated[int, Field(gt=0)] = Field(
-        1, description="Interceptors fired per engagement (firing doctrine)."
+    shots_per_target: Annotated[int, Field(gt=0, le=100)] = Field(
+        1, description="Interceptors fired per engagement (firing doctrine), 1-100."
     )
-    unit_cost_usd: NonNegative = Field(description="Cost of one interceptor, US dollars.")
+    unit_cost_usd: Dollars = Field(description="Cost of one interceptor, US dollars (0-1e13).")
     requires_warning: bool = Field(
         False, description="Engages only telegraphed strikes (forces must be moved into place)."
     )
@@ -136,15 +114,6 @@ class DefenceLayer(StrictModel):
     )
     resupply: Resupply | None = Field(
         None, description="Periodic deliveries of interceptors; without it the stock never refills."
-    )
-
-
-class Delay(StrictModel):
-    """Log-normal delay between a decision to respond and the response."""
-
-    median_days: Positive = Field(description="Median delay from decision to strike, days.")
-    sigma: NonNegative = Field(
-        0.5, description="Log-normal shape (sigma of the log of the delay); 0 = always the median."
     )
 
 
@@ -169,16 +138,17 @@ class Policy(StrictModel):
         description="Rung (0-6) from which a strike crosses the actor's red line; "
         "escalation_aversion counts the rungs above it.",
     )
-    red_line_weight: float = Field(
+    red_line_weight: LogOdds = Field(
         0.0,
-        description="Log-odds of responding added when a strike is at or above red_line_rung.",
+        description="Log-odds of responding added when a strike is at or above red_line_rung "
+        "(-50 to 50, as every log-odds weight).",
     )
-    harm_weight: float = Field(
+    harm_weight: LogOdds = Field(
         0.0,
         description="Log-odds of responding added per unit of log1p(casualties + damage in US "
         "dollars / 1e6).",
     )
-    thwarted_weight: float = Field(
+    thwarted_weight: LogOdds = Field(
         0.0,
         description="Log-odds of responding removed per unit of intercepted share (0-1 of the "
         "projectiles that flew).",
@@ -186,10 +156,10 @@ class Policy(StrictModel):
     domestic_pressure: Probability = Field(
         0.0, description="Domestic pressure to respond, 0-1, constant over a run."
     )
-    domestic_weight: float = Field(
+    domestic_weight: LogOdds = Field(
         0.0, description="Log-odds of responding added per unit of domestic_pressure."
     )
-    restraint_weight: float = Field(
+    restraint_weight: LogOdds = Field(
         0.0,
         description="Log-odds of responding removed per unit of allies' restraint pressure (0-1).",
     )
@@ -205,9 +175,9 @@ class Policy(StrictModel):
         0.0,
         description="How much the actor holds back from escalating (0 none, 1 never escalates).",
     )
-    escalation_aversion: NonNegative = Field(
+    escalation_aversion: Annotated[float, Field(ge=0.0, le=50.0)] = Field(
         0.0,
-        description="How fast the will to climb falls with each rung above the red line "
+        description="How fast the will to climb falls with each rung above the red line, 0-50 "
         "(the chance of going up is multiplied by exp(-aversion * rungs above it)).",
     )
     max_rung: RungNumber = Field(
@@ -270,7 +240,8 @@ class Actor(StrictModel):
         description="Name for readers; the actor's key under `actors` names it everywhere else."
     )
     arsenal: dict[str, Count] = Field(
-        default_factory=dict, description="Projectiles on hand by weapon; strikes draw them down."
+        default_factory=dict,
+        description="Projectiles on hand by weapon (0-1e7 each); strikes draw them down.",
     )
     defence: list[DefenceLayer] = Field(
         default_factory=list, description="Defence layers protecting this actor, outer to inner."
@@ -354,10 +325,10 @@ class Scenario(StrictModel):
 
     name: str = Field(description="Title of the scenario, shown by `sim validate` and `sim trace`.")
     description: str = Field("", description="What the scenario represents, in words.")
-    seed: Count = Field(description="Root of every random stream of every replication.")
-    horizon_days: Positive = Field(description="Length of every run, days.")
-    max_strikes: Annotated[int, Field(gt=0)] = Field(
-        200, description="Safety bound on strikes in one run; reaching it is recorded."
+    seed: Seed = Field(description="Root of every random stream of every replication (0-2**63-1).")
+    horizon_days: Days = Field(description="Length of every run, days (at most 3650).")
+    max_strikes: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        200, description="Safety bound on strikes in one run (1-10,000); reaching it is recorded."
     )
     weapons: dict[Identifier, Weapon] = Field(
         min_length=1,
