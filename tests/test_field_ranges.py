@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.cli.support import check_runnable
 from sim.model.policies import Observation, delay_hours, force
 from sim.model.world import run_replication
 from sim.scenario.loading import parse_scenario
@@ -438,3 +439,11 @@ def test_a_delay_and_a_strike_size_stay_finite_for_any_normal_draw(z):
     seen = Observation(actor="b", attacker="a", rung=3, severity=z)
     assert 0.0 <= delay_hours(policy, seen, z) < math.inf
     assert 0 <= force(policy.packages[1], {"rocket": 60}, z)["rocket"] <= 60
+
+
+def test_the_command_line_asks_the_horizon_check_of_a_scenario_that_skipped_validation():
+    """``model_copy(update=...)`` does not validate: ``check_runnable`` asks the schema's check."""
+    scenario = parse_scenario(yaml.safe_dump(BASE)).model_copy(update={"horizon_days": 0.25})
+    with pytest.raises(ScenarioError, match=r"^src: opening.0.day: day 0.5 is not before the "):
+        check_runnable(scenario, "src")
+    check_runnable(parse_scenario(yaml.safe_dump(BASE)), "src")

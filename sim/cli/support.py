@@ -25,6 +25,7 @@ from rich.progress import (
 )
 
 from sim.errors import CalibrationError
+from sim.scenario.base import horizon_problems
 from sim.scenario.loading import ScenarioError
 from sim.scenario.problems import Problem
 from sim.scenario.schema import Scenario
@@ -152,37 +153,16 @@ def check_output_folder(path: Path, option: str = "--out") -> None:
 
 
 def check_runnable(scenario: Scenario, source: str | Path) -> None:
-    """Refuse a valid scenario that no run could honour: an opening after the horizon (no run
-    would see it) or a resupply so frequent that a run never ends."""
+    """Refuse a scenario that no run could honour: an opening on or after the horizon or a
+    resupply so frequent that a run never ends. The schema refuses both when it validates
+    (``sim.scenario.base.horizon_problems``); this asks the same check again for a scenario
+    object that skipped validation (``model_copy(update=...)``, ``model_construct``)."""
     problems = [
-        Problem(str(source), None, field, message)
-        for field, message in [*_late_openings(scenario), *_endless_resupplies(scenario)]
+        Problem(str(source), None, ".".join(map(str, loc)), message)
+        for loc, message, _ in horizon_problems(scenario)
     ]
     if problems:
         raise ScenarioError(problems)
-
-
-def _late_openings(scenario: Scenario) -> Iterator[tuple[str, str]]:
-    """(field, message) for each opening strike launched at or after the horizon (days)."""
-    horizon = scenario.horizon_days
-    for i, opening in enumerate(scenario.opening):
-        if opening.day >= horizon:
-            message = f"day {opening.day:g} is not before the horizon ({horizon:g} days)"
-            yield f"opening.{i}.day", f"{message}: no run would see it"
-
-
-def _endless_resupplies(scenario: Scenario) -> Iterator[tuple[str, str]]:
-    """(field, message) for each layer resupplied more than ``MAX_RESUPPLIES`` times a run."""
-    horizon = scenario.horizon_days
-    for key, actor in scenario.actors.items():
-        for i, layer in enumerate(actor.defence):
-            every = layer.resupply.every_days if layer.resupply else math.inf
-            if horizon / every > MAX_RESUPPLIES:
-                yield (
-                    f"actors.{key}.defence.{i}.resupply.every_days",
-                    f"{every:g} days makes {horizon / every:.3g} deliveries within the "
-                    f"{horizon:g}-day horizon; at most {MAX_RESUPPLIES:,} per run",
-                )
 
 
 @contextmanager
