@@ -31,8 +31,8 @@ Dollars = Annotated[float, Field(ge=0.0, le=1e13)]
 """US dollars (0-1e13): ten trillion, more than any war has cost."""
 Casualties = Annotated[float, Field(ge=0.0, le=1e7)]
 """A mean number of casualties (0-10,000,000)."""
-FlightHours = Annotated[float, Field(ge=0.001, le=240.0)]
-"""A flight time, hours (0.001-240: from 3.6 seconds to ten days)."""
+FlightHours = Annotated[float, Field(ge=0.001, le=1000.0)]
+"""A flight time, hours (0.001-1000: from 3.6 seconds to six weeks, beyond any projectile)."""
 Minutes = Annotated[float, Field(ge=0.0, le=1440.0)]
 """A span of minutes (0-1440: at most a day)."""
 Days = Annotated[float, Field(gt=0.0, le=3650.0)]
@@ -148,12 +148,12 @@ class StrikePackage(Means):
 class FlightTime(StrictModel):
     """Triangular distribution of one projectile's flight time from launch to arrival, in hours."""
 
-    min_hours: FlightHours = Field(description="Shortest flight time, hours (0.001-240).")
+    min_hours: FlightHours = Field(description="Shortest flight time, hours (0.001-1000).")
     mode_hours: FlightHours = Field(
         description="Most likely flight time, hours; waves of a strike are timed so their modes "
         "coincide."
     )
-    max_hours: FlightHours = Field(description="Longest flight time, hours (0.001-240).")
+    max_hours: FlightHours = Field(description="Longest flight time, hours (0.001-1000).")
 
     @model_validator(mode="after")
     def _ordered(self) -> FlightTime:
