@@ -187,7 +187,7 @@ MUTATIONS = [
         "delay: {median_days: -3, sigma: 0.3}",
         "actors.iran.policy.delay.median_days",
         ("median_days: -3",),
-        "must be >= 0.001, got -3",
+        "must be > 0.0, got -3",
     ),
     (
         "flight time min above mode",
@@ -414,7 +414,7 @@ def test_every_mistake_is_listed_with_the_example_format():
     delay = locate(text, "median_days: -3")
     assert str(caught.value).splitlines() == [
         f"scenarios/x.yaml:{locate(text, 'horizon_days')}: horizon_days: must be > 0.0, got -90",
-        f"scenarios/x.yaml:{delay}: actors.iran.policy.delay.median_days: must be >= 0.001, got -3",
+        f"scenarios/x.yaml:{delay}: actors.iran.policy.delay.median_days: must be > 0.0, got -3",
     ]
 
 

@@ -180,8 +180,8 @@ class Resupply(StrictModel):
 class Delay(StrictModel):
     """Log-normal delay between a decision to respond and the response."""
 
-    median_days: Annotated[float, Field(ge=0.001, le=3650.0)] = Field(
-        description="Median delay from decision to strike, days (0.001-3650)."
+    median_days: Annotated[float, Field(gt=0.0, le=3650.0)] = Field(
+        description="Median delay from decision to strike, days (above 0, at most 3650)."
     )
     sigma: Sigma = Field(
         0.5, description="Log-normal shape (sigma of the log of the delay, 0-5); 0 = the median."
