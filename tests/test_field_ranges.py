@@ -19,7 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.cli.support import check_runnable
-from sim.model.policies import Observation, delay_hours, force
+from sim.model.policies import (
+    Observation,
+    delay_hours,
+    force,
+    latent_height,
+    rung_probabilities,
+)
 from sim.model.world import run_replication
 from sim.scenario.loading import parse_scenario
 from sim.scenario.problems import ScenarioError
@@ -447,3 +453,16 @@ def test_the_command_line_asks_the_horizon_check_of_a_scenario_that_skipped_vali
     with pytest.raises(ScenarioError, match=r"^src: opening.0.day: day 0.5 is not before the "):
         check_runnable(scenario, "src")
     check_runnable(parse_scenario(yaml.safe_dump(BASE)), "src")
+
+
+def test_every_rung_keeps_a_chance_at_the_narrowest_spread_of_its_range():
+    """Spread 0.0625 around eta 3: rung 6 is 40 spreads away, a chance of about 4e-18 that the
+    difference of two cumulative chances near 1 rounded to 0 (found by tests/test_height.py)."""
+    data = _set(BASE, _typed("actors.b.policy.height.spread"), 0.0625)
+    data = _set(data, _typed("actors.b.policy.height.red_line_shift"), 0.0)
+    policy = parse_scenario(yaml.safe_dump(data)).actors["b"].policy
+    seen = Observation(actor="b", attacker="a", rung=3, severity=3.0)
+    assert latent_height(policy, seen) == pytest.approx(3.0 - 0.1)
+    chances = rung_probabilities(policy, seen)
+    assert all(p > 0 for p in chances) and sum(chances) == pytest.approx(1.0)
+    assert chances[6] == pytest.approx(1 / (1 + math.exp((5.5 - 2.9) / 0.0625)))

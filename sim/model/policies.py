@@ -147,9 +147,20 @@ def at_most(policy: Policy, seen: Observation) -> list[float]:
 
 
 def rung_probabilities(policy: Policy, seen: Observation) -> list[float]:
-    """P(answer = k) for k = 0..max_rung: each positive (for a finite eta), summing to 1."""
-    cumulative = at_most(policy, seen)
-    return [c - b for b, c in zip([0.0, *cumulative[:-1]], cumulative, strict=True)]
+    """P(answer = k) for k = 0..max_rung: each positive (for a finite eta), summing to 1.
+
+    A rung whose cuts lie above ``eta`` takes the difference of the upper tails
+    (``logistic(-x)``), not of the cumulative chances near 1, so a rung 40 spreads away keeps
+    its chance of about 4e-18 instead of rounding to 0."""
+    eta, spread = latent_height(policy, seen), policy.height.spread
+    cuts = [(k + 0.5 - eta) / spread for k in range(policy.max_rung)]
+    chances = []
+    for low, high in zip([-math.inf, *cuts], [*cuts, math.inf], strict=True):
+        if low + high <= 0:
+            chances.append(_logistic(high) - _logistic(low))
+        else:
+            chances.append(_logistic(-low) - _logistic(-high))
+    return chances
 
 
 def choose_height(policy: Policy, seen: Observation, u: float) -> int:
