@@ -19,6 +19,7 @@ from sim.model.rng import Streams
 from sim.model.strikes import coordinated_waves
 from sim.model.world import World, run_replication
 from sim.scenario.loading import load_scenario, parse_scenario
+from sim.scenario.problems import ScenarioError
 from sim.scenario.schema import FlightTime, Weapon
 
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml"))
@@ -353,8 +354,11 @@ def test_exact_log_of_an_opening_and_a_certain_delayed_answer():
 def test_the_horizon_cuts_off_an_answer_due_after_it():
     events = run_replication(parse_scenario(TWO.format(horizon=3)), 0)  # answer due at 84 h > 72 h
     assert [type(e).__name__ for e in events] == ["StrikeLaunched", "StrikeOutcome", "DecisionMade"]
-    late_opening = TWO.format(horizon=0.5)  # the opening (day 1) is after the horizon
-    assert run_replication(parse_scenario(late_opening), 0) == []
+    # An opening after the horizon is refused by the schema; one built past validation logs nothing.
+    late = parse_scenario(TWO.format(horizon=3)).model_copy(update={"horizon_days": 0.5})
+    assert run_replication(late, 0) == []
+    with pytest.raises(ScenarioError, match=r"opening\[0\]\.day"):
+        parse_scenario(TWO.format(horizon=0.5))
 
 
 def test_the_strike_cap_is_recorded_once_when_it_stops_a_strike():

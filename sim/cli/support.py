@@ -56,9 +56,6 @@ MAX_REPLICATIONS = 10_000_000
 on 2 cores at the April scenario's 644 replications per second (benchmarks/README.md); a plan of
 10**15 ran out of memory before its first replication."""
 
-MAX_RESUPPLIES = 10_000
-"""The most deliveries one layer may receive within the horizon; each is a simulated event, and
-``every_days: 1e-9`` asked for 9e10 of them (the run never ended)."""
 
 stderr = Console(stderr=True)
 
