@@ -131,7 +131,9 @@ def test_us_pressure_lowers_israeli_strikes_on_iran(tmp_path):
 
 
 def test_bad_override_gets_the_file_style_error(tmp_path):
-    with pytest.raises(ScenarioError, match=r"--set restrains\[us>israel\]\.presure=1: .*unknown key"):
+    with pytest.raises(
+        ScenarioError, match=r"--set restrains\[us>israel\]\.presure=1: .*unknown key"
+    ):
         compare(
             [Setting("a", APRIL), Setting("b", APRIL, ("restrains[us>israel].presure=1",))],
             n=10,
@@ -249,7 +251,9 @@ def test_the_same_lever_twice_is_refused_before_the_sweep_runs(tmp_path):
 
 def test_a_grid_too_large_to_run_is_refused_before_it_is_made(tmp_path):
     with pytest.raises(ResultsError, match="200,000,000 steps; a sweep runs at most 1,000"):
-        sweep(APRIL, ["restrains[us>israel].pressure=0:1:200000000"], n=5, out=tmp_path / "s", **FAST)
+        sweep(
+            APRIL, ["restrains[us>israel].pressure=0:1:200000000"], n=5, out=tmp_path / "s", **FAST
+        )
     levers = [
         Lever("restrains[us>israel].pressure", tuple(range(40))),
         Lever("weapons.drone.unit_cost_usd", tuple(range(40))),

@@ -263,7 +263,10 @@ def test_a_salib_problem_naming_declared_levers_runs_as_factors(tmp_path):
     result = explore(APRIL, problem, executor="serial", **{**SMALL, "n": 2, "replications": 2})
     assert result.experiments.columns.tolist() == ["point", *problem["names"]]
     assert result.experiments.us_pressure.between(0, 0.5).all()
-    assert result.problem["paths"] == ["restrains[us>israel].pressure", "proxy[hezbollah>iran].obey_probability"]
+    assert result.problem["paths"] == [
+        "restrains[us>israel].pressure",
+        "proxy[hezbollah>iran].obey_probability",
+    ]
 
 
 def test_the_same_tables_on_every_executor():

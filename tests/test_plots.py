@@ -705,8 +705,12 @@ def test_calibration_parameters_are_named_by_declared_name_else_alias_else_path(
     assert [t.get_text() for t in named.axes[0].get_yticklabels()] == ["first", "c.d"]
     assert list(named.data.drop_duplicates("parameter").label) == ["first", "c.d"]
     labels = path_labels(APRIL, ["proxy[hezbollah>iran].obey_probability"], meanings=False)
-    assert labels == {"proxy[hezbollah>iran].obey_probability": "proxy[hezbollah>iran].obey_probability"}
-    priors = pd.DataFrame({"parameter": ["proxy[hezbollah>iran].obey_probability"], "low": [0], "high": [1]})
+    assert labels == {
+        "proxy[hezbollah>iran].obey_probability": "proxy[hezbollah>iran].obey_probability"
+    }
+    priors = pd.DataFrame(
+        {"parameter": ["proxy[hezbollah>iran].obey_probability"], "low": [0], "high": [1]}
+    )
     aliased = plots.prior_posterior(
         pd.DataFrame({"proxy[hezbollah>iran].obey_probability": [0.2, 0.6]}), priors, labels
     )
