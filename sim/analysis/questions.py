@@ -29,7 +29,7 @@ from sim.analysis.compare import check_outcomes
 from sim.analysis.outcomes import Outcome
 from sim.errors import ResultsError
 from sim.scenario.levers import load_with_overrides
-from sim.scenario.loading import Where, read_document, read_yaml_file, validate_model
+from sim.scenario.loading import Where, read_document, read_source, validate_model
 from sim.scenario.problems import Path_, Problem, ScenarioError, dotted_field
 from sim.scenario.schema import (
     Identifier,
@@ -107,12 +107,7 @@ def load_questions(path: str | Path) -> tuple[QuestionsFile, list[LoadedQuestion
     Raises ``ScenarioError`` listing every mistake as ``file:line: field: message``.
     """
     source = str(path)
-    try:
-        text = read_yaml_file(path)
-    except FileNotFoundError:
-        raise ScenarioError([Problem(source, None, "", "no such file")]) from None
-    except (OSError, ValueError) as exc:
-        raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
+    text = read_source(path)
     if not text.strip():
         message = "file is empty; a questions file needs name and questions"
         raise ScenarioError([Problem(source, None, "", message)])

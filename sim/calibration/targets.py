@@ -34,7 +34,7 @@ from sim.scenario.loading import (
     ScenarioError,
     load_scenario,
     read_document,
-    read_yaml_file,
+    read_source,
     validate_model,
 )
 from sim.scenario.parameters import PosteriorSample, scenario_with
@@ -167,12 +167,7 @@ def _read_config(path: Path) -> tuple[CalibrationFile, dict[tuple, int]]:
     """The validated config file and the line of each of its keys; every target must name a
     statistic of ``target_statistics``."""
     source = str(path)
-    try:
-        text = read_yaml_file(path)
-    except FileNotFoundError:
-        raise ScenarioError([Problem(source, None, "", "no such file")]) from None
-    except (OSError, ValueError) as exc:
-        raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
+    text = read_source(path)
     if not text.strip():
         needs = ", ".join(CalibrationFile.model_fields)
         raise ScenarioError([Problem(source, None, "", f"file is empty; a config needs {needs}")])

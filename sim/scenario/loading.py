@@ -398,14 +398,19 @@ def load_scenario(path: str | Path, overrides: Sequence[str] | Mapping[str, Any]
 
     Raises ``ScenarioError`` with ``file:line: field: message`` lines.
     """
+    return parse_scenario(read_source(path), str(path), overrides)
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a YAML input file (a scenario, questions, a calibration config), or a
+    ``ScenarioError`` naming it: no such file, or unreadable (too large, not UTF-8, ...)."""
     source = str(path)
     try:
-        text = read_yaml_file(path)
+        return read_yaml_file(path)
     except FileNotFoundError:
         raise ScenarioError([Problem(source, None, "", "no such file")]) from None
     except (OSError, ValueError) as exc:
         raise ScenarioError([Problem(source, None, "", f"cannot read: {exc}")]) from None
-    return parse_scenario(text, source, overrides)
 
 
 def scenario_hash(text: str) -> str:
