@@ -323,6 +323,10 @@ Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discrimi
 class Scenario(StrictModel):
     """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
 
+    version: Literal[2] | None = Field(
+        None,
+        description="Schema version of the file: 2, the model with memory, endings and history.",
+    )
     name: str = Field(description="Title of the scenario, shown by `sim validate` and `sim trace`.")
     description: str = Field("", description="What the scenario represents, in words.")
     seed: Seed = Field(description="Root of every random stream of every replication (0-2**63-1).")
