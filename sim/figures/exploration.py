@@ -8,19 +8,18 @@ numbers drawn, every estimate with its interval.
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.colors import Normalize
 
 from sim.figures.style import (
-    HEATMAP_COLOURS,
     OKABE_ITO,
     ONE_COLUMN_INCHES,
     PaperFigure,
     interval_points,
     paper_style,
     symbols,
+    value_grid,
 )
 
 TRADEOFF_COLUMNS = ["box", "coverage", "density", "mass", "restricted", "chosen"]
@@ -174,33 +173,10 @@ def outcome_heatmap(
     else:
         data = _binned_cells(table, across, up, value, bins)
     norm = Normalize(float(np.nanmin(data[value])), float(np.nanmax(data[value])))
-    colours = matplotlib.colormaps[HEATMAP_COLOURS]
-    xs, ys = sorted(data["across_cell"].unique()), sorted(data["up_cell"].unique())
-    grid = data.pivot_table(index="up_cell", columns="across_cell", values=value, dropna=False)
-    grid = grid.reindex(index=ys, columns=xs)
     with paper_style():
         figure = PaperFigure(ONE_COLUMN_INCHES, 2.8)
         axes = figure.add_subplot()
-        mesh = axes.pcolormesh(
-            np.arange(len(xs) + 1) - 0.5,
-            np.arange(len(ys) + 1) - 0.5,
-            grid.to_numpy(),
-            cmap=HEATMAP_COLOURS,
-            norm=norm,
-        )
-        for row in data.dropna(subset=[value]).itertuples():
-            shade = np.dot(colours(norm(getattr(row, value)))[:3], (0.299, 0.587, 0.114))
-            axes.text(
-                xs.index(row.across_cell),
-                ys.index(row.up_cell),
-                f"{getattr(row, value):.2f}",
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="black" if shade > 0.5 else "white",
-            )
-        axes.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
-        axes.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
+        mesh = value_grid(axes, data, "across_cell", "up_cell", value, norm, fontsize=6)
         axes.set(xlabel=symbols(across), ylabel=symbols(up))
         bar = figure.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02)
         bar.set_label(symbols(label or value))

@@ -11,7 +11,6 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
@@ -20,7 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 from sim.figures.style import (
     BAND_ALPHA,
-    HEATMAP_COLOURS,
+    EXTRAPOLATION_HATCH,
     ONE_COLUMN_INCHES,
     SCALES,
     TWO_COLUMNS_INCHES,
@@ -31,6 +30,7 @@ from sim.figures.style import (
     series_style,
     short_parameter,
     symbols,
+    value_grid,
 )
 
 
@@ -86,8 +86,6 @@ def sweep_levers(table: pd.DataFrame) -> list[str]:
 
 
 EXTRAPOLATION = "outside the calibration prior (extrapolation)"
-EXTRAPOLATION_HATCH = {"fill": False, "hatch": "////", "edgecolor": "0.55", "lw": 0}
-"""How lever values outside the calibration prior are marked: the model was never fitted there."""
 
 
 def _extrapolated(
@@ -230,7 +228,16 @@ def sweep_heatmap(
         cell = (width - 1.2) / len(groups) / data[across].nunique()  # inches across a cell
         numbered = cell >= NUMBERED_CELL_INCHES
         for axes, (_, part) in zip(panels, groups, strict=True):
-            mesh = _heatmap_panel(axes, part, across, up, norm, numbered)
+            mesh = value_grid(
+                axes,
+                part,
+                across,
+                up,
+                "probability",
+                norm,
+                numbered=numbered,
+                hatched=part.extrapolation,
+            )
             axes.set_title(part.outcome_label.iloc[0])
             axes.set_xlabel(_wrap((labels or {}).get(across) or across, 36))
         panels[0].set_ylabel(_wrap((labels or {}).get(up) or up, 36))
@@ -247,36 +254,6 @@ def sweep_heatmap(
     if data.extrapolation.any():
         caption += " Hatched: lever values outside the calibration prior (extrapolation)."
     return figure.finish(data, caption)
-
-
-def _heatmap_panel(axes, part: pd.DataFrame, across: str, up: str, norm: Normalize, numbered: bool):
-    """One outcome's grid of probabilities: a cell per grid point, numbered (if ``numbered``)
-    in black or white (whichever reads on the cell), extrapolated cells hatched; returns the
-    mesh drawn."""
-    xs, ys = sorted(part[across].unique()), sorted(part[up].unique())
-    grid = part.pivot_table(index=up, columns=across, values="probability", sort=True)
-    grid = grid.reindex(index=ys, columns=xs)
-    mesh = axes.pcolormesh(
-        np.arange(len(xs) + 1) - 0.5,
-        np.arange(len(ys) + 1) - 0.5,
-        grid.to_numpy(),
-        cmap=HEATMAP_COLOURS,
-        norm=norm,
-    )
-    colours = matplotlib.colormaps[HEATMAP_COLOURS]
-    for a, b, p, outside in zip(
-        part[across], part[up], part.probability, part.extrapolation, strict=True
-    ):
-        x, y = xs.index(a), ys.index(b)
-        grey = np.dot(colours(norm(p))[:3], (0.299, 0.587, 0.114))
-        ink = "black" if grey > 0.5 else "white"
-        if numbered:
-            axes.text(x, y, f"{p:.2f}", ha="center", va="center", fontsize=6.5, color=ink)
-        if outside:
-            axes.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, **EXTRAPOLATION_HATCH))
-    axes.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
-    axes.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
-    return mesh
 
 
 def paired_differences(table: pd.DataFrame) -> PaperFigure:

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from scipy import stats
 
 from sim.study.tables import write_csv_safely
@@ -38,6 +39,9 @@ SERIES_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)),
 every figure is told apart by its shape and dash pattern where colour is lost (greyscale print,
 colour-blind readers), not by colour alone."""
 
+
+EXTRAPOLATION_HATCH = {"fill": False, "hatch": "////", "edgecolor": "0.55", "lw": 0}
+"""How lever values outside the calibration prior are marked: the model was never fitted there."""
 
 HEATMAP_COLOURS = "cividis"
 """The colour map of every heatmap: colour-blind-safe, and its lightness rises steadily with the
@@ -286,3 +290,45 @@ def probability_limits(low: pd.Series, high: pd.Series, scale: str) -> tuple[flo
 
 SCALES = ("linear", "log")
 """Scales of a probability axis: ``log`` shows outcomes of 1% beside outcomes of 50%."""
+
+
+def value_grid(
+    axes: Axes,
+    cells: pd.DataFrame,
+    across: str,
+    up: str,
+    value: str,
+    norm: Any,
+    *,
+    numbered: bool = True,
+    fontsize: float = 6.5,
+    hatched: Sequence[bool] | None = None,
+) -> Any:
+    """Paint a heatmap of ``cells`` (one row per cell: its coordinates in columns ``across`` and
+    ``up``, its number in ``value``) on ``axes``: a cell per pair of coordinates in the
+    ``HEATMAP_COLOURS`` map on ``norm``, its value written in it (if ``numbered``) in black or white,
+    whichever reads on the cell's lightness, and the cells flagged in ``hatched`` hatched.
+    Missing or NaN cells are blank. Returns the mesh drawn (for a colour bar)."""
+    xs, ys = sorted(cells[across].unique()), sorted(cells[up].unique())
+    grid = cells.pivot_table(index=up, columns=across, values=value, dropna=False)
+    grid = grid.reindex(index=ys, columns=xs)
+    mesh = axes.pcolormesh(
+        np.arange(len(xs) + 1) - 0.5,
+        np.arange(len(ys) + 1) - 0.5,
+        grid.to_numpy(),
+        cmap=HEATMAP_COLOURS,
+        norm=norm,
+    )
+    colours = matplotlib.colormaps[HEATMAP_COLOURS]
+    flags = [False] * len(cells) if hatched is None else list(hatched)
+    for a, b, v, flag in zip(cells[across], cells[up], cells[value], flags, strict=True):
+        x, y = xs.index(a), ys.index(b)
+        if numbered and np.isfinite(v):
+            grey = np.dot(colours(norm(v))[:3], (0.299, 0.587, 0.114))
+            ink = "black" if grey > 0.5 else "white"
+            axes.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=fontsize, color=ink)
+        if flag:
+            axes.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, **EXTRAPOLATION_HATCH))
+    axes.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs])
+    axes.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
+    return mesh
