@@ -34,6 +34,7 @@ from sim.scenario.problems import (
     validate_model,
 )
 from sim.scenario.schema import Scenario
+from sim.scenario.versions import refuse_version_1
 
 MAX_FILE_BYTES = 262_144
 """The largest YAML file (scenario, ``extends:`` base, lever file) read, in bytes: 256 KiB, about
@@ -191,6 +192,7 @@ def _document(text: str, source: str, seen: frozenset[Path] = frozenset()) -> tu
     data, lines = read_document(text, source)
     if seen:
         _check_is_scenario(data, lines, source)
+    refuse_version_1(data, lines, source)
     where: dict[Path_, Where] = {p: (source, line) for p, line in lines.items()}
     if "extends" not in data:
         return data, where
