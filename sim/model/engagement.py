@@ -15,15 +15,21 @@ right timing.
 Two cases need no walk: a layer never short of channels or stock gives every arrival a full salvo
 (one binomial per fine bin); a layer short of stock but never of channels does the same until its
 stock runs out, in one pass.
+
+When strikes share defences (``shared_defences``), a layer keeps the engagements of the strikes it
+met (``LayerState.committed``, one entry per coarse bin, not per projectile): a later strike's walk
+finds the channels they hold busy, and their engagements still to begin take a free channel before
+any of its projectiles.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.model.cohorts import Cohort, Queue
 from sim.scenario.schema import DefenceLayer
 
 BINS_PER_ENGAGEMENT = 32
@@ -32,70 +38,25 @@ BINS_PER_ENGAGEMENT = 32
 
 @dataclass
 class LayerState:
-    """A defence layer during one run: its fixed specification and its depleting stock."""
+    """A defence layer during one run: its fixed specification, its depleting stock and, when
+    strikes share defences, the engagements of the strikes it has already met."""
 
     spec: DefenceLayer
     defended: str
     stock: int
+    committed: list[tuple[float, int]] | None = None
+    """(start, hours on the run's clock; engagements begun then) of every strike this layer met,
+    if strikes share its channels (``shared_defences``); None if each strike has them all."""
 
     @classmethod
-    def from_spec(cls, spec: DefenceLayer, defended: str) -> LayerState:
-        return cls(spec=spec, defended=defended, stock=spec.stock)
+    def from_spec(cls, spec: DefenceLayer, defended: str, *, shared: bool = False) -> LayerState:
+        return cls(spec=spec, defended=defended, stock=spec.stock, committed=[] if shared else None)
 
-
-class _Cohort:
-    """Projectiles that reached a layer in one coarse bin and may still get a channel."""
-
-    __slots__ = ("bin", "partial", "salvos", "total", "waiting")
-
-    def __init__(self, b: int, waiting: list[int]) -> None:
-        self.bin, self.waiting = b, waiting
-        self.total = sum(waiting)
-        self.salvos = [0] * len(waiting)
-        """Engagements with a full salvo, by weapon; their kills are drawn after the walk."""
-        self.partial: tuple[int, int] | None = None
-        """(weapon, shots) of the one engagement the last of the stock could not fill."""
-
-
-class _Queue:
-    """The cohorts waiting at a layer, first in first out. Arrivals join as bin numbers and become
-    cohorts only when channels reach them, so a saturated layer builds no cohorts that expire
-    unserved."""
-
-    def __init__(self, coarse: np.ndarray, reach: int) -> None:
-        self.columns, self.reach = coarse.T, reach
-        self.order = np.flatnonzero(coarse.any(axis=0)).tolist()
-        self.held: deque[_Cohort] = deque()
-        """Cohorts already built that still wait (older than every pending arrival)."""
-        self.pending = self.arrived = 0
-        """``order[pending:arrived]``: arrival bins that have arrived but are not yet cohorts."""
-        self.cohorts: list[_Cohort] = []
-
-    def arrive(self, b: int) -> None:
-        """Move the clock to bin ``b``: take its arrivals, drop whoever's window has closed."""
-        order, reach = self.order, self.reach
-        while self.arrived < len(order) and order[self.arrived] <= b:
-            self.arrived += 1
-        while self.held and self.held[0].bin + reach < b:
-            self.held.popleft()
-        if not self.held:
-            while self.pending < self.arrived and order[self.pending] + reach < b:
-                self.pending += 1
-
-    def __bool__(self) -> bool:
-        return bool(self.held) or self.pending < self.arrived
-
-    def next_arrival(self, default: int) -> int:
-        return self.order[self.arrived] if self.arrived < len(self.order) else default
-
-    def pop(self) -> _Cohort:
-        """The oldest waiting cohort (built now if it was pending)."""
-        if self.held:
-            return self.held.popleft()
-        b = self.order[self.pending]
-        self.pending += 1
-        self.cohorts.append(_Cohort(b, self.columns[b].tolist()))
-        return self.cohorts[-1]
+    def forget_before(self, hours: float) -> None:
+        """Drop the engagements that ended before ``hours`` (they hold no channel then or later)."""
+        if self.committed:
+            ends = self.spec.engagement_minutes / 60
+            self.committed = [(t, n) for t, n in self.committed if t + ends > hours]
 
 
 class LayerRun:
@@ -104,17 +65,24 @@ class LayerRun:
     for the whole layer at once after the walk."""
 
     def __init__(
-        self, state: LayerState, kill: list[float], fine_width: float, rng: np.random.Generator
+        self,
+        state: LayerState,
+        kill: list[float],
+        fine_width: float,
+        rng: np.random.Generator,
+        origin_hours: float = 0.0,
     ) -> None:
         spec = state.spec
         self.state, self.rng = state, rng
+        self.fine_width, self.origin_hours = fine_width, origin_hours
+        """Fine bins' width (hours) and where the first begins (hours on the run's clock)."""
         self.shots = spec.shots_per_target
         self.channels = spec.fire_channels
         self.kill_once = np.array(kill)
         self.kill_salvo = 1 - (1 - self.kill_once) ** self.shots
         fine_per_engagement = spec.engagement_minutes / 60 / fine_width
         self.factor = max(1, int(fine_per_engagement / BINS_PER_ENGAGEMENT))
-        coarse_width = self.factor * fine_width
+        coarse_width = self.coarse_width = self.factor * fine_width
         release = spec.engagement_minutes / 60 / coarse_width
         self.release_bins = max(1, int(release))
         self.release_frac = max(0.0, release - self.release_bins)
@@ -137,9 +105,12 @@ class LayerRun:
         lo = int(occupied[0]) // self.factor * self.factor
         span = fine[:, lo : int(occupied[-1]) + 1]
         coarse = self._coarse(span)
+        self.lo_hours = self.origin_hours + lo * self.fine_width
+        self.earlier = self._earlier(coarse.shape[1])
         if self._never_short(coarse):
             engaged = span.sum(axis=1).tolist()
             self.state.stock -= sum(engaged) * self.shots
+            self._commit(coarse.sum(axis=0).tolist())
             killed = self._kill_every_arrival(span)
             return killed, engaged, [n * self.shots for n in engaged]
         dry = self._stock_runs_out_unhurried(coarse)
@@ -151,6 +122,36 @@ class LayerRun:
             killed, engaged, fired = self._kill_salvos(cohorts, coarse), self.engaged, self.fired
         self._return_to_fine(span, killed, coarse)
         return killed.sum(axis=1).tolist(), engaged, fired
+
+    def _earlier(self, bins: int) -> list[tuple[int, int]]:
+        """Engagements of strikes this layer met before, that hold a channel after the first
+        coarse bin begins: (coarse bin they began in, negative if before it; engagements), in
+        the order they began. Those begun after this strike's last bin cannot block it."""
+        if not self.state.committed:
+            return []
+        hours, lo, width = self.state.spec.engagement_minutes / 60, self.lo_hours, self.coarse_width
+        last, earlier = bins + self.reach + 1, []
+        for began, n in self.state.committed:
+            b = math.floor((began - lo) / width)
+            if began + hours > lo and b < last:
+                earlier.append((b, n))
+        return sorted(earlier)
+
+    def _blocked(self, bins: int) -> np.ndarray:
+        """Earlier strikes' engagements by coarse bin, those begun before the first in it: each
+        takes a channel as an arrival would, so the fast paths count them with the arrivals."""
+        blocked = np.zeros(bins, dtype=np.int64)
+        for b, n in self.earlier:
+            if b < bins:
+                blocked[max(b, 0)] += n
+        return blocked
+
+    def _commit(self, begun: list[int]) -> None:
+        """Add this strike's engagements, by coarse bin begun (at its middle), to the layer's
+        record, if strikes share its channels."""
+        if self.state.committed is not None:
+            lo, width = self.lo_hours, self.coarse_width
+            self.state.committed += [(lo + (b + 0.5) * width, n) for b, n in enumerate(begun) if n]
 
     def _coarse(self, span: np.ndarray) -> np.ndarray:
         """Arrivals per coarse bin (``factor`` fine bins each)."""
@@ -168,7 +169,7 @@ class LayerRun:
         arrivals = coarse.sum(axis=0)
         if int(arrivals.sum()) * self.shots > self.state.stock:
             return False
-        return self._channels_suffice(arrivals)
+        return self._channels_suffice(arrivals + self._blocked(len(arrivals)))
 
     def _channels_suffice(self, arrivals: np.ndarray) -> bool:
         """Whether no span of bins as long as an engagement (plus the bin a release may slip
@@ -193,7 +194,9 @@ class LayerRun:
         cumulative = np.cumsum(arrivals)
         salvos = -(-self.state.stock // self.shots)
         dry = int(np.searchsorted(cumulative, salvos))
-        if dry >= len(arrivals) or not self._channels_suffice(arrivals[: dry + 1]):
+        if dry >= len(arrivals):
+            return None
+        if not self._channels_suffice((arrivals + self._blocked(len(arrivals)))[: dry + 1]):
             return None
         return dry
 
@@ -213,6 +216,7 @@ class LayerRun:
             else:
                 salvos[:, dry] = np.minimum(last, remaining)
         engaged = salvos.sum(axis=1)
+        self._commit(salvos.sum(axis=0).tolist())
         fired = engaged * shots
         partial = stock % shots
         if partial:
@@ -241,42 +245,78 @@ class LayerRun:
             return 1.0
         return self.edge_catch if age == self.whole_window else self.tail_catch
 
-    def _walk(self, coarse: np.ndarray) -> list[_Cohort]:
+    def _walk(self, coarse: np.ndarray) -> list[Cohort]:
         """Step through the bins with work; return every cohort that met a channel.
 
         While cohorts wait and every channel is busy, nothing can happen until a channel frees:
-        the walk jumps there.
+        the walk jumps there. Earlier strikes' engagements take a channel before any of this
+        strike's projectiles: those begun before the walk hold theirs, later ones take the first
+        free channel (waiting, without a window, while none is free).
         """
         last = coarse.shape[1] + self.reach + 1
         releases = self.releases = [0] * (last + self.release_bins + 3)
-        queue, state, channels = _Queue(coarse, self.reach), self.state, self.channels
-        occupied, b = 0, queue.order[0]
+        self.begun = [0] * last
+        queue, state, channels = Queue(coarse, self.reach), self.state, self.channels
+        b = queue.order[0]
+        occupied, pending = self._running_at(b)
+        backlog = 0
         while b < last and state.stock > 0:
             occupied -= releases[b]
+            while pending and pending[-1][0] <= b:
+                backlog += pending.pop()[1]
+            fresh = min(releases[b], channels - occupied)
+            if backlog and occupied < channels:
+                held = min(backlog, channels - occupied)
+                fresh -= max(0, held - (channels - occupied - fresh))
+                backlog, occupied = backlog - held, occupied + held
+                self._hold(b, held)
             queue.arrive(b)
             waiting = bool(queue)
             if waiting and occupied < channels:
-                occupied += self._serve(queue, b, channels - occupied)
+                occupied += self._serve(queue, b, channels - occupied, fresh)
                 waiting = bool(queue)
-            if not waiting:
-                following = queue.next_arrival(last)
+            if not (waiting or backlog):
+                following = min(queue.next_arrival(last), pending[-1][0] if pending else last)
                 occupied -= sum(releases[b + 1 : following])
             else:
                 following = b + 1
-                while occupied == channels and following < last:
+                while occupied >= channels and following < last:
                     if releases[following]:
                         break
                     following += 1
             b = following
+        self._commit(self.begun)
         return queue.cohorts
 
-    def _serve(self, queue: _Queue, b: int, free: int) -> int:
+    def _running_at(self, first: int) -> tuple[int, list[tuple[int, int]]]:
+        """Channels held in bin ``first`` by earlier strikes' engagements begun before it (their
+        releases scheduled), and those begun later, latest first."""
+        occupied, pending = 0, []
+        for b, n in self.earlier:
+            if b >= first:
+                pending.append((b, n))
+                continue
+            later = int(self.rng.binomial(n, self.release_frac)) if self.release_frac else 0
+            for free, k in ((b + self.release_bins, n - later), (b + self.release_bins + 1, later)):
+                if free > first and k:
+                    occupied += k
+                    self.releases[free] += k
+        return occupied, pending[::-1]
+
+    def _hold(self, b: int, n: int) -> None:
+        """Busy ``n`` channels from bin ``b`` for the engagement time (a fraction of a bin
+        longer with its probability)."""
+        later = int(self.rng.binomial(n, self.release_frac)) if self.release_frac else 0
+        self.releases[b + self.release_bins] += n - later
+        self.releases[b + self.release_bins + 1] += later
+
+    def _serve(self, queue: Queue, b: int, free: int, fresh: int) -> int:
         """Give the ``free`` channels of bin ``b`` to waiting cohorts, oldest first.
 
-        Channels free since an earlier bin take anyone; those freed in this bin take an old cohort
-        only if they free before its window closes. Return the number of channels taken.
+        Channels free since an earlier bin take anyone; the ``fresh`` ones, freed in this bin,
+        take an old cohort only if they free before its window closes. Return the number of
+        channels taken.
         """
-        fresh = min(self.releases[b], free)
         stale, taken, kept, state = free - fresh, 0, [], self.state
         while free > taken and state.stock > 0 and queue:
             cohort = queue.pop()
@@ -294,7 +334,7 @@ class LayerRun:
         queue.held.extendleft(reversed(kept))
         return taken
 
-    def _engage(self, cohort: _Cohort, free: int, b: int) -> int:
+    def _engage(self, cohort: Cohort, free: int, b: int) -> int:
         """Start engagements on ``cohort``; return the number of channels it took."""
         stock = self.state.stock
         n = min(cohort.total, free, -(-stock // self.shots))
@@ -323,12 +363,11 @@ class LayerRun:
                 self.engaged[t] += c
                 self.fired[t] += c * self.shots
         cohort.total -= n
-        later = int(self.rng.binomial(n, self.release_frac)) if self.release_frac else 0
-        self.releases[b + self.release_bins] += n - later
-        self.releases[b + self.release_bins + 1] += later
+        self.begun[b] += n
+        self._hold(b, n)
         return n
 
-    def _kill_salvos(self, cohorts: list[_Cohort], coarse: np.ndarray) -> np.ndarray:
+    def _kill_salvos(self, cohorts: list[Cohort], coarse: np.ndarray) -> np.ndarray:
         """Kills per weapon and coarse bin from the walk's engagements."""
         killed = np.zeros_like(coarse)
         if not cohorts:

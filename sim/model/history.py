@@ -1,7 +1,8 @@
 """Rounds that start mid-way: what a history strike spent and achieved, as the world takes it in.
 
 A history strike is not flown: its projectiles leave the attacker's arsenal, the interceptors it
-drew leave the target's layers, and its outcome is the one the scenario states.
+drew leave the layers it met (those of the target's assets abroad for a rung-2 strike on an actor
+that states them, as for a flown strike), and its outcome is the one the scenario states.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ def spend(
     strike: HistoryStrike,
     weapons: Mapping[str, Weapon],
     agents: Mapping,
-    layers: Mapping[str, list[LayerState]],
+    met: list[LayerState],
 ) -> StrikeOutcome:
     """Take a history strike's projectiles from the attacker's arsenal (``agents[a].arsenal``)
-    and its interceptors from the target's layer stocks; return its outcome as stated."""
+    and its interceptors from the stocks of the layers it ``met``; return its outcome as stated."""
     for weapon, n in strike.projectiles.items():
         agents[strike.attacker].arsenal[weapon] -= n
     defender_cost = 0.0
     for name, n in strike.interceptors_fired.items():
-        state = next(s for s in layers[strike.target] if s.spec.name == name)
+        state = next(s for s in met if s.spec.name == name)
         state.stock -= n
         defender_cost += n * state.spec.unit_cost_usd
     launched = sum(strike.projectiles.values())

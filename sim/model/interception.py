@@ -11,6 +11,10 @@ The aggregation: arrival counts per fine time bin are drawn per wave (a multinom
 wave with fewer projectiles than bins, the binned arrival times: the same distribution). Each
 active layer then engages the arrivals still flying (``sim.model.engagement.LayerRun``: a walk over
 coarse bins with a queue, channels and stock), and its survivors go on to the next layer.
+
+Strikes that share defences (the scenario's ``shared_defences``) are flown through the layers one
+after another, in the order their first projectiles arrive: each finds the stocks the strikes
+before it left and the fire channels their engagements still hold (``LayerState.committed``).
 """
 
 from __future__ import annotations
@@ -158,7 +162,8 @@ def intercept(
         last_arrival_hours=start + width * ((occupied[-1] + 1) if len(occupied) else 0),
     )
     for state, is_active in zip(layers, active, strict=True):
-        outcome.layers.append(_run_layer(state, is_active, fine, weapons, width, rng))
+        state.forget_before(start)
+        outcome.layers.append(_run_layer(state, is_active, fine, weapons, (start, width), rng))
     outcome.leaked = dict(zip(weapons, fine.sum(axis=1).tolist(), strict=True))
     return outcome
 
@@ -168,10 +173,11 @@ def _run_layer(
     active: bool,
     fine: np.ndarray,
     weapons: list[str],
-    width: float,
+    grid: tuple[float, float],
     rng: np.random.Generator,
 ) -> LayerOutcome:
-    """Run one layer over the fine arrivals in place; report what it did."""
+    """Run one layer over the fine arrivals in place (``grid``: where the first fine bin begins
+    on the run's clock and the bins' width, hours); report what it did."""
     entered = fine.sum(axis=1).tolist()
     engages = [i for i, w in enumerate(weapons) if w in state.spec.kill_probability]
     done = [[0] * len(weapons) for _ in range(3)]
@@ -179,7 +185,8 @@ def _run_layer(
     if active and state.stock > 0 and any(entered[i] for i in engages):
         kill = [state.spec.kill_probability[weapons[i]] for i in engages]
         sub = fine[engages]
-        for by_weapon, result in zip(done, LayerRun(state, kill, width, rng).run(sub), strict=True):
+        run = LayerRun(state, kill, grid[1], rng, origin_hours=grid[0])
+        for by_weapon, result in zip(done, run.run(sub), strict=True):
             for j, i in enumerate(engages):
                 by_weapon[i] = result[j]
         fine[engages] = sub

@@ -55,12 +55,15 @@ class World:
         self.events: list[Event] = []
         self.strikes_launched = 0
         self.strike_cap_recorded = False
+        shared = scenario.shared_defences
         self.layers = {
-            actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.defence]
+            actor_id: [
+                LayerState.from_spec(spec, actor_id, shared=shared) for spec in actor.defence
+            ]
             for actor_id, actor in scenario.actors.items()
         }
         self.abroad = {
-            actor_id: [LayerState.from_spec(layer, actor_id) for layer in actor.abroad]
+            actor_id: [LayerState.from_spec(spec, actor_id, shared=shared) for spec in actor.abroad]
             for actor_id, actor in scenario.actors.items()
             if actor.abroad is not None
         }
@@ -321,7 +324,8 @@ class World:
             weight = severity(
                 self.scenario.severity, strike.rung, strike.casualties, strike.damage_usd
             )
-            outcome = spend(-(index + 1), strike, self.scenario.weapons, self.agents, self.layers)
+            met = self.theatre.layers_for(strike.target, strike.rung)
+            outcome = spend(-(index + 1), strike, self.scenario.weapons, self.agents, met)
             taken.append((strike, outcome, weight))
         for strike, outcome, weight in taken:
             self.highest_rung = max(self.highest_rung, strike.rung)

@@ -323,9 +323,9 @@ Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discrimi
 class Scenario(StrictModel):
     """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
 
-    version: Literal[2] | None = Field(
+    version: Annotated[int, Field(ge=2, le=2)] | None = Field(
         None,
-        description="Schema version of the file: 2, the model with memory, endings and history.",
+        description="Schema version of the file (2: the model with memory, endings and history).",
     )
     name: str = Field(description="Title of the scenario, shown by `sim validate` and `sim trace`.")
     description: str = Field("", description="What the scenario represents, in words.")
@@ -362,6 +362,12 @@ class Scenario(StrictModel):
         False,
         description="End the round when every account is settled, no answer is pending and "
         "nothing is in the air.",
+    )
+    shared_defences: bool = Field(
+        False,
+        description="Strikes in the air at the same time share the defender's fire channels: "
+        "each strike, in the order their first projectiles arrive, finds a layer's channels busy "
+        "with the engagements of the strikes before it (false: every strike has all of them).",
     )
     levers: dict[Identifier, LeverSpec] = Field(
         default_factory=dict,
