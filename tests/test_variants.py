@@ -5,6 +5,7 @@ import pytest
 from sim.scenario.loading import ScenarioError, load_scenario
 
 BASE = """\
+version: 2
 name: base
 seed: 1
 horizon_days: 10
@@ -37,7 +38,7 @@ def test_variant_replaces_top_level_keys_and_sets_paths(tmp_path, base):
     variant = write(
         tmp_path,
         "v.yaml",
-        "extends: base.yaml\nname: v\nset:\n  seed: 9\n  actors.a.arsenal.rocket: 2\n",
+        "version: 2\nextends: base.yaml\nname: v\nset:\n  seed: 9\n  actors.a.arsenal.rocket: 2\n",
     )
     scenario = load_scenario(variant)
     assert (scenario.name, scenario.seed, scenario.actors["a"].arsenal["rocket"]) == ("v", 9, 2)
@@ -45,8 +46,8 @@ def test_variant_replaces_top_level_keys_and_sets_paths(tmp_path, base):
 
 
 def test_variant_of_a_variant(tmp_path, base):
-    write(tmp_path, "v1.yaml", "extends: base.yaml\nset:\n  seed: 9\n")
-    v2 = write(tmp_path, "v2.yaml", "extends: v1.yaml\nset:\n  horizon_days: 3\n")
+    write(tmp_path, "v1.yaml", "version: 2\nextends: base.yaml\nset:\n  seed: 9\n")
+    v2 = write(tmp_path, "v2.yaml", "version: 2\nextends: v1.yaml\nset:\n  horizon_days: 3\n")
     scenario = load_scenario(v2)
     assert (scenario.seed, scenario.horizon_days) == (9, 3)
 
@@ -54,12 +55,12 @@ def test_variant_of_a_variant(tmp_path, base):
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        ("extends: base.yaml\nset:\n  seed: -1\n", 3, "seed", "must be >= 0, got -1"),
-        ("extends: base.yaml\nhorizon_days: 0\n", 2, "horizon_days", "must be > 0"),
-        ("extends: base.yaml\nset:\n  actors.c.name: C\n", 3, "actors.c", "no such key"),
-        ("extends: missing.yaml\n", 1, "extends", "cannot read missing.yaml"),
-        ("extends: v.yaml\n", 1, "extends", "cycle"),
-        ("extends: [base.yaml]\n", 1, "extends", "needs a file name"),
+        ("version: 2\nextends: base.yaml\nset:\n  seed: -1\n", 4, "seed", "must be >= 0, got -1"),
+        ("version: 2\nextends: base.yaml\nhorizon_days: 0\n", 3, "horizon_days", "must be > 0"),
+        ("version: 2\nextends: base.yaml\nset:\n  actors.c.name: C\n", 4, "actors.c", "no such key"),
+        ("version: 2\nextends: missing.yaml\n", 2, "extends", "cannot read missing.yaml"),
+        ("version: 2\nextends: v.yaml\n", 2, "extends", "cycle"),
+        ("version: 2\nextends: [base.yaml]\n", 2, "extends", "needs a file name"),
     ],
 )
 def test_variant_errors_name_the_variant_line(tmp_path, base, text, line, field, message):
@@ -73,15 +74,15 @@ def test_variant_errors_name_the_variant_line(tmp_path, base, text, line, field,
 
 def test_errors_in_the_base_name_the_base_file(tmp_path, base):
     base.write_text(BASE.replace("horizon_days: 10", "horizon_days: -10"))
-    variant = write(tmp_path, "v.yaml", "extends: base.yaml\nname: v\n")
+    variant = write(tmp_path, "v.yaml", "version: 2\nextends: base.yaml\nname: v\n")
     with pytest.raises(ScenarioError) as caught:
         load_scenario(variant)
     problem = caught.value.problems[0]
-    assert (problem.source, problem.line, problem.field) == (str(base.resolve()), 3, "horizon_days")
+    assert (problem.source, problem.line, problem.field) == (str(base.resolve()), 4, "horizon_days")
 
 
 def test_command_line_override_on_a_variant_names_the_override(tmp_path, base):
-    variant = write(tmp_path, "v.yaml", "extends: base.yaml\n")
+    variant = write(tmp_path, "v.yaml", "version: 2\nextends: base.yaml\n")
     with pytest.raises(ScenarioError) as caught:
         load_scenario(variant, ["actors.a.arsenal.rocket=-1"])
     problem = caught.value.problems[0]
@@ -90,6 +91,7 @@ def test_command_line_override_on_a_variant_names_the_override(tmp_path, base):
 
 
 ADD = """\
+version: 2
 extends: base.yaml
 add:
   actors:
@@ -114,14 +116,14 @@ def test_add_appends_relations_and_actors_and_set_names_them_by_alias(tmp_path, 
 @pytest.mark.parametrize(
     ("old", "new", "line", "field", "message"),
     [
-        ("obey_probability: 0.5}", "obey_probability: 1.5}", 7, "relations[2].obey_probability",
+        ("obey_probability: 0.5}", "obey_probability: 1.5}", 8, "relations[2].obey_probability",
          "must be <= 1.0, got 1.5"),
-        ("    c: {name: C", "    a: {name: C", 4, "add.actors.a",
+        ("    c: {name: C", "    a: {name: C", 5, "add.actors.a",
          "actors has 'a' already; change it with set:"),
         ("  relations:\n    - {kind: adversaries, actors: [c, b]}\n    - {kind: proxy, proxy: c, "
-         "patron: a, obey_probability: 0.5}\n", "  relations: {c: 1}\n", 5, "add.relations",
+         "patron: a, obey_probability: 0.5}\n", "  relations: {c: 1}\n", 6, "add.relations",
          "relations takes entries as list, got dict"),
-        ("proxy, proxy: c, patron: a", "proxy, proxy: c, patron: zz", 7, "relations[2].patron",
+        ("proxy, proxy: c, patron: a", "proxy, proxy: c, patron: zz", 8, "relations[2].patron",
          "unknown actor 'zz'"),
     ],
 )  # fmt: skip
