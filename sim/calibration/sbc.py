@@ -340,18 +340,19 @@ def uniformity_table(
 ) -> pd.DataFrame:
     """Per parameter: the chi-square test of uniform ranks in B bins (expected counts exact for
     the discrete ranks 0..L), its p-value and verdict (passes when p >= ``significance``), the
-    mean normalised rank r / L (1/2 if calibrated) with its z-score, and the reading."""
+    mean normalised rank r / L (1/2 if calibrated) with its z-score (against the ranks' own
+    spread, so a U shape alone does not read as a bias), and the reading."""
     n = len(ranks)
     bins = rank_bins(draws, n)
     probabilities = bin_probabilities(draws, bins)
-    rank_sd = np.sqrt(((draws + 1) ** 2 - 1) / 12) / draws  # of r / L, r uniform on 0..L
     half = expected_coverage(draws, 0.5)
     rows = []
     for p, name in enumerate(names):
         counts = np.bincount(ranks[:, p] * bins // (draws + 1), minlength=bins)
         test = scipy_stats.chisquare(counts, n * probabilities)
-        mean_rank = float(ranks[:, p].mean() / draws)
-        z = (mean_rank - 0.5) / (rank_sd / np.sqrt(n))
+        normalised = ranks[:, p] / draws
+        mean_rank = float(normalised.mean())
+        z = (mean_rank - 0.5) / max(normalised.std(ddof=1) / np.sqrt(n), 1e-12) if n > 1 else 0.0
         covered = int(inside_interval(ranks[:, p], draws, 0.5).sum())
         ci = scipy_stats.binomtest(covered, n).proportion_ci(CONFIDENCE, "exact")
         rows.append({
