@@ -375,3 +375,22 @@ class Results:
     def __repr__(self) -> str:
         m = self.manifest
         return f"Results({str(self.folder)!r}, scenario={m.get('scenario_name')!r}, n={m.get('n')})"
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One typed, tidy table of the events: ``name`` is one of
+        ``sim.study.event_tables.TABLE_NAMES`` (``strikes``, ``interceptions``, ``projectiles``,
+        ...; see ``docs/tables.md``). Times in days (``event_tables.TIME_UNIT``). Read from
+        ``events.parquet`` a row group and only the table's columns at a time, on every call;
+        ``events`` stays the flat table the study wrote."""
+        from sim.study import event_tables
+
+        if name not in event_tables.TABLE_NAMES:
+            raise ResultsError(
+                f"no event table {name!r}; the tables are: {', '.join(event_tables.TABLE_NAMES)}"
+            )
+        self._check(EVENTS)
+        try:
+            return event_tables.event_table(self.folder / EVENTS, name)
+        except (OSError, ValueError) as exc:  # pyarrow's errors for a damaged file are these
+            reason = " ".join(str(exc).split())
+            raise ResultsError(f"{self.folder / EVENTS}: cannot read ({reason})") from None
