@@ -140,6 +140,7 @@ def test_decide_uses_the_same_draws_with_and_without_height():
 
 
 JUMP = """\
+version: 2
 name: jump
 seed: 5
 horizon_days: 30

@@ -21,6 +21,7 @@ from sim.model.world import World, run_replication
 from sim.scenario.loading import parse_scenario
 
 HISTORY = """\
+version: 2
 name: history
 seed: 5
 horizon_days: 4

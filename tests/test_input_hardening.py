@@ -25,6 +25,7 @@ POSTERIOR = ROOT / "calibration" / "posterior.parquet"
 APRIL_TEXT = (ROOT / "scenarios" / "april-2024.yaml").read_text(encoding="utf-8")
 ACTORS = ["a", "b", "c", "d"]
 BASE = """\
+version: 2
 name: base
 seed: 1
 horizon_days: 10
@@ -42,7 +43,7 @@ PROXY_BC = "{kind: proxy, proxy: b, patron: c, obey_probability: 0.7}"
 
 
 def with_relations(*relations: str) -> str:
-    """The base scenario with these relations (flow mappings), one a line from line 13."""
+    """The base scenario with these relations (flow mappings), one a line from line 15."""
     return BASE + "relations:\n" + "".join(f"  - {r}\n" for r in relations)
 
 
@@ -87,7 +88,7 @@ def test_an_actor_related_to_itself_is_refused_at_its_line(tmp_path, relation, m
     )
     status, output = validate(path)
     assert status == 2
-    assert f"{path}:15: relations[1]: {message}" in output
+    assert f"{path}:16: relations[1]: {message}" in output
     assert message in run_leaves_nothing(path, tmp_path)
 
 
@@ -106,7 +107,7 @@ def test_the_same_relation_twice_is_refused_naming_the_first(tmp_path, first, ag
     path = write(tmp_path, "s.yaml", with_relations(first, PROXY_BC.replace("b,", "a,"), again))
     status, output = validate(path)
     assert status == 2
-    assert f"{path}:16: relations[2]: states " in output and "again (relations[0])" in output
+    assert f"{path}:17: relations[2]: states " in output and "again (relations[0])" in output
 
 
 @pytest.mark.parametrize(
@@ -130,10 +131,10 @@ def test_the_same_relation_twice_is_refused_naming_the_first(tmp_path, first, ag
 def test_a_proxy_cycle_is_refused_once_at_its_first_relation(tmp_path, relations, cycle):
     path = write(tmp_path, "s.yaml", with_relations(*relations))
     status, output = validate(path)
-    first = 14 if relations[0] == PROXY_BC else 15
+    first = 15 if relations[0] == PROXY_BC else 16
     assert status == 2
     assert output.count("proxy cycle") == 1
-    assert f"{path}:{first}: relations[{first - 14}]: proxy cycle: {cycle}" in output
+    assert f"{path}:{first}: relations[{first - 15}]: proxy cycle: {cycle}" in output
 
 
 KINDS = st.sampled_from(["adversaries", "defends", "restrains", "proxy"])
@@ -177,7 +178,7 @@ def test_any_relation_list_is_refused_exactly_when_it_makes_no_sense(relations):
     except ScenarioError as exc:
         assert senseless(relations), str(exc)
         for problem in exc.problems:
-            assert problem.field.startswith("relations[") and problem.line >= 14, str(exc)
+            assert problem.field.startswith("relations[") and problem.line >= 15, str(exc)
     else:
         assert not senseless(relations)
 
@@ -210,7 +211,7 @@ def test_parameters_fixed_naming_an_unknown_path_is_refused():
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(text, "f.yaml")
     (problem,) = caught.value.problems
-    assert (problem.line, problem.field) == (13, "parameters_fixed[1]")
+    assert (problem.line, problem.field) == (14, "parameters_fixed[1]")
     assert "actors has no key 'zz'" in problem.message
 
 
@@ -255,7 +256,7 @@ def test_dev_zero_is_refused_without_reading_it_whole(tmp_path, where):
     if where == "scenario":
         load = lambda: load_scenario("/dev/zero")  # noqa: E731
     elif where == "extends":
-        variant = write(tmp_path, "v.yaml", "extends: /dev/zero\n")
+        variant = write(tmp_path, "v.yaml", "version: 2\nextends: /dev/zero\n")
         load = lambda: load_scenario(variant)  # noqa: E731
     else:
         load = lambda: load_lever_file("/dev/zero")  # noqa: E731
@@ -270,14 +271,14 @@ def test_a_file_with_thousands_of_problems_lists_a_hundred_and_counts_the_rest()
     lines = str(caught.value).splitlines()
     assert len(caught.value.problems) == 2000
     assert len(lines) == 101 and lines[-1] == "... and 1,900 more problems"
-    assert lines[0] == "many.yaml:13: k0: unknown key (check the spelling; see `sim schema`)"
+    assert lines[0] == "many.yaml:14: k0: unknown key (check the spelling; see `sim schema`)"
 
 
 def test_an_extends_target_over_the_limit_is_refused_at_the_extends_line(tmp_path):
     (tmp_path / "big.yaml").write_bytes(BASE.encode() + b"#" * MAX_FILE_BYTES)
-    variant = write(tmp_path, "v.yaml", "name: v\nextends: big.yaml\n")
+    variant = write(tmp_path, "v.yaml", "version: 2\nname: v\nextends: big.yaml\n")
     status, output = validate(variant)
-    assert status == 2 and f"{variant}:2: extends: cannot read big.yaml: file is larger" in output
+    assert status == 2 and f"{variant}:3: extends: cannot read big.yaml: file is larger" in output
 
 
 # Item 8: a posterior file is checked like a scenario.
@@ -419,7 +420,7 @@ SECRETS = "password: hunter2-pass\naws_secret_access_key: wJalrXUtnFEMI/K7MDENG\
 
 def test_an_extends_base_that_is_not_a_scenario_names_keys_and_lines_only(tmp_path):
     write(tmp_path, "secrets.yaml", SECRETS)
-    variant = write(tmp_path, "v.yaml", "extends: secrets.yaml\nname: v\n")
+    variant = write(tmp_path, "v.yaml", "version: 2\nextends: secrets.yaml\nname: v\n")
     status, output = validate(variant)
     secrets = (tmp_path / "secrets.yaml").resolve()
     assert status == 2
@@ -450,7 +451,7 @@ secret_values = st.recursive(
                        secret_values, min_size=1))  # fmt: skip
 def test_no_value_of_a_base_file_is_ever_echoed(tmp_path, base):
     write(tmp_path, "base.yaml", yaml.safe_dump(base))
-    variant = write(tmp_path, "v.yaml", "extends: base.yaml\n")
+    variant = write(tmp_path, "v.yaml", "version: 2\nextends: base.yaml\n")
     with pytest.raises(ScenarioError) as caught:
         load_scenario(variant)
     text = str(caught.value)

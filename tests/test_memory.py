@@ -98,6 +98,7 @@ def test_without_memory_the_account_is_ignored():
 
 
 MEMORY = """\
+version: 2
 name: memory
 seed: 5
 horizon_days: 30

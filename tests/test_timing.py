@@ -58,6 +58,7 @@ def test_the_floor_must_not_exceed_the_ceiling():
 
 
 LEADERSHIP = """\
+version: 2
 name: leadership
 seed: 5
 horizon_days: 30
