@@ -1,4 +1,5 @@
-"""``sim calibrate``: ABC-SMC on the seed text's events; writes a posterior sample and a report."""
+"""``sim calibrate``: ABC-SMC on the episodes of a calibration config; writes a posterior sample
+and a report. ``--check``: simulation-based calibration of that fit (rank histograms, coverage)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,14 @@ SHIPPED = Path("calibration")
     "--particles", type=click.IntRange(min=20), help="Particles per generation (default: config)."
 )
 @click.option("--no-checks", is_flag=True, help="Fit only: skip predictive checks and report.")
+@click.option(
+    "--check",
+    "sbc",
+    is_flag=True,
+    help="Instead of fitting: simulation-based calibration on the config's check: budget (one "
+    "reference table of prior simulations, shared with the fit's report); writes the sbc_*.csv "
+    "tables, figures/ and the report's SBC section.",
+)
 @WORKERS_OPTION
 @EXECUTOR_OPTION
 @user_errors
@@ -56,17 +65,20 @@ def calibrate_command(
     install: bool,
     particles: int | None,
     no_checks: bool,
+    sbc: bool,
     workers: int,
     executor: str,
 ) -> None:
-    """Calibrate policy parameters on the seed text's events by ABC-SMC.
+    """Calibrate policy parameters on several observed episodes by ABC-SMC.
 
-    Each proposal runs the simulator once (30-day horizon); generations of particles are fitted
-    with shrinking tolerances until every target is reproduced within its tolerance. The report
+    Each proposal runs every episode once (over its observation window); generations of
+    particles are fitted with shrinking tolerances until every target of every episode is
+    reproduced within its tolerance. The report
     gives each generation's acceptance rate and effective sample size, each parameter's posterior
     against its prior, a posterior predictive check of every target (observed value beside the
     simulated distribution), and how much of the headline probabilities' spread comes from
-    parameters vs chance.
+    parameters vs chance; and how much each episode narrows each parameter. With --check, the
+    fit's honesty instead: SBC ranks and the coverage of the 50/80/90/95% posterior intervals.
 
     Results are the same for any number of workers. Interrupted? Run the same command again: saved
     chunks and generations (OUT/draws/<config hash>/) are reused and the result is unchanged.
@@ -78,17 +90,20 @@ def calibrate_command(
     """
     from dataclasses import replace
 
+    from sim.calibration.loading import load_config
     from sim.calibration.smc import run_calibration
-    from sim.calibration.targets import Config
 
     if install and out is not None:
         raise OptionError(f"--install writes to {SHIPPED}/; leave out -o {out} (or --install)")
     out = SHIPPED if install else out or DEFAULT_OUT
     check_output_folder(out)
 
-    config = Config.load(config_path)
+    config = load_config(config_path)
     if particles:
         config = replace(config, smc={**config.smc, "particles": particles})
+    if sbc:
+        _check(config, out, workers, executor)
+        return
     with progress_bar("runs") as progress:
         tables = run_calibration(
             config, out, workers=workers, executor=executor, progress=progress,
@@ -100,12 +115,27 @@ def calibrate_command(
         f"ESS {last.ess:.0f}"
     )
     for row in tables.get("predictive", []).itertuples() if not no_checks else []:
-        if row.target == "all targets at once":
-            click.echo(f"      all targets at once: {row.share_matching:.0%} of runs")
+        if row.target in ("all targets at once", "every episode at once"):
+            click.echo(
+                f"      {row.episode or 'all'}: {row.target}: {row.share_matching:.0%} of runs"
+            )
             continue
         verdict = "PASS" if row.passes else "FAIL"
         click.echo(
-            f"{verdict}  {row.target}: observed {row.observed:g}, "
+            f"{verdict}  {row.episode}: {row.target}: observed {row.observed:g}, "
             f"{row.share_matching:.0%} of runs within [{row.low:g}, {row.high:g}]"
         )
     click.echo(f"posterior: {out / 'posterior.parquet'}")
+
+
+def _check(config, out: Path, workers: int, executor: str) -> None:
+    """``--check``: SBC on the reference table, its tables, figures and report section."""
+    from sim.calibration.smc import run_check
+    from sim.figures.sbc import write_sbc_figures
+
+    with progress_bar("runs") as progress:
+        result = run_check(config, out, workers=workers, executor=executor, progress=progress)
+    write_sbc_figures(result, out / "figures")
+    for name, passed in result.passed.items():
+        click.echo(f"{'PASS' if passed else 'FAIL'}  {name}: rank uniformity")
+    click.echo(f"SBC tables and figures: {out}")

@@ -23,7 +23,7 @@ from sim.scenario.coherence import (
     raw_alias,
     raw_position,
 )
-from sim.scenario.parameters import posterior_problems
+from sim.scenario.parameters import posterior_file, posterior_problems, relocated
 from sim.scenario.problems import (
     Path_,
     Problem,
@@ -303,15 +303,15 @@ def _locate_posterior(scenario: Scenario, where: Mapping[Path_, Where], source: 
 
     folder = Path(named_in[0]).parent if Path(named_in[0]).exists() else Path.cwd()
     try:  # a name with a NUL byte is a ValueError, one too long an OSError
-        path = (folder / scenario.parameters_from).resolve()
+        path = (folder / posterior_file(scenario.parameters_from)).resolve()
         found, exists = path.is_file(), path.exists()
     except (OSError, ValueError) as exc:
         raise refuse(f"cannot read {scenario.parameters_from}: {exc}") from None
     if not found:
         raise refuse(f"not a file: {path}" if exists else f"no such file: {path}")
-    located_scenario = scenario.model_copy(update={"parameters_from": str(path)})
+    located_scenario = scenario.model_copy(update={"parameters_from": relocated(scenario, path)})
     try:
-        problems = posterior_problems(located_scenario, str(path))
+        problems = posterior_problems(located_scenario, located_scenario.parameters_from)
     except (ResultsError, OSError) as exc:
         raise refuse(str(exc)) from None
     if problems:

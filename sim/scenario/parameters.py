@@ -25,6 +25,28 @@ from sim.scenario.schema import Scenario
 
 WEIGHT = "weight"
 """The posterior column of importance weights; other columns without a dot are ignored."""
+EPISODE_MARK = "#"
+"""Ends ``parameters_from: FILE#EPISODE``: draw the shared columns and that episode's own."""
+EPISODE_SEPARATOR = ":"
+"""Between an episode's name and a path in an episode-specific column (``EPISODE:PATH``)."""
+
+
+def posterior_file(parameters_from: str) -> str:
+    """The file part of ``parameters_from`` (without its ``#EPISODE``, if any)."""
+    return parameters_from.partition(EPISODE_MARK)[0]
+
+
+def relocated(scenario: Scenario, file: Path) -> str:
+    """The scenario's ``parameters_from`` with its file part replaced by ``file`` (resolved by
+    the loader), its ``#EPISODE`` kept."""
+    _, mark, episode = (scenario.parameters_from or "").partition(EPISODE_MARK)
+    return f"{file}{mark}{episode}"
+
+
+def posterior_episode(parameters_from: str) -> str | None:
+    """The episode ``parameters_from`` names after ``#``, or None."""
+    _, mark, episode = parameters_from.partition(EPISODE_MARK)
+    return episode if mark else None
 
 
 def scenario_with(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
@@ -113,6 +135,23 @@ class PosteriorSample:
         weights = _weights(table[WEIGHT]) if WEIGHT in names else None
         return cls.from_columns(columns, weights)
 
+    def for_episode(self, episode: str | None) -> PosteriorSample:
+        """The columns one scenario draws: the shared ones (no ``EPISODE:`` prefix) and, for
+        ``episode``, that episode's own with the prefix removed; other episodes' are left out.
+
+        ``ValueError`` when the sample has episode-specific columns but none of ``episode``
+        (a misspelt name would otherwise silently draw the shared columns alone).
+        """
+        own = {p: p.partition(EPISODE_SEPARATOR) for p in self.paths}
+        named = sorted({e for p, (e, sep, _) in own.items() if sep})
+        if episode is not None and named and episode not in named:
+            raise ValueError(
+                f"has no columns of episode {episode!r}; its episodes: {', '.join(named)}"
+            )
+        keep = [i for i, p in enumerate(self.paths) if not own[p][1] or own[p][0] == episode]
+        paths = tuple(own[self.paths[i]][2] or self.paths[i] for i in keep)
+        return PosteriorSample(paths, self.values[:, keep], self.weights)
+
     def column(self, path: str) -> np.ndarray:
         """Every set's value of one parameter."""
         return self.values[:, self.paths.index(path)]
@@ -154,9 +193,21 @@ def _weights(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def load_posterior(path: str) -> PosteriorSample:
-    """A posterior sample by absolute path, read once per process while the file is unchanged."""
-    stat = Path(path).stat()
-    return _load_posterior(path, stat.st_mtime_ns, stat.st_size)
+    """A posterior sample by absolute path, read once per process while the file is unchanged;
+    ``FILE#EPISODE`` gives the columns that episode draws (``PosteriorSample.for_episode``), a
+    plain ``FILE`` the shared columns alone. Raises ``ResultsError`` for an unknown episode."""
+    file = posterior_file(path)
+    stat = Path(file).stat()
+    return _episode_sample(file, stat.st_mtime_ns, stat.st_size, posterior_episode(path))
+
+
+@lru_cache(maxsize=8)
+def _episode_sample(file: str, mtime_ns: int, size: int, episode: str | None) -> PosteriorSample:
+    """``load_posterior`` remembered by file version and episode."""
+    try:
+        return _load_posterior(file, mtime_ns, size).for_episode(episode)
+    except ValueError as exc:
+        raise ResultsError(f"{file}: {exc}") from None
 
 
 @lru_cache(maxsize=8)
@@ -173,17 +224,22 @@ def posterior_problems(scenario: Scenario, path: str) -> list[str]:
     (``proxy[hezbollah>iran].obey_probability``; a positional ``relations.5...`` is refused, since
     a reordered scenario would give the value to another relation); every row, with the values it sets (those of ``parameters_fixed``
     excepted, as a run does), must pass the schema. Raises ``ResultsError`` for a file that
-    ``PosteriorSample.load`` refuses. Remembered per file version and scenario.
+    ``PosteriorSample.load`` refuses. Remembered per file version and scenario. ``path`` may end
+    in ``#EPISODE``: then the columns checked are those that episode draws (``load_posterior``);
+    other episodes' own columns are ignored.
     """
-    stat = Path(path).stat()
-    key = (path, stat.st_mtime_ns, stat.st_size, scenario.model_dump_json())
-    return [f"{path}: {message}" for message in _problems_of(*key)]
+    file = posterior_file(path)
+    stat = Path(file).stat()
+    key = (file, stat.st_mtime_ns, stat.st_size, posterior_episode(path))
+    return [f"{file}: {message}" for message in _problems_of(*key, scenario.model_dump_json())]
 
 
 @lru_cache(maxsize=32)
-def _problems_of(path: str, mtime_ns: int, size: int, scenario_json: str) -> tuple[str, ...]:
+def _problems_of(
+    path: str, mtime_ns: int, size: int, episode: str | None, scenario_json: str
+) -> tuple[str, ...]:
     """``posterior_problems`` without the file name, remembered (the scenario as JSON)."""
-    sample = _load_posterior(path, mtime_ns, size)
+    sample = _episode_sample(path, mtime_ns, size, episode)
     scenario = Scenario.model_validate_json(scenario_json)
     found = [f"column {p}: {why}" for p in sample.paths if (why := number_at(scenario, p))]
     if found:
