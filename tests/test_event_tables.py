@@ -1,6 +1,7 @@
 """The tidy event tables: one per kind with only its own columns and dtypes, times in days, the
 strike's attacker and target on every row about it, and the text mixes as long tables."""
 
+import re
 import tempfile
 from dataclasses import fields
 from pathlib import Path
@@ -273,6 +274,25 @@ def test_a_wave_of_a_strike_not_in_the_log_is_refused():
     wave = WaveLaunched(1.0, 7, "rocket", 2, 1.0, 2.0, 2.0)
     with pytest.raises(ValueError, match="names a strike not in the log"):
         event_table(events_arrow([(0, [wave])]), "waves")
+
+
+def documented_columns() -> dict[str, list[tuple[str, str]]]:
+    """docs/tables.md's tables: section name -> (column, dtype) rows, in order."""
+    text = (Path(__file__).parents[1] / "docs" / "tables.md").read_text(encoding="utf-8")
+    documented: dict[str, list[tuple[str, str]]] = {}
+    for section in text.split("\n### ")[1:]:
+        rows = re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.MULTILINE)
+        documented[section.split("\n", 1)[0].strip()] = rows
+    return documented
+
+
+def test_the_documentation_lists_every_table_with_its_columns_and_dtypes():
+    empty = events_arrow([])
+    actual = {
+        name: [(c, str(t)) for c, t in event_table(empty, name).dtypes.items()]
+        for name in TABLE_NAMES
+    }
+    assert documented_columns() == actual
 
 
 def plain(value):
