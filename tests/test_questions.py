@@ -201,12 +201,12 @@ def test_a_numeric_outcome_with_a_threshold_is_a_binary_question(tmp_path):
 
 def test_a_broken_scenario_is_reported_at_its_own_file_and_line(tmp_path):
     scenario = tmp_path / "broken.yaml"
-    scenario.write_text(f"extends: {POINT}\nset:\n  horizon_days: 10\n  seed: -1\n")
+    scenario.write_text(f"version: 2\nextends: {POINT}\nset:\n  horizon_days: 10\n  seed: -1\n")
     questions = tmp_path / "questions.yaml"
     questions.write_text(changed(f"scenario: {POINT}", "scenario: broken.yaml"))
     result = score_cli(questions, "-o", tmp_path / "out", "-n", 2)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{scenario}:4: seed: "), result.stderr
+    assert result.stderr.startswith(f"{scenario}:5: seed: "), result.stderr
 
 
 def test_empty_and_missing_files_are_refused(tmp_path):

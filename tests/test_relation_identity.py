@@ -125,11 +125,11 @@ def test_a_positional_variant_set_is_refused_at_its_line(tmp_path):
     variant = tmp_path / "variant.yaml"
     shutil.copy(SCENARIOS / BASE, tmp_path / BASE)
     shutil.copytree(ROOT / "calibration", tmp_path.parent / "calibration", dirs_exist_ok=True)
-    variant.write_text(f"extends: {BASE}\nset:\n  relations.5.obey_probability: 0.9\n")
+    variant.write_text(f"version: 2\nextends: {BASE}\nset:\n  relations.5.obey_probability: 0.9\n")
     with pytest.raises(ScenarioError) as error:
         load_scenario(variant)
     assert _one_problem(error) == (
-        f"{variant}:3: relations.5.obey_probability: relations.5 is proxy[hezbollah>iran]: "
+        f"{variant}:4: relations.5.obey_probability: relations.5 is proxy[hezbollah>iran]: "
         "write proxy[hezbollah>iran].obey_probability"
     )
 
@@ -162,7 +162,12 @@ def test_a_positional_parameters_fixed_path_is_refused(tmp_path):
     with pytest.raises(ScenarioError) as error:
         load_scenario(path)
     said = _one_problem(error)
-    assert f"{path}:20: parameters_fixed[0]: " in said
+    line = next(
+        i
+        for i, t in enumerate(path.read_text().splitlines(), 1)
+        if t.startswith("parameters_fixed:")
+    )
+    assert f"{path}:{line}: parameters_fixed[0]: " in said
     assert said.endswith("relations.4 is restrains[us>israel]: write restrains[us>israel].pressure")
 
 

@@ -57,11 +57,11 @@ def test_trace_names_every_strike_and_decision_of_the_log():
 
 def test_trace_of_a_bad_file_is_a_clean_error(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nseed: -1\n")
+    bad.write_text("version: 2\nname: x\nseed: -1\n")
     result = CliRunner().invoke(main, ["trace", str(bad)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{bad}:2: seed: must be >= 0, got -1" in result.output
+    assert f"{bad}:3: seed: must be >= 0, got -1" in result.output
 
 
 @pytest.mark.parametrize("args", [("--seed", "7"), ("--seed", "7", "--replication", "3")])
