@@ -47,7 +47,7 @@ def dynamic_scenarios(draw):
     a memory, choosing the height of its answers over all rungs and timing them by what it
     suffered, claiming them or not and choosing among packages, c a proxy of a that keeps a
     campaign against b, b with assets abroad (defended or not), in a round that can end by a
-    ceasefire or settled."""
+    ceasefire or settled, with strikes in the air at once sharing the defences."""
     actors = {}
     for name in ("a", "b", "c"):
         memory = {
@@ -141,6 +141,7 @@ def dynamic_scenarios(draw):
         },
         "actors": actors,
         "end_when_settled": draw(st.booleans()),
+        "shared_defences": True,
         "ceasefire": {
             "mediator": "c",
             "base_hazard_per_day": draw(st.floats(0, 1)),
@@ -170,6 +171,11 @@ def dynamic_scenarios(draw):
                 "casualties": draw(st.integers(0, 30)),
                 "claimed": draw(st.booleans()),
             }
+        ]
+        + [
+            # strikes in the air at once, for shared defences to share: c joins a's opening
+            {"day": 0.5, "attacker": "c", "target": "b", "rung": 1, "projectiles": {"rocket": n}}
+            for n in draw(st.lists(st.integers(1, 20), max_size=1))
         ],
     }
     return parse_scenario(yaml.safe_dump(scenario, sort_keys=False))
