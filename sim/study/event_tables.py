@@ -82,27 +82,6 @@ LONG_TABLES = ("projectiles", "decision_projectiles", "parameters")
 TABLE_NAMES = (*KIND_TABLES, *LONG_TABLES)
 """Every tidy table, by name (``event_table(source, name)``, ``Results.table(name)``)."""
 
-DESCRIPTIONS = {
-    "strikes": "one row per strike launched during the run (the history's are in `history`)",
-    "waves": "one row per wave (one weapon) of a strike, with the strike's attacker and target",
-    "interceptions": "what one defence layer did against one weapon of one strike, with the "
-    "strike's attacker and target",
-    "outcomes": "a strike's totals once its last projectile arrived",
-    "decisions": "an actor's decision whether to answer a strike (`attacker` struck it; "
-    "`target` and `rung` are those of the answer)",
-    "accounts": "an actor's account with an adversary, after each change (rung-equivalents)",
-    "history": "one row per strike of the scenario's history (negative `strike_id`)",
-    "endings": "how and when the round ended",
-    "packages": "the package an actor chose for a rung, with its chance",
-    "unclaimed": "one row per strike its attacker did not claim",
-    "strike_caps": "the run reached the scenario's `max_strikes`",
-    "projectiles": "one row per weapon of a strike (flown or of the history): how many were "
-    "launched",
-    "decision_projectiles": "one row per weapon of the mix a decision chose for its answer",
-    "parameters": "one row per parameter a replication drew from the posterior",
-}
-"""What each table holds, one row per what; times as ``TIME_UNIT`` says."""
-
 
 class EventSource:
     """An events table to read by kind: a Parquet file, a row group and only the asked columns
@@ -213,7 +192,8 @@ def _categorical(column: pa.ChunkedArray, categories: pa.Array) -> pa.Dictionary
 def projectiles_table(source: EventSource) -> pd.DataFrame:
     """One row per weapon of each strike's mix, as launched (``replication``, ``strike_id``,
     ``history``, ``attacker``, ``target``, ``weapon``, ``count`` projectiles), in log order;
-    a strike without projectiles has no row. Its counts sum to the strike's ``launched``."""
+    a strike without projectiles has no row. Its counts sum to the strike's ``launched``. No
+    times: join ``strikes`` or ``history`` on the strike for them (days, ``TIME_UNIT``)."""
     keys = ["replication", "kind", "strike_id", "attacker", "target"]
     table = source.read([StrikeLaunched.kind, HistoryStruck.kind], [*keys, "projectiles"])
     long = _long(table, "projectiles", ":", keys, ("weapon", "count"))
@@ -224,7 +204,7 @@ def projectiles_table(source: EventSource) -> pd.DataFrame:
 def decision_projectiles_table(source: EventSource) -> pd.DataFrame:
     """One row per weapon of the mix each decision chose for its answer (``replication``,
     ``day``, ``actor``, ``trigger_strike_id``, ``weapon``, ``count`` projectiles), in log order;
-    a decision not to answer, or to answer without projectiles, has no row."""
+    a decision without projectiles has no row. ``day`` as ``TIME_UNIT`` says."""
     keys = ["replication", "time_hours", "actor", "trigger_strike_id"]
     table = source.read([DecisionMade.kind], [*keys, "projectiles"])
     return typed(_long(table, "projectiles", ":", keys, ("weapon", "count")))
@@ -232,7 +212,8 @@ def decision_projectiles_table(source: EventSource) -> pd.DataFrame:
 
 def parameters_table(source: EventSource) -> pd.DataFrame:
     """One row per parameter each replication drew from the scenario's posterior
-    (``replication``, ``parameter``, its path as a lever names it, ``value`` as drawn)."""
+    (``replication``, ``parameter``, its path as a lever names it, ``value`` as drawn); drawn
+    before the clock starts, so no time (``TIME_UNIT`` for the other tables)."""
     table = source.read([ParametersDrawn.kind], ["replication", "values"])
     return typed(_long(table, "values", "=", ["replication"], ("parameter", "value")))
 
