@@ -371,8 +371,22 @@ def path_problems(scenario: Scenario) -> list[tuple[Path_, str]]:
         except ScenarioError as exc:
             problems.append((("parameters_fixed", index), exc.problems[0].message))
         except LookupError as exc:
-            problems.append((("parameters_fixed", index), f"{path}: {exc}"))
+            if not _unset_field(scenario, path):
+                problems.append((("parameters_fixed", index), f"{path}: {exc}"))
     return problems
+
+
+def _unset_field(scenario: Scenario, path: str) -> bool:
+    """Whether ``path`` names a field the schema has but the scenario leaves unset: a variant's
+    ``set: {PATH: null}`` removes a block (``actors.iran.policy.memory``) and keeps it fixed, so
+    that no posterior draw writes into it."""
+    parent, _, last = position_path(scenario, path).rpartition(".")
+    try:
+        node = node_at(scenario, parent) if parent else scenario
+    except LookupError:
+        return False
+    fields = type(node).model_fields if isinstance(node, BaseModel) else {}
+    return last in fields and getattr(node, last) is None
 
 
 def coherence_problems(

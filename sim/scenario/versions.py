@@ -24,17 +24,14 @@ from sim.scenario.coherence import relation_alias
 from sim.scenario.problems import Path_, Problem, ScenarioError
 from sim.scenario.schema import ProxyOf, Scenario
 
-CURRENT_VERSION = 2
-"""The schema version every scenario file declares (``version: 2``)."""
-
 RESULTS_COPIES = ("scenario.yaml", "scenario-source.yaml")
 """The names of a results folder's copies of its scenario (beside its ``manifest.json``)."""
 
 WHAT_CHANGED = (
     "Version 2 adds the blocks memory:, height:, timing:, signals:, campaign: and proxy_weight: "
     "(on a policy), options: (in a package), abroad: (on an actor), ceasefire:, "
-    "end_when_settled: and history: (on the scenario); each is off unless it is present, so a "
-    "version-1 file runs as before. Write `version: 2` as its first line (see "
+    "end_when_settled:, history: and shared_defences: (on the scenario); each is off unless it "
+    "is present, so a version-1 file runs as before. Write `version: 2` as its first line (see "
     "docs/model-changes.md)."
 )
 
@@ -47,12 +44,9 @@ def refuse_version_1(data: Mapping[str, Any], lines: Mapping[Path_, int], source
     declaration belongs) or at its ``version:`` line; any other value is left to the schema,
     which says what it accepts.
     """
-    if not _is_file(source):
-        return
     declared = data.get("version")
-    if declared == CURRENT_VERSION and not isinstance(declared, bool):
-        return
-    if "version" in data and declared not in (None, 1):
+    version_1 = declared is None or (declared == 1 and not isinstance(declared, bool))
+    if not version_1 or not _is_file(source):
         return
     line = lines.get(("version",), 1)
     found = "no `version:` line" if "version" not in data else f"`version: {declared or 'null'}`"
@@ -89,9 +83,10 @@ def version_2_blocks(scenario: Scenario) -> dict[str, dict[str, Any]]:
     the block off; mechanisms with no block on are left out.
 
     Off means what version 1 did: no memory, height, timing, signals, campaign, proxy_weight or
-    abroad block; no ceasefire, no settled ending, no history; every strike claimed; a package
-    with options becomes its most likely option (the first of the most likely), telegraphed as
-    the policy says; ordered proxy strikes never telegraphed and proxies' campaigns at rate 1.
+    abroad block; no ceasefire, no settled ending, no history, no shared defences; every strike
+    claimed; a package with options becomes its most likely option (the first of the most
+    likely), telegraphed as the policy says; ordered proxy strikes never telegraphed and
+    proxies' campaigns at rate 1.
     """
     found: dict[str, dict[str, Any]] = {}
 
@@ -120,6 +115,8 @@ def version_2_blocks(scenario: Scenario) -> dict[str, dict[str, Any]]:
         off("endings", "end_when_settled", False)
     if scenario.history:
         off("history", "history", [])
+    if scenario.shared_defences:
+        off("shared_defences", "shared_defences", False)
     for relation in scenario.relations_of(ProxyOf):
         alias = relation_alias(relation)
         if relation.telegraph_probability is not None:
@@ -140,6 +137,7 @@ MECHANISMS = (
     "campaigns",
     "abroad",
     "packages",
+    "shared_defences",
 )
 """The version-2 mechanisms ``version_2_blocks`` names, in the order of docs/model-changes.md:
 ``patrons`` is a patron answering for its proxies (``proxy_weight``), ``campaigns`` the low-rung
