@@ -213,22 +213,7 @@ def test_the_tiny_study_decisions_in_days(tiny_results):
 def test_a_table_not_there_is_refused_with_the_names(tiny_results):
     with pytest.raises(ResultsError, match="no event table 'strike'; the tables are: strikes"):
         tiny_results.table("strike")
-    assert tiny_results.table("history").empty
-    assert list(tiny_results.table("history")) == [
-        "replication",
-        "day",
-        "launch_day",
-        "strike_id",
-        "attacker",
-        "target",
-        "rung",
-        "telegraphed",
-        "failed",
-        "intercepted",
-        "casualties",
-        "damage_usd",
-        "description",
-    ]
+    assert tiny_results.table("history").empty  # a table of a kind not logged has no rows
 
 
 def test_every_kind_has_a_table_and_every_hour_a_day_column():
