@@ -116,8 +116,8 @@ class SbcResult:
             "(Talts et al. 2018).", "",
             f"Uniformity: a chi-square test of each parameter's ranks in {int(u.bins.iloc[0])} "
             f"bins (expected counts exact for the discrete ranks); a parameter passes when "
-            f"p >= {self.significance:g}, so about {self.significance:g} x {len(u)} parameters "
-            "fail by chance alone. `mean_rank` is the mean of rank / draws (1/2 if calibrated); "
+            f"p >= {self.significance:g}, so {self.significance * len(u):.2g} of the {len(u)} "
+            "parameters are expected to fail by chance alone. `mean_rank` is the mean of rank / draws (1/2 if calibrated); "
             "`reads_as` is a hint from the ranks' mean and the 50% coverage, not the pass "
             "rule.", "",
             tests.to_markdown(index=False, disable_numparse=True), "",
@@ -280,17 +280,16 @@ def simulation_based_calibration(
     """SBC of a sampler one can call: ``n_datasets`` times draw theta = ``draw_prior(rng)`` (d,),
     data = ``simulate(theta, rng)``, draws = ``sampler(data, rng)`` (L, d), the same L each time,
     and rank theta among the draws. ``names`` default to ``theta[0]``, ``theta[1]``, ..."""
-    truths, ranks, sizes = [], [], set()
+    ranks, sizes = [], set()
     for _ in range(n_datasets):
         truth = np.atleast_1d(np.asarray(draw_prior(rng), dtype=float))
         draws = np.asarray(sampler(simulate(truth, rng), rng), dtype=float).reshape(-1, len(truth))
         sizes.add(len(draws))
-        truths.append(truth)
         ranks.append(ranks_with_ties(truth, draws, rng.random(len(truth))))
     if len(sizes) != 1:
         raise ValueError(f"sampler returned {sorted(sizes)} draws; it must return the same number")
     (draws_per_dataset,) = sizes
-    d = len(truths[0])
+    d = len(ranks[0])
     setup = (
         f"{n_datasets:,} data sets, each simulated from parameters drawn from the prior, each "
         f"given to the sampler, which returned {draws_per_dataset:,} posterior draws."
@@ -391,8 +390,10 @@ def summarise_ranks(
     ranks = np.asarray(ranks, dtype=np.int64)
     if ranks.ndim != 2 or len(names) != ranks.shape[1] or len(ranks) == 0:
         raise ValueError(f"ranks {ranks.shape}: need (data sets, {len(names)} parameters)")
-    if ranks.min() < 0 or ranks.max() > draws:
-        raise ValueError(f"ranks must lie in 0..{draws}")
+    if draws < 1 or ranks.min() < 0 or ranks.max() > draws:
+        raise ValueError(f"ranks must lie in 0..{draws}, with at least one posterior draw")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names {list(names)}: each parameter needs its own name")
     if not all(0 < level < 1 for level in levels):
         raise ValueError(f"levels {list(levels)}: each must lie strictly between 0 and 1")
     return SbcResult(
