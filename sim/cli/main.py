@@ -21,7 +21,7 @@ from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_USAGE,
     WORKERS_OPTION,
-    FinitePositive,
+    PrecisionTarget,
     check_output_folder,
     check_runnable,
     percent,
@@ -204,8 +204,11 @@ def print_summary(summary: Summary, console: Console) -> None:
 )
 @click.option(
     "--until-ci",
-    type=FinitePositive(),
-    help="Add replications until every 95% CI half-width is at most this.",
+    multiple=True,
+    type=PrecisionTarget(),
+    help="Add replications until a 95% CI half-width is at most this: a probability (0.01), a "
+    "percentage of the estimate (10%), either for every rung or for one (rung>=5:10%). "
+    "Repeatable; all must be met (or --max-n reached).",
 )
 @replications_option("--max-n", default=100_000, help="Cap on replications with --until-ci.")
 @click.option("--csv", is_flag=True, help="Also write runs.csv and events.csv.")
@@ -228,7 +231,7 @@ def run(
     chunk_size: int,
     executor: str,
     scheduler: str | None,
-    until_ci: float | None,
+    until_ci: tuple[str, ...],
     max_n: int,
     csv: bool,
     outcomes: tuple[str, ...],
@@ -271,7 +274,7 @@ def run(
             scheduler=scheduler,
             chunk_size=chunk_size,
             resume=resume is not None,
-            until_ci=until_ci,
+            until_ci=list(until_ci) or None,
             max_n=max_n,
             csv=csv,
             progress=progress,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -14,15 +13,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from sim.errors import CalibrationError
 from sim.scenario.base import horizon_problems
@@ -30,8 +20,9 @@ from sim.scenario.loading import ScenarioError
 from sim.scenario.problems import Problem
 from sim.scenario.schema import Scenario
 from sim.study.executors import DEFAULT_WORKERS, ExecutorError, StudyFault
-from sim.study.montecarlo import StudyProgress
+from sim.study.progress import StudyProgress, terminal_bar
 from sim.study.results import MANIFEST, ResultsError
+from sim.study.stopping import TargetError, parse_target
 
 
 class OptionError(Exception):
@@ -80,21 +71,17 @@ def replications_option(*names: str, default: int, help: str) -> Callable:
     )
 
 
-class FinitePositive(click.ParamType):
-    """A finite number above zero (``nan`` and ``inf`` are refused, as zero and below are)."""
+class PrecisionTarget(click.ParamType):
+    """A ``--until-ci`` target: ``0.01``, ``10%``, ``rung>=5:0.005`` (``sim.study.stopping``);
+    converted to its canonical text."""
 
-    name = "number"
+    name = "[rung>=R:]WIDTH[%]"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (math.isfinite(number) and number > 0):
-            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
-        return number
+            return parse_target(value).text
+        except TargetError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 EXECUTOR_OPTION = click.option(
@@ -196,32 +183,5 @@ def _what_is_kept(folder: Path, continue_with: str) -> str:
 def progress_bar(unit: str) -> Iterator[StudyProgress]:
     """A progress bar on stderr, shown only on a terminal:
     ``replications ━━━━ 300/2000 15% 812/s 0:00:03 elapsed, 0:00:10 left``."""
-    bar = Progress(
-        TextColumn(f"[bold]{unit}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("elapsed,"),
-        TimeRemainingColumn(),
-        TextColumn("left"),
-        console=stderr,
-        disable=not stderr.is_terminal,
-    )
-    task = bar.add_task(unit, total=None, rate="")
-    first = {"done": 0}
-
-    def start(total: int, done: int) -> None:
-        first["done"] = done
-        bar.update(task, total=total, completed=done)
-
-    def advance(k: int) -> None:
-        bar.advance(task, k)
-        elapsed = bar.tasks[0].elapsed or 0.0
-        if elapsed:
-            rate = (bar.tasks[0].completed - first["done"]) / elapsed
-            bar.update(task, rate=f"{rate:,.0f}/s")
-
-    with bar:
-        yield StudyProgress(start, advance, lambda total: bar.update(task, total=total))
+    with terminal_bar(unit, stderr) as progress:
+        yield progress

@@ -18,49 +18,42 @@ damaged since is rebuilt on resume, and one stopped while removing its chunks fi
 from __future__ import annotations
 
 import hashlib
-import math
 import platform
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from sim.scenario.levers import load_with_overrides, resolve_overrides
-from sim.scenario.loading import parse_scenario, scenario_hash
+from sim.scenario.loading import parse_scenario
 from sim.scenario.parameters import PosteriorSample, posterior_of
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N, PACKAGE_VERSION
 from sim.study.chunks import Chunk, plan_chunks, simulate_chunk
 from sim.study.executors import Executor, check_executor, make_executor
+from sim.study.folder import canonical_text, model_hash, open_folder
+from sim.study.progress import StudyProgress, study_progress
 from sim.study.results import (
     EVENTS,
-    MANIFEST,
     RUNS,
-    SCENARIO_COPY,
-    SOURCE_COPY,
     Results,
     ResultsError,
     atomic_write_bytes,
-    check_manifest_seal,
     file_record,
     file_sha256,
     git_commit,
-    max_half_width,
-    read_manifest,
     save_manifest,
 )
+from sim.study.stopping import TargetError, next_target, parse_targets
 from sim.study.tables import (
     OrderedTables,
     chunk_path,
-    clear_folder,
     finished_chunks,
-    finished_nothing,
-    is_leftover,
     read_chunk,
     record_failure,
     remove_chunks,
@@ -69,30 +62,9 @@ from sim.study.tables import (
     write_csv,
 )
 
+__all__ = ["DEFAULT_CHUNK_SIZE", "StudyProgress", "canonical_text", "model_hash", "run_study"]
+
 DEFAULT_CHUNK_SIZE = 100
-
-
-def canonical_text(scenario: Scenario) -> str:
-    """The resolved scenario as YAML: variants, overrides and defaults all spelled out.
-
-    Its hash identifies a study's model: the same model gives the same hash, whichever file,
-    variant or ``--set`` produced it, and any change to the model changes it.
-    """
-    return yaml.safe_dump(scenario.model_dump(), sort_keys=False, allow_unicode=True)
-
-
-def model_hash(scenario: Scenario) -> str:
-    """SHA-256 identifying a study's model: its canonical text, with the posterior it draws from
-    named by the SHA-256 of the file's content instead of by its path.
-
-    So the same model has the same hash in any checkout or on any machine, and a posterior
-    re-fitted in place gives another (a study never mixes draws from two posteriors).
-    """
-    if scenario.parameters_from is None:
-        return scenario_hash(canonical_text(scenario))
-    content = hashlib.sha256(Path(scenario.parameters_from).read_bytes()).hexdigest()
-    named = scenario.model_copy(update={"parameters_from": f"sha256:{content}"})
-    return scenario_hash(canonical_text(named))
 
 
 def _resolve(
@@ -107,96 +79,6 @@ def _resolve(
             )
         return "<python object>", scenario
     return str(scenario), load_with_overrides(scenario, overrides)
-
-
-def _copies(manifest: dict[str, Any], text: str) -> dict[str, bytes]:
-    """The files a study keeps of its scenario: the resolved text, and the source file's bytes."""
-    copies = {SCENARIO_COPY: text.encode("utf-8")}
-    source = Path(manifest["scenario_file"])
-    if source.is_file():
-        copies[SOURCE_COPY] = source.read_bytes()
-    return copies
-
-
-def _bytes_record(data: bytes) -> dict[str, Any]:
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _create(folder: Path, manifest: dict[str, Any], text: str) -> dict[str, Any]:
-    """Start a study in ``folder`` (empty but for leftovers): the manifest first, recording its
-    scenario copies' hashes, then the copies. A kill at any moment leaves a folder that
-    ``finished_nothing`` accepts."""
-    manifest["chunks"] = {}  # from here on, a failure removes what this study wrote
-    clear_folder(folder)
-    copies = _copies(manifest, text)
-    manifest["n"] = manifest["n"] or DEFAULT_N
-    manifest["files"] = {name: _bytes_record(data) for name, data in copies.items()}
-    save_manifest(folder, manifest)
-    for name, data in copies.items():
-        atomic_write_bytes(folder / name, data)
-    return manifest
-
-
-def _restore_copies(folder: Path, manifest: dict[str, Any], text: str) -> None:
-    """Write again a scenario copy that is missing or changed since it was recorded (the model
-    hash matched, so the text is this study's); an older folder's copies are recorded as found."""
-    files = manifest.setdefault("files", {})
-    for name, data in _copies(manifest, text).items():
-        path = folder / name
-        if name not in files and path.is_file():
-            files[name] = file_record(path)
-        elif not path.is_file() or file_sha256(path) != files[name]["sha256"]:
-            atomic_write_bytes(path, data)
-            files[name] = _bytes_record(data)
-
-
-def _open_folder(folder: Path, fresh: dict[str, Any], resume: bool, text: str) -> dict[str, Any]:
-    """Start a study in ``folder``, or check that a resumed one is the same study. A folder
-    holding only this tool's leftovers counts as empty, for ``--resume`` too."""
-    if not (folder / MANIFEST).exists() and all(is_leftover(p) for p in folder.iterdir()):
-        resume = False
-    if not resume:
-        if not finished_nothing(folder):
-            raise ResultsError(
-                f"{folder}: already exists and is not empty; choose another --out "
-                f"or continue it with --resume {folder}"
-            )
-        return _create(folder, fresh, text)
-    old = read_manifest(folder)
-    check_manifest_seal(folder, old)
-    missing = [k for k in ("scenario_sha256", "seed", "n", "chunk_size", "status") if k not in old]
-    if missing:
-        raise ResultsError(
-            f"{folder / 'manifest.json'}: corrupted manifest (no {', '.join(missing)})"
-        )
-    if old["scenario_sha256"] != fresh["scenario_sha256"]:
-        raise ResultsError(
-            f"{folder}: was made from another scenario (sha256 {old['scenario_sha256'][:12]}..., "
-            f"this one {fresh['scenario_sha256'][:12]}...; same file and --set options?); "
-            "refusing to mix two studies"
-        )
-    if old["seed"] != fresh["seed"]:
-        raise ResultsError(
-            f"{folder}: was made with seed {old['seed']}, not {fresh['seed']}; "
-            "refusing to mix two studies"
-        )
-    if fresh["n"] not in (None, old["n"]) and not old.get("until_ci"):
-        raise ResultsError(
-            f"{folder}: is a study of {old['n']} replications, not {fresh['n']}; resuming "
-            "finishes a study as it was planned (leave out -n, or start a new study)"
-        )
-    old.setdefault("resumed_utc", []).append(datetime.now(UTC).isoformat())
-    _restore_copies(folder, old, text)
-    return old
-
-
-@dataclass
-class StudyProgress:
-    """Callbacks a caller may pass to watch a study (a progress bar, a log)."""
-
-    start: Callable[[int, int], None] = lambda total, done: None
-    advance: Callable[[int], None] = lambda replications: None
-    extend: Callable[[int], None] = lambda total: None
 
 
 @dataclass
@@ -266,19 +148,22 @@ def _run_all(study: _Study, pool: Executor) -> int:
         n_done, target = target, 0
         if manifest.get("until_ci"):
             reached = _reached_counts(study, plan_chunks(0, n_done, size))
-            target = _next_target(n_done, reached, manifest["until_ci"], manifest["max_n"], size)
+            targets = parse_targets(manifest["until_ci"])
+            target = next_target(n_done, reached, targets, manifest["max_n"], size)
             if target:
                 study.progress.extend(target)
     return n_done
 
 
-def _next_target(n: int, reached: np.ndarray, width: float, cap: int, size: int) -> int:
-    """Replications needed for every CI half-width to fall to ``width`` (0 when done)."""
-    current = max_half_width(reached, n)
-    if current <= width or n >= cap:
-        return 0
-    wanted = math.ceil(n * (current / width) ** 2 * 1.1)
-    return min(cap, max(n + size, math.ceil(wanted / size) * size))
+@contextmanager
+def _watched(progress: StudyProgress | bool | None) -> Iterator[StudyProgress]:
+    """The callbacks ``run_study``'s ``progress`` asks for (see its docstring)."""
+    if isinstance(progress, StudyProgress):
+        yield progress
+        return
+    shown, terminal = progress is not False, progress is True
+    with study_progress("replications", show=shown, terminal=terminal) as watcher:
+        yield watcher
 
 
 def default_folder(source: str | Path) -> Path:
@@ -298,18 +183,21 @@ def run_study(
     scheduler: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     resume: bool = False,
-    until_ci: float | None = None,
+    until_ci: str | float | Sequence[str | float] | None = None,
     max_n: int = 100_000,
     csv: bool = False,
-    progress: StudyProgress | None = None,
+    progress: StudyProgress | bool | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
 ) -> Results:
     """Run (or resume) a Monte Carlo study and return its results; see ``sim run --help``.
 
     ``n`` replications (at least 1; default ``DEFAULT_N``, or a resumed study's own) in chunks of
-    ``chunk_size``; with ``until_ci`` (a CI half-width, as a probability) more are added until
-    every rung's half-width is at most it, or ``max_n``. A resumed study is finished as it was
-    planned: an ``n`` other than its own is refused, not silently ignored.
+    ``chunk_size``; with ``until_ci`` (one precision target or several, as ``sim run
+    --until-ci`` takes them: ``0.01``, ``"10%"``, ``"rung>=5:0.005"``; see
+    ``sim.study.stopping``) more are added until every target is met, or ``max_n``. A resumed
+    study is finished as it was planned: an ``n`` other than its own is refused, not silently
+    ignored. ``progress``: callbacks (``StudyProgress``), True for a bar in a notebook or on a
+    terminal, None (the default) for a bar in a notebook only, False for none.
     """
     if n is None and not resume:
         n = DEFAULT_N
@@ -320,8 +208,10 @@ def run_study(
     ):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
-    if until_ci is not None and not until_ci > 0:
-        raise ValueError(f"until_ci must be a positive half-width, got {until_ci}")
+    try:
+        targets = [target.text for target in parse_targets(until_ci)] or None
+    except TargetError as exc:
+        raise TargetError(f"until_ci must be precision targets: {exc}") from None
     source, loaded = _resolve(scenario, overrides)
     check_executor(executor, scheduler)
     posterior = posterior_of(loaded)  # a posterior that cannot be read stops before any folder
@@ -335,7 +225,7 @@ def run_study(
         "seed": loaded.seed if seed is None else seed,
         "n": n,
         "chunk_size": chunk_size,
-        "until_ci": until_ci,
+        "until_ci": targets,
         "max_n": max_n,
         "executor": executor,
         "workers": workers,
@@ -356,18 +246,19 @@ def run_study(
     try:
         with study_lock(folder):
             try:
-                manifest = _open_folder(folder, fresh, resume, canonical_text(loaded))
+                manifest = open_folder(folder, fresh, resume, loaded)
             except BaseException as error:
                 if "chunks" in fresh:  # it was being created: remove what it wrote
                     record_failure(folder, fresh, error, new=True)
                 raise
             tables = OrderedTables(folder, manifest["chunk_size"])
-            study = _Study(folder, manifest, loaded, posterior, progress or StudyProgress(), tables)
-            try:
-                return _complete(study, executor, workers, scheduler, csv)
-            except BaseException as error:
-                record_failure(folder, manifest, error, new=manifest is fresh)
-                raise
+            with _watched(progress) as watcher:
+                study = _Study(folder, manifest, loaded, posterior, watcher, tables)
+                try:
+                    return _complete(study, executor, workers, scheduler, csv)
+                except BaseException as error:
+                    record_failure(folder, manifest, error, new=manifest is fresh)
+                    raise
     finally:
         if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

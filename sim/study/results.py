@@ -1,12 +1,14 @@
 """Results of a Monte Carlo study: the folder on disk, its tables, its manifest, and its summary.
 
 A results folder holds ``runs.parquet`` (one row per replication), ``events.parquet`` (one row per
-event), ``manifest.json`` (what was run, how, with which versions) and ``scenario.yaml`` (a copy of
-the scenario text). Every file is written atomically: a crash leaves the old file or none, never a
-half-written one that looks complete. The manifest records the SHA-256 of every file the study
-wrote (``files``) and of its own content (``manifest_sha256``); a file changed since, by damage
-or by hand, is refused by name when it is read. Folders written before these records are read
-as before. Probabilities come with Wilson 95% confidence intervals.
+event), ``manifest.json`` (what was run, how, with which versions), ``scenario.yaml`` (a copy of
+the scenario text) and, for a scenario drawn from a posterior, ``scenario-posterior.parquet`` (a
+copy of that posterior, which ``scenario.yaml`` names relatively). Every file is written
+atomically: a crash leaves the old file or none, never a half-written one that looks complete.
+The manifest records the SHA-256 of every file the study wrote (``files``) and of its own content
+(``manifest_sha256``); a file changed since, by damage or by hand, is refused by name when it is
+read. Folders written before these records are read as before. Probabilities come with Wilson 95%
+confidence intervals (``sim.study.summary``).
 """
 
 from __future__ import annotations
@@ -16,27 +18,28 @@ import json
 import os
 import subprocess
 import tempfile
-from collections import Counter
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from sim.errors import ResultsError
-from sim.model.outcomes import first_day_column
-from sim.scenario.ladder import RUNGS
+from sim.study.summary import Summary, summary_of_table
+from sim.study.summary import max_half_width as max_half_width
+from sim.study.summary import path_table as path_table
+from sim.study.summary import rung_table as rung_table
+from sim.study.summary import wilson_interval as wilson_interval
 
 MANIFEST = "manifest.json"
 RUNS = "runs.parquet"
 EVENTS = "events.parquet"
 SCENARIO_COPY = "scenario.yaml"
 SOURCE_COPY = "scenario-source.yaml"
+POSTERIOR_COPY = "scenario-posterior.parquet"
+"""The posterior sample a study drew from, copied in; its ``scenario.yaml`` names it."""
+COPIES = (SCENARIO_COPY, SOURCE_COPY, POSTERIOR_COPY)
+"""What a study keeps of its model, beside its tables."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -143,117 +146,6 @@ def check_file(path: Path, record: dict[str, Any], hint: str, full: bool = True)
         )
 
 
-def wilson_interval(
-    successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for binomial proportions (vectorised); NaN where trials == 0."""
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-    return np.fmin(low, p), np.fmax(high, p)
-
-
-def rung_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """For each rung: runs reaching it, probability with CI, median days to reach (if reached)."""
-    days = [runs[first_day_column(rung)].dropna().to_numpy() for rung in RUNGS]
-    return _rung_rows(len(runs), days, confidence)
-
-
-def _rung_rows(n: int, days: list[np.ndarray], confidence: float) -> pd.DataFrame:
-    """The rung table of ``n`` runs, from the days (of the horizon) each rung was first reached
-    in the runs that reached it."""
-    rows = [
-        {
-            "rung": int(rung),
-            "label": rung.label,
-            "runs_reaching": len(reached),
-            "n": n,
-            "median_days_to_reach": float(np.median(reached)) if len(reached) else np.nan,
-        }
-        for rung, reached in zip(RUNGS, days, strict=True)
-    ]
-    table = pd.DataFrame(rows)
-    table.insert(4, "probability", table["runs_reaching"] / n if n else np.nan)
-    low, high = wilson_interval(
-        table["runs_reaching"].to_numpy(), np.full(len(table), n), confidence
-    )
-    table.insert(5, "ci_low", low)
-    table.insert(6, "ci_high", high)
-    return table
-
-
-def path_table(
-    runs: pd.DataFrame, column: str = "rung_path", top: int = 10, confidence: float = 0.95
-) -> pd.DataFrame:
-    """The ``top`` most frequent escalation paths with their shares and Wilson CIs."""
-    counts = Counter({str(k): int(v) for k, v in runs[column].value_counts().items()})
-    return _top_paths(counts, len(runs), top, confidence)
-
-
-def _top_paths(counts: Counter, n: int, top: int, confidence: float) -> pd.DataFrame:
-    """The ``top`` paths of ``counts`` (most frequent first, ties in alphabetical order, so the
-    order never depends on the order the runs were read in)."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
-    paths = [path for path, _ in ordered]
-    runs = np.array([count for _, count in ordered], dtype=np.int64)
-    low, high = wilson_interval(runs, np.full(len(runs), n), confidence)
-    return pd.DataFrame(
-        {"path": paths, "runs": runs, "share": runs / n, "ci_low": low, "ci_high": high}
-    )
-
-
-def summary_of_table(path: Path, top_paths: int = 10, confidence: float = 0.95) -> Summary:
-    """The summary of a runs table on disk, read a row group at a time (in one thread).
-
-    The driver's memory then barely grows with the study: one row group's columns (about
-    10,000 runs), the days each rung was reached (8 bytes a run that reached it) for the
-    medians, and one count per distinct path. Reading whole columns at once (or with Arrow's
-    threads, a row group each) made the peak grow with the number of row groups.
-    """
-    source = pq.ParquetFile(path, page_checksum_verification=True)
-    day_columns = [first_day_column(rung) for rung in RUNGS]
-    days: list[list[np.ndarray]] = [[] for _ in RUNGS]
-    counts = {"rung_path": Counter(), "path": Counter()}
-    for group in range(source.metadata.num_row_groups):
-        table = source.read_row_group(group, columns=day_columns + list(counts), use_threads=False)
-        for reached, column in zip(days, day_columns, strict=True):
-            values = table[column].to_numpy()  # not reached: null or NaN, as pandas reads both
-            reached.append(values[~np.isnan(values)])
-        for column, counter in counts.items():
-            for item in pc.value_counts(table[column]).to_pylist():
-                if item["values"] is not None:
-                    counter[str(item["values"])] += item["counts"]
-    n = source.metadata.num_rows
-    return Summary(
-        rungs=_rung_rows(n, [np.concatenate(d) if d else np.array([]) for d in days], confidence),
-        paths=_top_paths(counts["rung_path"], n, top_paths, confidence),
-        actor_paths=_top_paths(counts["path"], n, top_paths, confidence),
-        n=n,
-    )
-
-
-def max_half_width(runs_reaching: np.ndarray, n: int, confidence: float = 0.95) -> float:
-    """Largest CI half-width over the rung probabilities (for ``--until-ci``)."""
-    low, high = wilson_interval(runs_reaching, np.full(len(runs_reaching), n), confidence)
-    return float(np.max((high - low) / 2))
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The headline numbers of a study: rung probabilities and the most frequent paths."""
-
-    rungs: pd.DataFrame
-    paths: pd.DataFrame
-    actor_paths: pd.DataFrame
-    n: int
-
-
 STUDY_TABLES = {
     "sweep.parquet": "sweep (one `sim run` study per grid point, in its subfolders)",
     "comparison.parquet": "comparison (one `sim run` study per setting, in its subfolders)",
@@ -283,9 +175,18 @@ def kept_replications(manifest: dict[str, Any]) -> int | None:
     return sum(int(b) - int(a) for a, b in (name.split("-") for name in chunks))
 
 
+def resume_command(folder: Path, manifest: dict[str, Any]) -> str:
+    """The command that continues the study in ``folder``: from its scenario file while that is
+    where the study read it, else from the folder's own copy (a folder moved elsewhere)."""
+    source = manifest.get("scenario_file", "FILE")
+    if not Path(source).is_file() and (folder / SCENARIO_COPY).is_file():
+        source = folder / SCENARIO_COPY
+    return f"`sim run {source} --resume {folder}`"
+
+
 def incomplete_message(folder: Path, manifest: dict[str, Any]) -> str:
     """Why a study folder holds no finished study, and what to do about it."""
-    command = f"`sim run {manifest.get('scenario_file', 'FILE')} --resume {folder}`"
+    command = resume_command(folder, manifest)
     kept = kept_replications(manifest)
     kept_text = "" if kept is None else f"; {kept} of {manifest.get('n')} replications are kept"
     if manifest.get("status") == "failed":
@@ -299,7 +200,8 @@ class Results:
     """A results folder, opened for reading; tables load on first use.
 
     Opening checks the manifest's seal and that each table and the scenario copy it records is
-    there with its size; a table's SHA-256 is checked when it is read (one pass over the file).
+    there with its size, and the posterior copy's SHA-256 (a small file); a table's SHA-256 is
+    checked when it is read (one pass over the file).
     The CSV copies are not read here (``--resume`` writes a changed one again).
     """
 
@@ -310,13 +212,16 @@ class Results:
         check_manifest_seal(self.folder, self.manifest)
         if self.manifest.get("status") != "complete":
             raise ResultsError(incomplete_message(self.folder, self.manifest))
-        self._hint = (
-            f"`sim run {self.manifest.get('scenario_file', 'FILE')} --resume {self.folder}` "
-            "rebuilds it"
-        )
+        self._hint = f"{resume_command(self.folder, self.manifest)} rebuilds it"
         for name, record in self.manifest.get("files", {}).items():
             if name in (RUNS, EVENTS, SCENARIO_COPY):  # what it reads (not the CSV copies)
                 check_file(self.folder / name, record, self._hint, full=False)
+        if POSTERIOR_COPY in self.manifest.get("files", {}):  # small: its hash is checked
+            check_file(
+                self.folder / POSTERIOR_COPY,
+                self.manifest["files"][POSTERIOR_COPY],
+                "the posterior this study drew from cannot be checked: restore the file",
+            )
 
     @cached_property
     def runs(self) -> pd.DataFrame:

@@ -33,11 +33,10 @@ import pyarrow.parquet as pq
 from sim.model.events import EVENT_SCHEMA
 from sim.study.chunks import Chunk
 from sim.study.results import (
+    COPIES,
     EVENTS,
     MANIFEST,
     RUNS,
-    SCENARIO_COPY,
-    SOURCE_COPY,
     ResultsError,
     atomic_write_bytes,
     file_record,
@@ -227,7 +226,7 @@ def finished_nothing(folder: Path) -> bool:
     entries = list(folder.iterdir())
     if all(is_leftover(path) for path in entries):
         return True
-    own = {MANIFEST, SCENARIO_COPY, SOURCE_COPY, CHUNKS}
+    own = {MANIFEST, *COPIES, CHUNKS}
     if not all(path.name in own or is_leftover(path) for path in entries):
         return False
     try:
@@ -250,7 +249,7 @@ def damaged_tables(folder: Path, manifest: dict[str, Any]) -> list[str]:
     return [
         name
         for name in files
-        if name not in (SCENARIO_COPY, SOURCE_COPY)
+        if name not in COPIES
         and (not (folder / name).is_file() or file_sha256(folder / name) != files[name]["sha256"])
     ]
 
@@ -265,7 +264,7 @@ def reopen_for_rebuild(folder: Path, manifest: dict[str, Any]) -> bool:
             target = write_csv(folder / Path(name).with_suffix(".parquet").name)
             manifest["files"][name] = file_record(target)
         return False
-    tables = [name for name in manifest["files"] if name not in (SCENARIO_COPY, SOURCE_COPY)]
+    tables = [name for name in manifest["files"] if name not in COPIES]
     for name in tables:
         (folder / name).unlink(missing_ok=True)
         del manifest["files"][name]
