@@ -13,14 +13,19 @@ Prints, all measured in this one run, every study with the default chunk size:
   the driver's peak resident memory as the OS sees it, for N = 10,000 and N = 100,000 on 2
     workers: each a fresh process running ``sim run FILE -n N -w 2 -o DIR`` in-process (the
     study, then the summary it prints), getrusage(RUSAGE_SELF).ru_maxrss in MiB, with the size of
-    the tables written.
+    the tables written;
+  version 1 against version 2: replications per second of the 1-worker study of
+    scenarios/april-2024-v1-mechanisms.yaml (every version-2 mechanism off) beside that of
+    april-2024.yaml above, and their ratio.
 Targets (PASS/FAIL lines; the exit status is 1 if one fails):
   parallel efficiency on 2 workers >= 0.9
   peak memory(N = 100,000) / peak memory(N = 10,000) <= 1.2
   Dask time / process-pool time <= 1.1, on a process-pool run of at least 30 s
   10,000 replications on 2 cores < 30 s
+  version 2 no slower than 1.5x version 1: rate(version 1) / rate(version 2) <= 1.5
 --quick divides every N by ten: a smoke run whose PASS/FAIL lines are not the targets.
 --memory measures the driver's peak memory alone (and checks only its target).
+--versions measures version 1 against version 2 alone (and checks only its target).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
+VERSION_1 = ROOT / "scenarios" / "april-2024-v1-mechanisms.yaml"
+SLOWDOWN_TARGET = 1.5
+"""Version 2 may take at most this many times version 1's time per replication."""
 LONG_RUN_SECONDS = 40
 """The Dask comparison runs as many replications as the process pool does in about this long."""
 
@@ -54,14 +62,29 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, size)
 (the study loop, the tables it streams, and the summary it prints at the end)."""
 
 
-def timed_study(n: int, **options) -> float:
+def timed_study(n: int, scenario: Path = APRIL, **options) -> float:
     """Wall seconds for a study of ``n`` replications (fresh folder, no progress bar)."""
     from sim.study.montecarlo import run_study
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        run_study(APRIL, n=n, out=Path(folder) / "out", **options)
+        run_study(scenario, n=n, out=Path(folder) / "out", **options)
         return time.perf_counter() - start
+
+
+def versions_check(n: int, version_2: float | None = None) -> tuple[str, tuple[str, bool]]:
+    """Replications per second of version 1 and version 2 on 1 worker (version 2's measured
+    here unless given), as a line to print, and the slowdown target's check."""
+    version_1 = n / timed_study(n, VERSION_1, workers=1, executor="process")
+    if version_2 is None:
+        version_2 = n / timed_study(n, workers=1, executor="process")
+    slowdown = version_1 / version_2
+    line = (
+        f"replications/s, 1 worker, version 1 ({VERSION_1.name}): {version_1:.0f}; version 2: "
+        f"{version_2:.0f}; version 2 takes {slowdown:.2f}x version 1's time"
+    )
+    check = f"version 2 / version 1 time {slowdown:.2f} <= {SLOWDOWN_TARGET}"
+    return line, (check, slowdown <= SLOWDOWN_TARGET)
 
 
 def naive_rate(n: int) -> float | None:
@@ -128,6 +151,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every N divided by ten (smoke run)")
     parser.add_argument("--memory", action="store_true", help="the driver's peak memory only")
+    parser.add_argument("--versions", action="store_true", help="version 1 against 2 only")
     options = parser.parse_args()
     scale = 10 if options.quick else 1
     n_study = 10_000 // scale
@@ -137,8 +161,14 @@ def main() -> int:
         print(line)
         print(f"{'PASS' if ratio <= 1.2 else 'FAIL'}  memory ratio {ratio:.2f} <= 1.2")
         return 0 if ratio <= 1.2 else 1
+    if options.versions:
+        line, (text, ok) = versions_check(n_study)
+        print(line)
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+        return 0 if ok else 1
 
     one = n_study / timed_study(n_study, workers=1, executor="process")
+    versions, versions_target = versions_check(n_study, one)
     study = timed_study(n_study, workers=2, executor="process")
     two = n_study / study
     efficiency = two / (2 * one)
@@ -166,6 +196,7 @@ def main() -> int:
         f"{dask:.1f} s (ratio {dask / pool:.2f})"
     )
     print(memory)
+    print(versions)
     long_enough = "" if pool >= 30 else f"; run of {pool:.0f} s is shorter than 30 s"
     checks = [
         (f"parallel efficiency {efficiency:.2f} >= 0.9", efficiency >= 0.9),
@@ -175,6 +206,7 @@ def main() -> int:
             dask / pool <= 1.1 and pool >= 30,
         ),
         (f"{n_study:,} replications in {study:.1f} s < 30 s", study < 30),
+        versions_target,
     ]
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
