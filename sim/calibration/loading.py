@@ -2,7 +2,7 @@
 
 Every mistake is a ``ScenarioError`` whose lines read ``file:line: field: message``;
 ``sim.calibration.schema`` says what a file holds, this module checks what needs the scenarios:
-each is a version-2 file, a shared prior's path exists in at least one episode's scenario, an
+each loads (as a version-2 file: the scenario loader refuses others), a shared prior's path exists in at least one episode's scenario, an
 episode's own prior in its own, every prior's range is one the scenario accepts at both ends,
 and a target names a statistic, actors, weapons and layers its episode's scenario has. An old
 single-scenario file (top-level ``scenario:``) is told how to become one episode.
@@ -14,6 +14,7 @@ stage reporting every mistake it finds at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sim.calibration.config import Config, Episode
 from sim.calibration.schema import CalibrationFile, EpisodeSpec
 from sim.calibration.statistics import Statistic
 from sim.calibration.targets import EPISODE_SEPARATOR, Prior, Target
-from sim.scenario.coherence import number_at
+from sim.scenario.coherence import number_at, position_path
 from sim.scenario.loading import (
     Problem,
     ScenarioError,
@@ -44,7 +45,7 @@ def load_config(path: Path) -> Config:
         name: resolve_episode(e, path.parent, name, source, lines)
         for name, e in spec.episodes.items()
     }
-    scenarios = {name: _scenario(files[name], source, lines, name) for name in files}
+    scenarios = {name: load_scenario(file, POINT) for name, file in files.items()}
     problems = shared_prior_problems(spec, scenarios, source, lines)
     if problems:
         raise ScenarioError(problems)
@@ -57,7 +58,7 @@ def load_config(path: Path) -> Config:
         )
         used = [p for p in shared if number_at(scenarios[name], p.path) is None] + list(mine)
         horizon = {"horizon_days": e.horizon_days}
-        _check_prior_ranges(files[name], horizon, used, source, lines)
+        _check_prior_ranges(files[name], scenarios[name], horizon, used, (source, lines))
         problems += statistics_problems(e, scenarios[name], name, source, lines)
         own += mine
         episodes.append(
@@ -84,16 +85,6 @@ def load_config(path: Path) -> Config:
     )
 
 
-def _scenario(file: Path, source: str, lines: Mapping[tuple, int], name: str) -> Scenario:
-    """The episode's scenario as written (its own horizon); it must be a version-2 file."""
-    scenario = load_scenario(file, POINT)
-    if scenario.version != 2:
-        where = ("episodes", name, "scenario")
-        message = f"{file} is not a version-2 scenario (its first key must be version: 2)"
-        raise ScenarioError([Problem(source, lines.get(where), ".".join(where), message)])
-    return scenario
-
-
 def _prior_field(prior: Prior) -> tuple:
     """The config keys of a prior: ``priors.PATH`` or ``episodes.E.priors.PATH``."""
     if prior.episode:
@@ -102,27 +93,40 @@ def _prior_field(prior: Prior) -> tuple:
 
 
 def _check_prior_ranges(
-    scenario_path: Path,
+    file: Path,
+    scenario: Scenario,
     horizon: Mapping[str, float],
     priors: list[Prior],
-    source: str,
-    lines: Mapping[tuple, int],
+    where: tuple[str, Mapping[tuple, int]],
 ) -> None:
     """Validate the scenario with every prior at its low end, then at its high end; a value the
-    scenario refuses is reported at the prior's line in the config."""
+    scenario refuses is reported at the prior's line in the config (``where``: its name and the
+    line of each key). A relation named by alias is matched by its position in the scenario."""
+    source, lines = where
     for corner in ("low", "high"):
         values = {p.scenario_path: getattr(p, corner) for p in priors}
         fields = {p.scenario_path: _prior_field(p) for p in priors}
+        placed = {path: position_path(scenario, path) for path in values}
         try:
-            load_scenario(scenario_path, {**horizon, **POINT, **values})
+            load_scenario(file, {**horizon, **POINT, **values})
         except ScenarioError as exc:
             raise ScenarioError([
                 Problem(source, lines.get(fields[path]), ".".join(fields[path]),
-                        f"{corner} {value} in {scenario_path}: {e.message}")
+                        f"{corner} {value} in {file}: {e.message}")
                 for e in exc.problems
                 for path, value in values.items()
-                if e.field == path or e.field.startswith(path + ".") or path.startswith(e.field + ".")
+                if _within(_dotted(e.field), placed[path])
             ] or exc.problems) from None  # fmt: skip
+
+
+def _dotted(field: str) -> str:
+    """A problem's field with list positions as dotted keys: ``relations[4].x`` -> ``relations.4.x``."""
+    return re.sub(r"\[(\d+)\]", r".\1", field)
+
+
+def _within(field: str, path: str) -> bool:
+    """Whether a problem at ``field`` is about the value at ``path`` (one holds the other)."""
+    return field == path or field.startswith(path + ".") or path.startswith(field + ".")
 
 
 def resolve_episode(
