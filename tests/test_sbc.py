@@ -218,11 +218,11 @@ def test_rows_tied_at_the_cut_off_are_drawn_at_random():
     chi-square test at 1e-4 on 2,000 draws of 2), never the row itself, and NaN counts as far."""
     rng = np.random.default_rng(3)
     distances = np.array([0.0, 1.0, 1.0, 1.0, 1.0, 1.0, np.nan])
-    values = np.zeros((7, 1))
-    picks = np.concatenate([nearest_rows(distances, 0, 2, values, rng) for _ in range(2000)])
+    theta = np.zeros((7, 1))
+    picks = np.concatenate([nearest_rows(distances, 0, 2, theta, rng) for _ in range(2000)])
     assert set(picks) == {1, 2, 3, 4, 5}
     assert stats.chisquare(np.bincount(picks)[1:]).pvalue >= RULE
-    assert nearest_rows(distances, 0, 6, values, rng).tolist()[-1] == 6
+    assert nearest_rows(distances, 0, 6, theta, rng).tolist()[-1] == 6
 
 
 def test_a_true_value_tied_with_every_draw_gets_a_uniform_rank():

@@ -18,8 +18,8 @@ Two runners, one result (``SbcResult``):
 
 Ties are broken at random, from the Generator passed in and nothing else: a true value tied with
 posterior draws takes a uniformly random place among them; rows tied at the edge of the
-``accept`` nearest are chosen at random among themselves (in an order set by their values, not
-their positions, so the ranks do not depend on the order of the table's rows).
+``accept`` nearest are chosen at random among themselves (in an order set by their parameters,
+not their positions, so the ranks do not depend on the order of the table's rows).
 """
 
 from __future__ import annotations
@@ -169,18 +169,21 @@ def nearest_rows(
     distances: np.ndarray,
     own: int,
     accept: int,
-    values: np.ndarray,
+    theta: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """The ``accept`` rows nearest to row ``own`` (itself excluded), NaN distances counting as
     infinite. Rows tied at the cut-off distance are drawn at random among themselves, listed in
-    the order of their ``values`` (parameters and statistics), not of their positions."""
+    the order of their parameters ``theta`` (not of their positions: rows whose parameters are
+    equal rank a true value alike, so the ranks do not depend on the order of the rows)."""
     distances = np.where(np.isnan(distances), np.inf, distances)
     others = np.delete(np.arange(len(distances)), own)
     cut = np.partition(distances[others], accept - 1)[accept - 1]
     closer = others[distances[others] < cut]
     tied = others[distances[others] == cut]
-    tied = tied[np.lexsort(values[tied].T[::-1])]
+    if len(closer) + len(tied) == accept:
+        return np.concatenate([closer, tied])
+    tied = tied[np.lexsort(theta[tied].T[::-1])]
     chosen = rng.choice(len(tied), accept - len(closer), replace=False)
     return np.concatenate([closer, tied[np.sort(chosen)]])
 
@@ -195,7 +198,6 @@ def reference_table_ranks(
 ) -> np.ndarray:
     """Ranks (one row per data set in ``rows``, one column per parameter) of each data set's
     true parameters among its ``accept`` nearest other rows of the table."""
-    values = np.hstack([theta, stats])
     ranks = np.empty((len(rows), theta.shape[1]), dtype=np.int64)
     for i, row in enumerate(rows):
         distances = np.asarray(distance(stats, stats[row]), dtype=float)
@@ -204,7 +206,7 @@ def reference_table_ranks(
                 f"distance returned shape {distances.shape}; expected ({len(stats)},), one "
                 "distance per reference row"
             )
-        posterior = theta[nearest_rows(distances, row, accept, values, rng)]
+        posterior = theta[nearest_rows(distances, row, accept, theta, rng)]
         ranks[i] = ranks_with_ties(theta[row], posterior, rng.random(theta.shape[1]))
     return ranks
 
