@@ -150,8 +150,10 @@ class LayerRun:
         """Add this strike's engagements, by coarse bin begun (at its middle), to the layer's
         record, if strikes share its channels."""
         if self.state.committed is not None:
-            lo, width = self.lo_hours, self.coarse_width
-            self.state.committed += [(lo + (b + 0.5) * width, n) for b, n in enumerate(begun) if n]
+            counts = np.asarray(begun)
+            bins = np.flatnonzero(counts)
+            began = self.lo_hours + (bins + 0.5) * self.coarse_width
+            self.state.committed += zip(began.tolist(), counts[bins].tolist(), strict=True)
 
     def _coarse(self, span: np.ndarray) -> np.ndarray:
         """Arrivals per coarse bin (``factor`` fine bins each)."""
