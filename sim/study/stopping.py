@@ -130,10 +130,10 @@ def next_target(
 ) -> int:
     """Replications the study should have, given ``reached`` (runs reaching each rung 0-6)
     among its first ``n``: 0 when every target is met or ``n`` reached ``cap``; else a whole
-    number of chunks of ``size``, at least one more, at most ``cap``."""
+    number of chunks of ``size`` above ``n``, at most ``cap``."""
     missed = unmet(reached, n, targets)
     if not missed or n >= cap:
         return 0
     counts = np.asarray(reached)
     wanted = min(cap, MARGIN * max(_needed(target, rung, counts, n) for target, rung in missed))
-    return min(cap, max(n + size, math.ceil(wanted / size) * size))
+    return min(cap, max((n // size + 1) * size, math.ceil(wanted / size) * size))
