@@ -6,7 +6,8 @@ Data flows one way, and each step is a subpackage that imports only from the ste
 sensitivity) -> ``sim.figures`` (paper figures, report); ``sim.calibration`` fits the model beside
 the flow, and ``sim.cli`` is the command line. A notebook needs only ``import sim``,
 ``from sim import plots`` and ``from sim.compare import Setting, compare``: these names stay put
-whatever moves inside the steps.
+whatever moves inside the steps. Long calls (``run``, ``compare``, ``explore``) show a progress
+bar in a notebook's output (``progress=False``: none).
 """
 
 import tempfile
@@ -38,6 +39,7 @@ def run(
     seed: int | None = None,
     workers: int = DEFAULT_WORKERS,
     out=None,
+    progress=True,
     **options,
 ):
     """Run a Monte Carlo study of ``scenario`` (a path or a ``Scenario``) and return its results.
@@ -47,8 +49,10 @@ def run(
     the results folder; without it the study goes to a temporary folder that is removed when the
     returned ``Results`` object is garbage-collected (or Python exits): pass ``out=`` to keep it.
 
-    ``options`` are those of ``sim.study.montecarlo.run_study`` (``executor``, ``chunk_size``,
-    ``until_ci``, ``resume`` ...). ``results.runs`` and ``results.events`` are pandas DataFrames and
+    ``progress``: a bar in a Jupyter notebook's output, or on a terminal's stderr, as replications
+    finish (none in a pipe, a log or a batch job); ``progress=False`` shows none. ``options``
+    are those of ``sim.study.montecarlo.run_study`` (``executor``, ``chunk_size``, ``until_ci``
+    as ``"10%"``, ``"rung>=5:0.005"`` or a list of such targets, ``resume`` ...). ``results.runs`` and ``results.events`` are pandas DataFrames and
     ``results.summary()`` gives the same tables as ``sim run``.
     """
     from sim.study.montecarlo import run_study
@@ -56,13 +60,21 @@ def run(
     refuse_unguarded_main(options.get("executor", "process"), workers, options.get("scheduler"))
     _refuse_what_no_run_honours(scenario, n, options)
     if out is not None:
-        return run_study(scenario, n=n, seed=seed, workers=workers, out=out, **options)
+        return run_study(
+            scenario, n=n, seed=seed, workers=workers, out=out, progress=progress, **options
+        )
     if options.get("resume"):
         raise ValueError("resume=True needs out=, the folder of the study to finish")
     temporary = tempfile.TemporaryDirectory(prefix="sim-study-")
     try:
         results = run_study(
-            scenario, n=n, seed=seed, workers=workers, out=temporary.name, **options
+            scenario,
+            n=n,
+            seed=seed,
+            workers=workers,
+            out=temporary.name,
+            progress=progress,
+            **options,
         )
     except BaseException:
         temporary.cleanup()
@@ -97,12 +109,19 @@ def discover(folder, outcome: str, **options):
     return discover_folder(Path(folder), outcome, **options)[0]
 
 
-def explore(scenario, factors, **options):
+def explore(scenario, factors, *, progress=True, **options):
     """An experiment design over ``factors`` of ``scenario``, R replications per point on common
-    random numbers, in a resumable study folder (see ``sim.analysis.explore.explore``)."""
-    from sim.analysis.explore import explore as run_explore
+    random numbers, in a resumable study folder (see ``sim.analysis.explore.explore``).
 
-    return run_explore(scenario, factors, **options)
+    ``progress``: a bar in a notebook or on a terminal, as ``run``; False for none (or
+    ``StudyProgress`` callbacks)."""
+    from sim.analysis.explore import explore as run_explore
+    from sim.study.progress import StudyProgress, study_progress
+
+    if isinstance(progress, StudyProgress):
+        return run_explore(scenario, factors, progress=progress, **options)
+    with study_progress("replications", show=bool(progress)) as shown:
+        return run_explore(scenario, factors, progress=shown, **options)
 
 
 def score(questions, **options):

@@ -1,20 +1,30 @@
-"""A figure that is a notebook cell's last value shows inline, as an image, with no
-``%matplotlib inline``: a real notebook is run by a Jupyter kernel (nbclient) and its output
-cells are read back."""
+"""In a notebook: a figure that is a cell's last value shows inline, as an image, with no
+``%matplotlib inline``; a study run from the Python API shows a progress bar updated in place,
+and none with ``progress=False``. A real notebook is run by a Jupyter kernel (nbclient) and its
+output cells are read back."""
 
 import json
 import sys
+from pathlib import Path
 
 import nbclient
 import nbformat
+import pytest
 
+import sim
+
+POINT = Path(__file__).parents[1] / "scenarios" / "april-2024-point.yaml"
+STUDY = f"sim.run({str(POINT)!r}, n=20, workers=1, executor='serial', chunk_size=5"
 CELLS = (
     "import pandas as pd\nfrom sim import plots",
     "runs = pd.DataFrame({'max_rung': [0, 3, 3, 4, 6], "
     "**{f'first_day_rung_{r}': [None] * 5 for r in (3, 4, 5, 6)}})\n"
     "plots.max_rung_distribution(runs)",
+    f"import sim\n{STUDY}).manifest['n']",
+    f"{STUDY}, progress=False).manifest['n']",
 )
-"""A notebook that draws a figure from a tiny in-memory runs table (five runs)."""
+"""A notebook that draws a figure from a tiny in-memory runs table (five runs), then runs a
+study of 20 replications with its progress shown, and one without."""
 
 
 def run_notebook(cells, kernels) -> list[list[dict]]:
@@ -30,11 +40,41 @@ def run_notebook(cells, kernels) -> list[list[dict]]:
     return [cell.outputs for cell in notebook.cells]
 
 
-def test_a_figure_as_a_cells_value_shows_inline_as_an_image(tmp_path, monkeypatch):
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    outputs = run_notebook(CELLS, tmp_path)[-1]
-    (result,) = [o for o in outputs if o.output_type == "execute_result"]
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> list[list[dict]]:
+    kernels = tmp_path_factory.mktemp("kernels")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(kernels))
+        return run_notebook(CELLS, kernels)
+
+
+def test_a_figure_as_a_cells_value_shows_inline_as_an_image(outputs):
+    (result,) = [o for o in outputs[1] if o.output_type == "execute_result"]
     images = {"image/png", "image/svg+xml"} & set(result.data)
     assert images, f"no image, only {result.data.get('text/plain')}"
     if "image/png" in images:
         assert result.metadata["image/png"] == {"width": 350, "height": 250}
+
+
+def test_a_study_from_the_api_shows_its_progress_in_the_notebook_updated_in_place(outputs):
+    shown = [o for o in outputs[2] if o.output_type == "display_data"]
+    assert len(shown) == 1, "one bar, updated in place, not one output per update"
+    (bar,) = shown
+    assert bar.data["text/plain"].startswith("replications 20/20 100% ")
+    assert bar.data["text/plain"].endswith(" left")
+    assert '<progress value="20" max="20"' in bar.data["text/html"]
+    assert not [o for o in outputs[2] if o.output_type in ("stream", "error")]
+    (result,) = [o for o in outputs[2] if o.output_type == "execute_result"]
+    assert result.data["text/plain"] == "20"
+
+
+def test_progress_false_shows_nothing_in_the_notebook(outputs):
+    assert [o.output_type for o in outputs[3]] == ["execute_result"]
+    assert outputs[3][0].data["text/plain"] == "20"
+
+
+def test_outside_a_notebook_and_a_terminal_no_bar_is_drawn(tmp_path, capfd):
+    results = sim.run(POINT, n=10, workers=1, executor="serial", chunk_size=5, out=tmp_path / "o")
+    assert results.manifest["n"] == 10
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")
