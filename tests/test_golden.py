@@ -12,12 +12,13 @@ from sim.scenario import load_scenario
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 
 DIGESTS = {
-    "april-2024.yaml": "3364e855ddec1daa",
-    "april-2024-point.yaml": "ab420cbd891c8a99",
-    "april-2024-no-allied-defence.yaml": "0ae7540e2e365962",
-    "april-2024-strong-us-restraint.yaml": "6553105271ea0361",
-    "april-2024-hezbollah-ordered-in.yaml": "e5d6419d56c0441d",
-    "april-2024-houthis.yaml": "35532380816654f3",
+    "april-2024.yaml": "cc11fc192a21c5ad",
+    "april-2024-point.yaml": "b233f9d51c4b9dac",
+    "april-2024-no-allied-defence.yaml": "95b46332f7af3bc1",
+    "april-2024-strong-us-restraint.yaml": "8c908694dd67219a",
+    "april-2024-hezbollah-ordered-in.yaml": "c4ccdb4118965949",
+    "april-2024-houthis.yaml": "af6c8ef76b5f3876",
+    "april-2024-v1-mechanisms.yaml": "ae95472c1a37a733",
 }
 """SHA-256 (first 16 hex digits) of the reprs of every event of replications 0-29, seed 7."""
 
