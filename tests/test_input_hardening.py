@@ -299,8 +299,8 @@ def posterior_scenario(tmp_path: Path, columns: dict | None = None, table=None) 
     return write(folder / "scenarios", "april.yaml", APRIL_TEXT)
 
 
-PARAMETERS_FROM_LINE = (
-    APRIL_TEXT.splitlines().index("parameters_from: ../calibration/posterior.parquet") + 1
+PARAMETERS_FROM_LINE = next(
+    i for i, line in enumerate(APRIL_TEXT.splitlines(), 1) if line.startswith("parameters_from:")
 )
 GOOD = {"actors.iran.policy.self_restraint": [0.1, 0.2, 0.3]}
 OBEY = "proxy[hezbollah>iran].obey_probability"

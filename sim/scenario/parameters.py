@@ -220,7 +220,8 @@ def posterior_problems(scenario: Scenario, path: str) -> list[str]:
     """What makes the posterior at ``path`` unfit for ``scenario``, each as
     ``PATH: column C[, row R]: why``; empty if it is fit.
 
-    Every column must name a number of the scenario, a relation by its alias
+    Every column it draws (none within ``parameters_fixed``: a block a variant removed keeps no
+    place for its columns) must name a number of the scenario, a relation by its alias
     (``proxy[hezbollah>iran].obey_probability``; a positional ``relations.5...`` is refused, since
     a reordered scenario would give the value to another relation); every row, with the values it sets (those of ``parameters_fixed``
     excepted, as a run does), must pass the schema. Raises ``ResultsError`` for a file that
@@ -241,7 +242,9 @@ def _problems_of(
     """``posterior_problems`` without the file name, remembered (the scenario as JSON)."""
     sample = _episode_sample(path, mtime_ns, size, episode)
     scenario = Scenario.model_validate_json(scenario_json)
-    found = [f"column {p}: {why}" for p in sample.paths if (why := number_at(scenario, p))]
+    fixed = scenario.parameters_fixed
+    drawn = [p for p in sample.paths if not any(_within(p, f) for f in fixed)]
+    found = [f"column {p}: {why}" for p in drawn if (why := number_at(scenario, p))]
     if found:
         return tuple(found)
     placed = PosteriorSample(tuple(position_path(scenario, p) for p in sample.paths), sample.values)
