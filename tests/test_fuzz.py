@@ -199,8 +199,10 @@ extends_targets = st.sampled_from(EXTENDS) | st.text(max_size=12) | documents
 
 @st.composite
 def variants(draw):
-    """A variant document: maybe some top-level replacements, an `extends`, maybe a `set`."""
-    document = {**draw(st.dictionaries(st.sampled_from(list(APRIL)), documents, max_size=2))}
+    """A variant document: mostly `version: 2`, maybe some top-level replacements (the version's
+    too), an `extends`, maybe a `set`."""
+    document = {"version": 2} if draw(st.integers(0, 9)) else {}
+    document |= draw(st.dictionaries(st.sampled_from(list(APRIL)), documents, max_size=2))
     if draw(st.integers(0, 9)):
         document["extends"] = draw(extends_targets)
     choice = draw(st.integers(0, 4))
@@ -250,7 +252,7 @@ def check_variant(folder: Path, variant: dict, other: dict) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(variants(), variants())
-@example({"extends": "a\0b"}, {})
+@example({"version": 2, "extends": "a\0b"}, {})
 def test_random_variants(scenarios_folder, variant, other):
     check_variant(scenarios_folder, variant, other)
 
@@ -270,7 +272,7 @@ def test_random_variants(scenarios_folder, variant, other):
 )
 def test_shipped_variants_with_wrong_values(scenarios_folder, shipped, changes):
     """Real paths of the scenario set to wrong-typed or out-of-range values, on a shipped `set`."""
-    variant = {"extends": "april-2024.yaml", "set": {**shipped, **dict(changes)}}
+    variant = {"version": 2, "extends": "april-2024.yaml", "set": {**shipped, **dict(changes)}}
     check_variant(scenarios_folder, variant, {})
 
 
@@ -282,5 +284,5 @@ def test_shipped_variants_with_wrong_values(scenarios_folder, shipped, changes):
 @example("x" * 300)
 def test_variant_setting_parameters_from(scenarios_folder, target):
     """`parameters_from` names a file too: set to any path or value, it is found or reported."""
-    variant = {"extends": "april-2024.yaml", "set": {"parameters_from": target}}
+    variant = {"version": 2, "extends": "april-2024.yaml", "set": {"parameters_from": target}}
     check_variant(scenarios_folder, variant, {})
