@@ -37,8 +37,9 @@ POINT = {"parameters_from": None}
 """The fit sets the parameters; its scenarios never draw them from a posterior."""
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: str | Path) -> Config:
     """Read and validate a calibration config (see the module docstring for the checks)."""
+    path = Path(path)
     spec, lines = parse_config(path)
     source = str(path)
     files = {
