@@ -84,7 +84,9 @@ def _reference(config: Config, draws: Path, pool, progress) -> pd.DataFrame:
 def _checks(
     config: Config, posterior, folder: Path, table: pd.DataFrame
 ) -> dict[str, pd.DataFrame]:
-    """Predictive checks (posterior, prior, scenario), narrowing and the variance decomposition."""
+    """Predictive checks (posterior, prior, scenario), narrowing and the variance decomposition.
+
+    ``predictive_sample.parquet`` names each target ``EPISODE: TARGET`` (the figure's panels)."""
     from sim.calibration.checks import (
         SOURCES,
         predictive_check,
@@ -97,7 +99,7 @@ def _checks(
     n, seed = int(config.checks["predictive_runs"]), int(config.checks["seed"])
     stats = {s: simulate_statistics(config, n, seed, s, posterior) for s in SOURCES}
     sample = pd.concat(
-        pd.DataFrame({"episode": e.name, "target": t.name, "observed": t.observed,
+        pd.DataFrame({"episode": e.name, "target": f"{e.name}: {t.name}", "observed": t.observed,
                       "simulated": stats["posterior"][column]})
         for e in config.episodes
         for t, column in zip(e.targets, e.statistic_columns(), strict=True)
