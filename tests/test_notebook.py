@@ -78,3 +78,42 @@ def test_outside_a_notebook_and_a_terminal_no_bar_is_drawn(tmp_path, capfd):
     assert results.manifest["n"] == 10
     captured = capfd.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+class FakeDisplay:
+    """``IPython.display.display`` as a notebook front end sees it: each display by its id,
+    replaced by its updates."""
+
+    def __init__(self):
+        self.shown: list[dict] = []
+
+    def __call__(self, bundle, raw=False, display_id=False):
+        assert raw and display_id is True
+        self.shown.append(bundle)
+        index = len(self.shown) - 1
+        shown = self.shown
+
+        class Handle:
+            def update(self, new, raw=False):
+                shown[index] = new
+
+        return Handle()
+
+
+def test_a_comparison_shows_one_bar_per_setting_in_a_notebook(tmp_path, monkeypatch):
+    import IPython.display
+
+    from sim.compare import compare
+    from sim.study import progress
+
+    fake = FakeDisplay()
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", fake)
+    variants = ["calm: actors.iran.policy.self_restraint=0.9"]
+    options = {"n": 10, "workers": 1, "executor": "serial", "chunk_size": 5}
+    compare(POINT, variants, out=tmp_path / "cmp", **options)
+    assert [bundle["text/plain"].split(" ")[:3] for bundle in fake.shown] == [
+        ["replications", "10/10", "100%"]
+    ] * 2
+    compare(POINT, variants, out=tmp_path / "quiet", progress=False, **options)
+    assert len(fake.shown) == 2
