@@ -63,6 +63,7 @@ TARGET_CASES = [
     ("10%", Target(0.1, relative=True), "10%"),
     ("rung>=5:0.005", Target(0.005, rung=5), "rung>=5:0.005"),
     (" rung >= 6 : 12.5 % ", Target(0.125, relative=True, rung=6), "rung>=6:12.5%"),
+    ("RUNG>=4:1e-3", Target(0.001, rung=4), "rung>=4:0.001"),  # as --help spells it
 ]
 
 

@@ -32,7 +32,8 @@ from sim.study.results import wilson_interval
 RUNG_COUNT = 7
 Z95 = NormalDist().inv_cdf(0.975)
 TARGET_FORM = re.compile(
-    r"^\s*(?:rung\s*>=\s*(?P<rung>\d+)\s*:\s*)?(?P<width>[^%\s]+)\s*(?P<percent>%?)\s*$"
+    r"^\s*(?:rung\s*>=\s*(?P<rung>\d+)\s*:\s*)?(?P<width>[^%\s]+)\s*(?P<percent>%?)\s*$",
+    re.IGNORECASE,
 )
 MARGIN = 1.1
 """Extensions aim 10% past the replications the current estimates say are needed, so that a
