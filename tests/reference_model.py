@@ -109,11 +109,9 @@ def _projectile(
         flight.min_hours, flight.mode_hours, flight.max_hours
     )
     for layer in layers:
-        if not layer.active or wave.weapon not in layer.state.spec.kill_probability:
-            layer.entered[wave.weapon] += 1  # never engaged there: no need to wait for it
-            continue
         yield env.timeout(max(arrival + layer.offset - env.now, 0.0))
-        if (yield from _engage(env, layer, wave.weapon, rng)):
+        killed = yield env.process(_engage(env, layer, wave.weapon, rng))
+        if killed:
             return
     leaked[wave.weapon] += 1
 
