@@ -5,6 +5,7 @@ file and checks the exact file, line, field path and a fragment of the message.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from sim.cli.main import main
 from sim.scenario.loading import Problem, ScenarioError, load_scenario, parse_scenario
 
 APRIL = Path(__file__).parents[1] / "scenarios" / "april-2024.yaml"
-TEXT = APRIL.read_text(encoding="utf-8")
+TEXT = re.sub(r"[ \t]+#.*$", "", APRIL.read_text(encoding="utf-8"), flags=re.M)
+"""The shipped scenario without the comments after its values (their sources), so that a mutation
+names a line by its key and value alone."""
 
 
 def locate(text: str, *fragments: str) -> int:
@@ -63,8 +66,8 @@ MUTATIONS = [
     ),
     (
         "quoted float",
-        "failure_probability: 0.5 ",
-        "failure_probability: '0.5' ",
+        "failure_probability: 0.5\n",
+        "failure_probability: '0.5'\n",
         "weapons.ballistic.failure_probability",
         ("failure_probability: '0.5'",),
         "must be a valid number, got '0.5'",
@@ -135,8 +138,8 @@ MUTATIONS = [
     ),
     (
         "unknown nested key",
-        "      escalate_probability: 0.9 ",
-        "      escalate_probabilty: 0.9 ",
+        "      escalate_probability: 0.9\n",
+        "      escalate_probabilty: 0.9\n",
         "actors.iran.policy.escalate_probabilty",
         ("escalate_probabilty",),
         "unknown key",
@@ -151,16 +154,16 @@ MUTATIONS = [
     ),
     (
         "negative stock",
-        "stock: 60 ",
-        "stock: -60 ",
+        "stock: 60\n",
+        "stock: -60\n",
         "actors.israel.defence[3].stock",
         ("stock: -60",),
         "must be >= 0, got -60",
     ),
     (
         "probability above 1",
-        "failure_probability: 0.5 ",
-        "failure_probability: 1.5 ",
+        "failure_probability: 0.5\n",
+        "failure_probability: 1.5\n",
         "weapons.ballistic.failure_probability",
         ("failure_probability: 1.5",),
         "must be <= 1.0, got 1.5",
@@ -199,8 +202,8 @@ MUTATIONS = [
     ),
     (
         "escalate plus deescalate above 1",
-        "      escalate_probability: 0.9 ",
-        "      escalate_probability: 0.99 ",
+        "      escalate_probability: 0.9\n",
+        "      escalate_probability: 0.99\n",
         "actors.iran.policy",
         IRAN_POLICY,
         "escalate_probability + deescalate_probability must be <= 1, got 1.04",
@@ -482,7 +485,7 @@ def test_an_alias_bomb_is_reported_quickly_and_briefly():
 
 @pytest.mark.parametrize("number", ["1e6", "1E6", "1.0e+6", "1000000.0", "1_000_000"])
 def test_exponent_numbers_are_numbers(number):
-    text = TEXT.replace("unit_cost_usd: 15000000 ", f"unit_cost_usd: {number} ")
+    text = TEXT.replace("unit_cost_usd: 15000000\n", f"unit_cost_usd: {number}\n")
     scenario = parse_scenario(text, str(APRIL))
     assert scenario.actors["israel"].defence[1].unit_cost_usd == 1e6
     text = mutate("horizon_days: 90\n", "horizon_days: 9e1\n")
