@@ -206,3 +206,34 @@ def test_the_python_api_takes_one_target_or_several(tmp_path):
     assert parse_targets("10%") == parse_targets(["10%"]) == [Target(0.1, relative=True)]
     assert parse_targets(None) == []
     assert np.isclose(parse_targets(0.01)[0].width, 0.01)
+
+
+def test_the_command_line_names_the_targets_max_n_stopped_short_of(tmp_path):
+    options = ["-n", "10", "--chunk-size", "10", "--executor", "serial", "--max-n", "20"]
+    targets = ["--until-ci", "rung>=5:1%", "--until-ci", "0.4"]  # 0.4 is met at once
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(POINT), *options, *targets, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "note: stopped at --max-n 20 before --until-ci rung>=5:1% was met\n" in result.output
+
+
+def test_a_resumed_study_keeps_its_targets_and_says_so(whole, tmp_path):
+    real, calls = montecarlo.simulate_chunk, [0]
+
+    def stops(*args):
+        if calls[0] == 1:
+            raise KeyboardInterrupt
+        calls[0] += 1
+        return real(*args)
+
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(montecarlo, "simulate_chunk", stops)
+        with pytest.raises(KeyboardInterrupt):
+            study(out)
+    args = ["run", str(POINT), "--resume", str(out), "--executor", "serial", "--until-ci", "5%"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    kept = f"note: --until-ci 5% ignored: {out} keeps its targets (rung>=3:20% rung>=4:0.15)\n"
+    assert kept in result.output
+    assert json.loads((out / "manifest.json").read_text())["n"] == whole.manifest["n"]

@@ -35,7 +35,7 @@ from sim.scenario.loading import ScenarioError, load_scenario
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N, PACKAGE_VERSION
 from sim.study.executors import DASK_WORKER_WAIT_SECONDS
-from sim.study.results import Results, Summary
+from sim.study.results import Results, ResultsError, Summary
 
 SET_OPTION = click.option(
     "--set",
@@ -259,8 +259,11 @@ def run(
     parsed = check_outcomes(outcomes, scenario, file) if outcomes else []
     if resume is None:
         check_output_folder(folder)
-    elif given("chunk_size") is not ParameterSource.DEFAULT:
-        _note_kept_chunk_size(resume, chunk_size)
+    else:
+        if given("chunk_size") is not ParameterSource.DEFAULT:
+            _note_kept_chunk_size(resume, chunk_size)
+        if until_ci:
+            _note_kept_targets(resume, list(until_ci))
     again = f"continue with `sim run {file} --resume {folder}`"
     with progress_bar("replications") as progress, study_faults(folder, again):
         results = run_study(
@@ -280,7 +283,9 @@ def run(
             progress=progress,
         )
     console = report_console()
-    print_summary(results.summary(), console)
+    summary = results.summary()
+    print_summary(summary, console)
+    _note_unmet_targets(results.manifest, summary)
     if parsed:
         print_outcomes(results, parsed, console)
     console.print(
@@ -322,6 +327,37 @@ def _note_kept_chunk_size(folder: Path, asked: int) -> None:
             f"note: --chunk-size {asked} ignored: {folder} keeps its chunks of {kept} "
             "(they are the unit of resuming)",
             err=True,
+        )
+
+
+def _note_kept_targets(folder: Path, asked: list[str]) -> None:
+    """Say in one line that a resumed study keeps the ``--until-ci`` targets it was planned
+    with (the stopping rule must read the same targets to give the same study)."""
+    from sim.study.results import read_manifest
+    from sim.study.stopping import parse_targets
+
+    try:
+        kept = [target.text for target in parse_targets(read_manifest(folder).get("until_ci"))]
+    except (ResultsError, ValueError):  # the study's own checks say what is wrong
+        return
+    if kept != asked:
+        click.echo(
+            f"note: --until-ci {' '.join(asked)} ignored: {folder} keeps its targets "
+            f"({' '.join(kept) or 'none'})",
+            err=True,
+        )
+
+
+def _note_unmet_targets(manifest: dict, summary: Summary) -> None:
+    """Say in one line which ``--until-ci`` targets the study stopped short of, at ``--max-n``."""
+    from sim.study.stopping import parse_targets, unmet
+
+    targets = parse_targets(manifest.get("until_ci"))
+    missed = unmet(summary.rungs["runs_reaching"].to_numpy(), summary.n, targets)
+    if missed:
+        names = " ".join(dict.fromkeys(target.text for target, _ in missed))
+        click.echo(
+            f"note: stopped at --max-n {summary.n:,} before --until-ci {names} was met", err=True
         )
 
 
