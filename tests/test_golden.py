@@ -18,7 +18,7 @@ DIGESTS = {
     "april-2024-strong-us-restraint.yaml": "8c908694dd67219a",
     "april-2024-hezbollah-ordered-in.yaml": "c4ccdb4118965949",
     "april-2024-houthis.yaml": "af6c8ef76b5f3876",
-    "april-2024-v1-mechanisms.yaml": "ae95472c1a37a733",
+    "april-2024-v1-mechanisms.yaml": "511d62a8fa02a7f6",
 }
 """SHA-256 (first 16 hex digits) of the reprs of every event of replications 0-29, seed 7."""
 
