@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.calibration.statistics import KINDS, Statistic, layer_names, vocabulary
-from sim.calibration.targets import Target, table_distance, target_distances
+from sim.calibration.targets import (
+    Target,
+    graded,
+    graded_rows,
+    table_distance,
+    target_distances,
+)
 from sim.model.events import (
     DecisionMade,
     HistoryStruck,
@@ -197,12 +203,27 @@ def test_table_distance_is_the_distance_of_each_value(observed, below, above, bi
     assert vector.tolist() == pytest.approx([target.distance(v) for v in simulated])
 
 
-def test_table_distance_moves_tolerances_to_the_observed_row_and_combines_by_weighted_max():
+def test_table_distance_moves_tolerances_to_the_observed_row_and_combines_by_grading():
     delay = Target("d", 12.0, 7.0, 21.0, "r")
     answered = Target("a", 1.0, 1.0, 1.0, "r", binary=True)
     distance = table_distance([(1.0, (delay, answered)), (0.5, (answered,))])
     rows = np.array([[10.0, 1.0, 1.0], [10.0, 1.0, 0.0], [NAN, 0.0, 1.0], [20.0, 0.0, 0.0]])
-    # observed 10 with tolerance [-5, +9] around it: row 0 exact; row 1 misses the half-weight
-    # episode (2 * 0.5); row 2 is undefined (3); row 3: delay 10/9 above, answered missed.
-    assert distance(rows, np.array([10.0, 1.0, 1.0])).tolist() == pytest.approx([0, 1, 3, 2])
-    assert distance(rows, np.array([NAN, 0.0, 1.0])).tolist() == pytest.approx([3, 3, 0, 3])
+    # Observed 10 with the range [-5, +9] around it. Row 0 is exact; row 1 misses the episode of
+    # weight 1/2 (2 x 0.5 = 1, within); row 2: episode 1 is 1 + (2 + 1) / 2 = 2.5 (undefined
+    # delay, missed answer), episode 2 is 0, so 1 + 1.5 / 2; row 3: delay 10/9 and a miss give
+    # 1 + (1/9 + 1) / 2 for episode 1, and episode 2 is 1, so 1 + (5/9) / 2.
+    expected = [0, 1, 1.75, 1 + 5 / 18]
+    assert distance(rows, np.array([10.0, 1.0, 1.0])).tolist() == pytest.approx(expected)
+    # Observed NaN: only a NaN reproduces it; row 3 is 1 + (3 - 1) / 2 = 2 for episode 1 and
+    # misses episode 2 (1), so 1 + 1 / 2.
+    expected = [1.75, 1.75, 0, 1.5]
+    assert distance(rows, np.array([NAN, 0.0, 1.0])).tolist() == pytest.approx(expected)
+
+
+@given(st.lists(st.floats(0, 3), min_size=1, max_size=10))
+def test_graded_distance_is_within_tolerance_exactly_when_every_distance_is(distances):
+    combined = graded(distances)
+    assert (combined <= 1) == (max(distances) <= 1)
+    if combined <= 1:
+        assert combined == max(distances)
+    assert graded_rows(np.array([distances]))[0] == pytest.approx(combined)

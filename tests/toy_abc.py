@@ -66,9 +66,9 @@ class BinomialEpisodes:
         rng = Streams(seed, replication).get("toy")
         for e in self.episodes:
             stats = {"successes": float(rng.binomial(e.trials, values[e.column]))}
-            distances.append(episode_distance([e.target], stats))
+            distances.append(episode_distance([e.target], stats, e.weight))
             row |= {f"{e.name}:successes": stats["successes"], f"distance:{e.name}": distances[-1]}
-        row["distance"] = combined_distance(distances, [e.weight for e in self.episodes])
+        row["distance"] = combined_distance(distances)
         return row
 
     def identity(self) -> str:

@@ -68,8 +68,9 @@ class Episode:
         return statistics_of([t.statistic for t in self.targets], events)
 
     def distance(self, stats: Mapping[str, float]) -> float:
-        """How far one run (its statistics by name) is from the episode's observations."""
-        return episode_distance(self.targets, stats)
+        """How far one run (its statistics by name) is from the episode's observations, its
+        weight included."""
+        return episode_distance(self.targets, stats, self.weight)
 
 
 def episode_seed(seed: int, episode: int) -> int:
@@ -124,7 +125,7 @@ class Config:
             distances.append(episode.distance(stats))
             row |= dict(zip(episode.statistic_columns(), stats.values(), strict=True))
             row[f"{DISTANCE}{EPISODE_SEPARATOR}{episode.name}"] = distances[-1]
-        row[DISTANCE] = combined_distance(distances, [e.weight for e in self.episodes])
+        row[DISTANCE] = combined_distance(distances)
         return row
 
     def identity(self) -> str:

@@ -5,8 +5,8 @@ The reference table (``sim.calibration.sampler.reference_table``) holds ``check.
 draws, each run once in every episode, with every target's statistic and each episode's distance.
 Both uses below are rejection ABC on it, so neither costs a simulation beyond the table's:
 
-- ``narrowing``: add the episodes one at a time (config order) and accept the rows whose largest
-  weighted distance over the episodes included is within the final tolerance (if fewer than
+- ``narrowing``: add the episodes one at a time (config order) and accept the rows whose combined
+  distance over the episodes included (``targets.graded``) is within the final tolerance (if fewer than
   ``check.accept`` rows are, the ``accept`` nearest instead, and the tolerance that took is
   reported); the width ratio of each parameter among the accepted rows says what each episode
   added.
@@ -25,7 +25,7 @@ import pandas as pd
 
 from sim.calibration.checks import width_ratio
 from sim.calibration.config import DISTANCE, Config
-from sim.calibration.targets import EPISODE_SEPARATOR
+from sim.calibration.targets import EPISODE_SEPARATOR, graded_rows
 
 
 def reference(config: Config, folder: Path, *, pool, progress: Any = None) -> pd.DataFrame:
@@ -51,11 +51,10 @@ def narrowing(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     """Per episode added (config order) and parameter: the width ratio of the rejection-ABC
     posterior on the episodes so far, with how many rows were accepted and at what tolerance."""
     final, accept = float(config.smc["final_epsilon"]), int(config.check["accept"])
-    rows, included = [], np.zeros(len(table))
-    equal = np.ones(len(table))
+    rows, equal = [], np.ones(len(table))
+    columns = [f"{DISTANCE}{EPISODE_SEPARATOR}{e.name}" for e in config.episodes]
     for step, episode in enumerate(config.episodes, start=1):
-        column = f"{DISTANCE}{EPISODE_SEPARATOR}{episode.name}"
-        included = np.maximum(included, episode.weight * table[column].to_numpy(float))
+        included = graded_rows(table[columns[:step]].to_numpy(float))
         chosen, tolerance = accepted_rows(included, final, accept)
         for p in config.priors:
             values = table[p.path].to_numpy(float)[chosen]

@@ -60,9 +60,11 @@ def report(config: Config, tables: dict[str, pd.DataFrame]) -> str:
 def _distance_words(config: Config) -> str:
     weights = ", ".join(f"{e.name} {e.weight:g}" for e in config.episodes)
     return (
-        "Distance of an episode: its largest target distance (1 = every target within its "
-        "tolerance); of a proposal: the largest weighted episode distance, max_e w_e d_e "
-        f"(weights: {weights}), so 1 still means every target of every episode is reproduced; "
+        "Distances: a target's is 0 at the observed value and 1 at the edge of its range; an "
+        "episode combines its targets' (each times the episode's weight; weights: "
+        f"{weights}) and a proposal its episodes' by the same rule: the maximum when it is at "
+        "most 1, else 1 plus the mean excess over 1, so that at most 1 means every target of "
+        "every episode is reproduced and the tolerances can still fall one target at a time; "
         f"the fit ends at tolerance {config.smc['final_epsilon']}."
     )
 
@@ -88,7 +90,7 @@ def _narrowing(config: Config, narrowing: pd.DataFrame) -> list[str]:
         f"Width ratio (5-95% width over the prior's) of each parameter as the episodes are added "
         f"one at a time, in config order. Affordable by rejection ABC on one reference table of "
         f"{runs:,} prior simulations (each run in every episode, the distance to each episode "
-        f"stored): a column accepts the rows whose largest weighted distance over the episodes "
+        f"stored): a column accepts the rows whose combined distance over the episodes "
         f"added so far is within the final tolerance ({config.smc['final_epsilon']}), or, when "
         f"fewer than {accept:,} rows are, the {accept:,} nearest. A rejection posterior on "
         f"{runs:,} prior draws is coarser than the SMC one above; read the change between "

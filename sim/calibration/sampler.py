@@ -9,7 +9,7 @@ restricted to the box up to a constant, and nothing outside the priors is simula
 transform to an unbounded scale was tried and rejected: in ten dimensions its importance weights
 collapsed the effective sample size to a few particles.) A proposal is accepted when its runs lie
 within the tolerance epsilon_g of the observations (for a calibration, ``Config.simulate``: one
-run per episode and the largest weighted episode distance, 1 = every target of every episode
+run per episode and their combined distance, at most 1 when every target of every episode is
 within its tolerance). Accepted particles get importance weights
 prior / (sum_j w_j K(theta | theta_j)); the uniform prior is constant inside the box. The
 tolerance of the next generation is the ``quantile`` of the current distances, never below the

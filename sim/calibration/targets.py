@@ -2,9 +2,10 @@
 
 A target is a statistic of one run (``sim.calibration.statistics``) with the observed value and
 the range of simulated values that counts as reproducing it. Its distance is 0 at the observed
-value and 1 at the edge of that range; an episode's distance is the largest of its targets', and
-the calibration's is the largest weighted episode distance (``combined_distance``), so a distance
-of at most 1 means every target of every episode is reproduced. ``table_distance`` is the same
+value and 1 at the edge of that range; an episode's distance combines its targets' (each times
+the episode's weight) and the calibration's combines the episodes' (``graded``: the maximum when
+it is at most 1, else 1 plus the mean excess over 1), so a distance of at most 1 means every
+target of every episode is reproduced. ``table_distance`` is the same
 distance for whole tables of statistics at once, against any observed values (the synthetic data
 sets of simulation-based calibration).
 """
@@ -92,19 +93,42 @@ class Target:
         return cls(name, spec.observed, low, high, spec.reason, binary=spec.match == "equal")
 
 
-def episode_distance(targets: Sequence[Target], stats: Mapping[str, float]) -> float:
-    """How far one episode's run is from its observations: the largest target distance."""
-    return max(t.distance(stats[t.name]) for t in targets)
+def graded(distances: Sequence[float]) -> float:
+    """Distances combined so that the result is at most 1 exactly when every one is: their
+    maximum when it is at most 1, else 1 plus their mean excess over 1.
 
-
-def combined_distance(distances: Sequence[float], weights: Sequence[float]) -> float:
-    """The calibration's distance: the largest weighted episode distance, max_e w_e d_e.
-
-    The maximum, not a sum or a mean, so that a distance of at most 1 still means every target of
-    every episode is reproduced within its tolerance (with weights 1); a weight w scales an
-    episode's tolerances by 1/w.
+    The maximum alone would keep that meaning but gives ABC-SMC nothing to descend: with many
+    targets almost every run misses one of them by the full 2 of a binary target, the tolerance
+    sits at 2 and no generation gets closer. Above 1 the mean excess falls as more targets are
+    reproduced (and by less), so the tolerances can fall towards 1 one target at a time; at or
+    below 1, where the fit ends, it is the maximum: the accepted runs are those reproducing every
+    target, as with the maximum.
     """
-    return max(w * d for w, d in zip(weights, distances, strict=True))
+    top = max(distances)
+    if top <= 1.0:
+        return top
+    return 1.0 + sum(max(0.0, d - 1.0) for d in distances) / len(distances)
+
+
+def episode_distance(
+    targets: Sequence[Target], stats: Mapping[str, float], weight: float = 1.0
+) -> float:
+    """How far one episode's run is from its observations: its targets' distances, each times
+    the episode's ``weight``, ``graded`` (at most 1 when every target is within tolerance/w)."""
+    return graded([weight * t.distance(stats[t.name]) for t in targets])
+
+
+def combined_distance(distances: Sequence[float]) -> float:
+    """The calibration's distance: the episodes' (weighted) distances ``graded``, so that at most 1
+    still means every target of every episode is reproduced within its tolerance."""
+    return graded(distances)
+
+
+def graded_rows(distances: np.ndarray) -> np.ndarray:
+    """``graded`` of each row of a (m, n) array of distances."""
+    top = distances.max(axis=1)
+    excess = 1.0 + np.maximum(distances - 1.0, 0.0).mean(axis=1)
+    return np.where(top <= 1.0, top, excess)
 
 
 def target_distances(
@@ -124,7 +148,7 @@ def target_distances(
         distance = np.where(gap == 0, 0.0, MISMATCH)
     else:
         span = np.where(gap > 0, above, below)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             scaled = np.minimum(MISMATCH, np.abs(gap) / span)
         distance = np.where(span == 0, np.where(gap == 0, 0.0, MISMATCH), scaled)
     either = np.isnan(simulated) | np.isnan(observed)
@@ -152,9 +176,9 @@ def table_distance(
             for i, (_, t, below, above) in enumerate(columns)
         ])  # fmt: skip
         episodes = [
-            weight * per_target[:, start:stop].max(axis=1)
+            graded_rows(weight * per_target[:, start:stop])
             for (weight, _), start, stop in zip(groups, bounds[:-1], bounds[1:], strict=True)
         ]
-        return np.max(np.column_stack(episodes), axis=1)
+        return graded_rows(np.column_stack(episodes))
 
     return distance
