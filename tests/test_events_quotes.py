@@ -16,7 +16,7 @@ EVENTS = yaml.safe_load((ROOT / "calibration" / "events.yaml").read_text())
 SEED = (ROOT / EVENTS["seed_file"]).read_text()
 ACTORS = set(load_scenario(ROOT / "scenarios" / "april-2024.yaml").actors)
 SOURCES = (ROOT / "calibration" / "sources.md").read_text()
-ROWS = set(re.findall(r"^\| (S\d+) \|", SOURCES, flags=re.MULTILINE))
+ROWS = set(re.findall(r"^\| ([SE]\d+) \|", SOURCES, flags=re.MULTILINE))
 CALIBRATE = yaml.safe_load((ROOT / "calibration" / "calibrate.yaml").read_text())
 IDS = [e["id"] for e in EVENTS["events"]]
 
@@ -68,10 +68,17 @@ def test_event_ids_are_unique():
     assert len(IDS) == len(set(IDS))
 
 
-def test_sources_has_every_row_the_scenario_and_the_targets_cite():
+CITING = [
+    ROOT / "scenarios" / "april-2024.yaml",
+    ROOT / "calibration" / "calibrate.yaml",
+    *sorted((ROOT / "calibration" / "episodes").glob("*.yaml")),
+]
+
+
+def test_sources_has_every_row_the_scenario_the_episodes_and_the_targets_cite():
     assert {f"S{i}" for i in range(1, 14)} <= ROWS
-    cited = set(re.findall(r"\[(S\d+)\]", (ROOT / "scenarios" / "april-2024.yaml").read_text()))
-    cited |= set(re.findall(r"\[(S\d+)\]", (ROOT / "calibration" / "calibrate.yaml").read_text()))
+    assert len(CITING) > 3, "the calibration episodes are missing"
+    cited = {row for path in CITING for row in re.findall(r"\[([SE]\d+)\]", path.read_text())}
     assert cited and cited <= ROWS, cited - ROWS
 
 
@@ -83,10 +90,17 @@ def _quoted(reasons: list[str]) -> list[str]:
     return pieces
 
 
-QUOTED = _quoted(
-    [t["reason"] for t in CALIBRATE["targets"].values()]
-    + [p["reason"] for p in CALIBRATE["priors"].values()]
-)
+def _reasons(config: dict) -> list[str]:
+    """Every reason in a calibration config: its shared priors', and each episode's own priors'
+    and targets'."""
+    reasons = [p["reason"] for p in config["priors"].values()]
+    for episode in config["episodes"].values():
+        reasons += [p["reason"] for p in episode.get("priors", {}).values()]
+        reasons += [t["reason"] for t in episode["targets"].values()]
+    return reasons
+
+
+QUOTED = _quoted(_reasons(CALIBRATE))
 
 
 @pytest.mark.parametrize("quote", QUOTED)
