@@ -57,7 +57,12 @@ def test_variant_of_a_variant(tmp_path, base):
     [
         ("version: 2\nextends: base.yaml\nset:\n  seed: -1\n", 4, "seed", "must be >= 0, got -1"),
         ("version: 2\nextends: base.yaml\nhorizon_days: 0\n", 3, "horizon_days", "must be > 0"),
-        ("version: 2\nextends: base.yaml\nset:\n  actors.c.name: C\n", 4, "actors.c", "no such key"),
+        (
+            "version: 2\nextends: base.yaml\nset:\n  actors.c.name: C\n",
+            4,
+            "actors.c",
+            "no such key",
+        ),
         ("version: 2\nextends: missing.yaml\n", 2, "extends", "cannot read missing.yaml"),
         ("version: 2\nextends: v.yaml\n", 2, "extends", "cycle"),
         ("version: 2\nextends: [base.yaml]\n", 2, "extends", "needs a file name"),
