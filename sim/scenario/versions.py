@@ -1,10 +1,10 @@
 """Schema versions: a scenario file must declare ``version: 2``, and version 1 is one setting away.
 
 Version 2 is the model with memory, answers over all rungs, timing by severity, signals, endings,
-history, packages as choices, strikes abroad and proxies' own campaigns (``docs/model-changes.md``).
-Each of these mechanisms is off unless its block is in the scenario, so a version-1 file means the
-same once it declares the version; the declaration is required all the same, so that nobody runs
-an old file believing it is calibrated or written for the new model.
+history, packages as choices, strikes abroad, proxies' own campaigns and shared defences
+(``docs/model-changes.md``). Each of these mechanisms is off unless its block is in the scenario,
+so a version-1 file means the same once it declares the version; the declaration is required all
+the same, so that nobody runs an old file believing it is calibrated or written for the new model.
 
 The check is made on files as they are read (``sim.scenario.loading``), not in the ``Scenario``
 model: scenarios built in Python, and YAML text given to ``parse_scenario`` without a file, are not
@@ -77,6 +77,26 @@ def _what_file(data: Mapping[str, Any], source: str, found: str) -> str:
     return f"this is a version-1 scenario file ({found})."
 
 
+MECHANISMS = (
+    "memory",
+    "height",
+    "timing",
+    "signals",
+    "endings",
+    "history",
+    "patrons",
+    "campaigns",
+    "abroad",
+    "packages",
+    "shared_defences",
+)
+"""The version-2 mechanisms ``version_2_blocks`` names, in the order of docs/model-changes.md:
+``patrons`` is a patron answering for its proxies (``proxy_weight``), ``campaigns`` the low-rung
+campaigns of one's own."""
+
+_MECHANISM_OF_BLOCK = {"campaign": "campaigns", "proxy_weight": "patrons"}
+
+
 def version_2_blocks(scenario: Scenario) -> dict[str, dict[str, Any]]:
     """Every version-2 block ``scenario`` switches on, by mechanism: ``{mechanism: {PATH:
     OFF}}``, where setting each dotted ``PATH`` (a relation by its alias) to ``OFF`` switches
@@ -86,7 +106,7 @@ def version_2_blocks(scenario: Scenario) -> dict[str, dict[str, Any]]:
     abroad block; no ceasefire, no settled ending, no history, no shared defences; every strike
     claimed; a package with options becomes its most likely option (the first of the most
     likely), telegraphed as the policy says; ordered proxy strikes never telegraphed and
-    proxies' campaigns at rate 1.
+    every campaign_multiplier 1.
     """
     found: dict[str, dict[str, Any]] = {}
 
@@ -124,26 +144,6 @@ def version_2_blocks(scenario: Scenario) -> dict[str, dict[str, Any]]:
         if relation.campaign_multiplier != 1.0:
             off("campaigns", f"{alias}.campaign_multiplier", 1.0)
     return {mechanism: found[mechanism] for mechanism in MECHANISMS if mechanism in found}
-
-
-MECHANISMS = (
-    "memory",
-    "height",
-    "timing",
-    "signals",
-    "endings",
-    "history",
-    "patrons",
-    "campaigns",
-    "abroad",
-    "packages",
-    "shared_defences",
-)
-"""The version-2 mechanisms ``version_2_blocks`` names, in the order of docs/model-changes.md:
-``patrons`` is a patron answering for its proxies (``proxy_weight``), ``campaigns`` the low-rung
-campaigns of one's own."""
-
-_MECHANISM_OF_BLOCK = {"campaign": "campaigns", "proxy_weight": "patrons"}
 
 
 def _most_likely(options: list) -> dict[str, Any]:
