@@ -103,7 +103,7 @@ def _small(name: str, delay: float, particles: int) -> Config:
     scenario = scenario_with(load_scenario(APRIL, window), SMALL_FIXED)
     episode = _episode(name, scenario, {DELAY: delay, TELEGRAPH: 0.9})
     priors = (Prior(TELEGRAPH, 0.0, 1.0, "t"), Prior(f"{name}:{DELAY}", 2.0, 30.0, "t", name))
-    smc = {"particles": particles, "quantile": 0.5, "final_epsilon": 1.0, "max_generations": 8,
+    smc = {"particles": particles, "quantile": 0.2, "final_epsilon": 1.0, "max_generations": 8,
            "chunk": 50, "max_proposals": 100_000}  # fmt: skip
     return Config(priors, (episode,), 20240414, smc, {}, {}, Path("small"))
 

@@ -78,9 +78,9 @@ def test_calibrate_writes_the_posterior_checks_report_and_check(tmp_path):
     ("small", "raised", "message"),
     [
         (
-            {"max_generations": 2},
+            {"max_generations": 1},
             {"max_generations": 6},
-            r"smc.max_generations: all 2 generations ran and the tolerance \(\d\.\d{3}\) is still "
+            r"smc.max_generations: all 1 generations ran and the tolerance \(\d\.\d{3}\) is still "
             r"above final_epsilon \(1.5\); raise max_generations and run again",
         ),
         (
