@@ -376,7 +376,10 @@ def test_the_shipped_posterior_and_a_weighted_one_load(tmp_path):
     scenario = posterior_scenario(
         tmp_path, {**GOOD, "weight": [0.0, 2.0, 1.0], "distance": [1] * 3}
     )
-    assert load_scenario(scenario).parameters_from.endswith("posterior.parquet")
+    located = load_scenario(scenario).parameters_from  # FILE#EPISODE, the file made absolute
+    assert located.partition("#")[0] == str(
+        scenario.parents[1].resolve() / "calibration" / "posterior.parquet"
+    )
 
 
 def test_a_study_of_a_scenario_built_in_python_checks_its_posterior(tmp_path):
