@@ -351,10 +351,13 @@ def test_the_summary_is_read_from_disk_without_loading_the_runs_table(reference)
 
 def test_a_study_without_any_event_writes_both_tables(tmp_path):
     """No event at all (a zero-row row group was refused). The schema refuses an opening after
-    the horizon, so the scenario object is built past validation, as a Python user may."""
+    the horizon, so the scenario object is built past validation, as a Python user may; its
+    endings are switched off, since a round that can end records how it ended."""
     scenario = load_scenario(POINT)
     late = [scenario.opening[0].model_copy(update={"day": 100.0})]
-    quiet = scenario.model_copy(update={"opening": late})
+    quiet = scenario.model_copy(
+        update={"opening": late, "ceasefire": None, "end_when_settled": False}
+    )
     results = montecarlo.run_study(quiet, n=20, out=tmp_path / "out", executor="serial")
     assert len(results.runs) == 20 and len(results.events) == 0
 
