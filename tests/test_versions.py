@@ -132,8 +132,9 @@ def test_an_old_results_folder_copy_is_named_as_such(tmp_path):
 
 def test_text_not_read_from_a_file_needs_no_version():
     """Scenarios given as text or built in Python are not files: tests' strategies stay as
-    they are, and the schema accepts the version or its absence."""
-    assert parse_scenario(WITHOUT_VERSION).version is None
+    they are, and the schema takes version 2 when none is written (so a study's copy of a
+    scenario built in Python declares it)."""
+    assert parse_scenario(WITHOUT_VERSION).version == 2
     assert parse_scenario(TINY, "nowhere/tiny.yaml").version == 2
     built = Scenario.model_validate(parse_scenario(WITHOUT_VERSION).model_dump())
     assert run_replication(built, 0) == run_replication(parse_scenario(TINY), 0)

@@ -323,9 +323,10 @@ Relation = Annotated[Adversaries | Defends | Restrains | ProxyOf, Field(discrimi
 class Scenario(StrictModel):
     """A complete scenario: actors, weapons, relations, the opening, the horizon and the seed."""
 
-    version: Annotated[int, Field(ge=2, le=2)] | None = Field(
-        None,
-        description="Schema version of the file (2: the model with memory, endings and history).",
+    version: Annotated[int, Field(ge=2, le=2)] = Field(
+        2,
+        description="Schema version (2: the model with memory, endings and history); a file "
+        "must write it as its first line, a scenario built in Python gets it by default.",
     )
     name: str = Field(description="Title of the scenario, shown by `sim validate` and `sim trace`.")
     description: str = Field("", description="What the scenario represents, in words.")
