@@ -11,6 +11,7 @@ from sim.scenario.loading import parse_scenario
 from tests.test_dynamics_errors import line_of, problems_of
 
 WORLD = """\
+version: 2
 name: abroad
 seed: 6
 horizon_days: 2
