@@ -90,7 +90,7 @@ HISTORY_CASES = [
         "interceptors_fired: {dome: 20}",
         "interceptors_fired: {sling: 20}",
         "history[1].interceptors_fired.sling",
-        "unknown layer of a 'sling' (known: dome)",
+        "unknown homeland layer of a 'sling' (known: dome)",
     ),
     (
         "interceptors_fired: {dome: 20}",

@@ -6,7 +6,8 @@ import pytest
 
 from sim.model.rng import Streams
 from sim.model.world import World
-from sim.scenario.loading import parse_scenario
+from sim.scenario.loading import load_scenario, parse_scenario
+from sim.scenario.problems import ScenarioError
 
 WORLD = """\
 version: 2
@@ -44,3 +45,34 @@ def test_a_history_strike_spends_the_layers_it_met(rung, homeland, abroad):
     world.run()
     assert [s.stock for s in world.layers["b"]] == [homeland]
     assert [s.stock for s in world.abroad["b"]] == [abroad]
+
+
+@pytest.mark.parametrize(
+    ("rung", "fired", "expected"),
+    [
+        (2, "{{wall: 1}}", "unknown abroad layer of b 'wall' (known: dome)"),
+        (3, "{{moat: 1}}", "unknown homeland layer of b 'moat' (known: dome, wall)"),
+        (2, "{{dome: 9}}", "the history spends 9 of b's dome but its stock holds 8"),
+        (3, "{{dome: 9, wall: 1}}", None),
+    ],
+    ids=["rung 2 names a homeland-only layer", "rung 3 names an unknown layer",
+         "rung 2 overspends the layer abroad", "rung 3 draws on the homeland stocks"],
+)  # fmt: skip
+def test_a_history_strike_names_and_spends_only_the_layers_it_met(tmp_path, rung, fired, expected):
+    """The layers a history strike names are checked against those it met: abroad for rung 2,
+    at home otherwise; a stock abroad and a homeland stock of the same name are apart."""
+    wall = (
+        "      - {{name: wall, operator: b, kill_probability: {{rocket: 0.5}}, stock: 5,\n"
+        "         fire_channels: 5, engagement_minutes: 1, unit_cost_usd: 100}}\n"
+    )
+    text = WORLD.replace("    abroad:\n", wall + "    abroad:\n").replace("{{dome: 5}}", fired)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.format(rung=rung))
+    if expected is None:
+        load_scenario(path)
+        return
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (problem,) = caught.value.problems
+    assert problem.field.startswith("history[0].interceptors_fired")
+    assert expected in problem.message

@@ -279,8 +279,9 @@ class HistoryStrike(StrictModel):
     )
     interceptors_fired: dict[str, Annotated[int, Field(ge=0, le=10**6)]] = Field(
         default_factory=dict,
-        description="Interceptors fired by layer name of the target's defence (0-1,000,000 "
-        "each), taken from those layers' stocks.",
+        description="Interceptors fired by layer name of the layers the strike met (0-1,000,000 "
+        "each: the target's layers abroad for a rung-2 strike on an actor with `abroad:`, else "
+        "its homeland defence), taken from those layers' stocks.",
     )
     casualties: Annotated[int, Field(ge=0, le=10**7)] = Field(
         0, description="Casualties (killed and wounded) it caused."
@@ -353,10 +354,11 @@ def raise_round_problems(scenario: Any) -> None:
         for weapon in strike.projectiles:
             need("weapon", scenario.weapons, weapon, ("history", i, "projectiles", weapon))
         if strike.target in actors:
-            layers = {layer.name for layer in actors[strike.target].defence}
+            layers = {layer.name for layer in layers_met(actors[strike.target], strike.rung)}
+            where = "abroad" if layers_abroad(actors[strike.target], strike.rung) else "homeland"
             for name in strike.interceptors_fired:
                 need(
-                    f"layer of {strike.target}",
+                    f"{where} layer of {strike.target}",
                     layers,
                     name,
                     ("history", i, "interceptors_fired", name),
@@ -378,23 +380,37 @@ def raise_round_problems(scenario: Any) -> None:
         )
 
 
+def layers_abroad(actor: Any, rung: int) -> bool:
+    """Whether a strike at ``rung`` on ``actor`` meets its layers abroad: a rung-2 strike (on
+    assets in third countries) does, if the actor declares ``abroad:``."""
+    return rung == 2 and actor.abroad is not None
+
+
+def layers_met(actor: Any, rung: int) -> list:
+    """The layers a strike at ``rung`` on ``actor`` flies into: abroad or at home."""
+    return actor.abroad if layers_abroad(actor, rung) else actor.defence
+
+
 def _overspent(scenario: Any) -> list[tuple[tuple, str, Any]]:
-    """The history strike at which an arsenal or a layer's stock would go below zero."""
+    """The history strike at which an arsenal or a layer's stock would go below zero (a layer
+    abroad and a homeland layer of the same name hold separate stocks)."""
     problems = []
-    spent: dict[tuple[str, str, str], int] = {}
+    spent: dict[tuple[str, str, str, bool], int] = {}
     for i, strike in enumerate(scenario.history):
+        target = scenario.actors[strike.target]
+        abroad = layers_abroad(target, strike.rung)
+        stocks = {layer.name: layer.stock for layer in layers_met(target, strike.rung)}
         for kind, owner, amounts, field in (
             ("arsenal", strike.attacker, strike.projectiles, "projectiles"),
             ("stock", strike.target, strike.interceptors_fired, "interceptors_fired"),
         ):
             for name, n in amounts.items():
-                key = (kind, owner, name)
+                key = (kind, owner, name, abroad and kind == "stock")
                 spent[key] = spent.get(key, 0) + n
-                actor = scenario.actors[owner]
                 held = (
-                    actor.arsenal.get(name, 0)
+                    scenario.actors[owner].arsenal.get(name, 0)
                     if kind == "arsenal"
-                    else next(layer.stock for layer in actor.defence if layer.name == name)
+                    else stocks[name]
                 )
                 if spent[key] > held:
                     problems.append(
