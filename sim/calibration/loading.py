@@ -2,10 +2,11 @@
 
 Every mistake is a ``ScenarioError`` whose lines read ``file:line: field: message``;
 ``sim.calibration.schema`` says what a file holds, this module checks what needs the scenarios:
-each loads (as a version-2 file: the scenario loader refuses others), a shared prior's path exists in at least one episode's scenario, an
-episode's own prior in its own, every prior's range is one the scenario accepts at both ends,
-and a target names a statistic, actors, weapons and layers its episode's scenario has. An old
-single-scenario file (top-level ``scenario:``) is told how to become one episode.
+each loads (as a version-2 file: the scenario loader refuses others), a shared prior's path
+exists in at least one episode's scenario, an episode's own prior in its own, every prior's range
+is one the scenario accepts at both ends, and a target names a statistic, actors, weapons and
+layers its episode's scenario has. An old single-scenario file (top-level ``scenario:``) is told
+how to become one episode.
 
 The order of the checks: the file's own shape (``parse_config``), each episode's scenario file
 and the scenario itself, then the priors' paths, their ranges and the targets' statistics, each
