@@ -31,7 +31,8 @@ def report(config: Config, tables: dict[str, pd.DataFrame]) -> str:
     return "\n".join([
         "# Calibration report", "",
         f"Config `{config.source}`; seed {config.seed}; ABC-SMC (population Monte Carlo, adaptive "
-        f"tolerances, Gaussian kernel of twice the weighted covariance) with "
+        f"tolerances, per-parameter Gaussian kernels of twice the weighted variance truncated to the "
+        f"prior ranges) with "
         f"{int(config.smc['particles']):,} particles on {len(config.episodes)} episode(s); each "
         "proposal runs every episode once over its observation window. " + _distance_words(config),
         "",
