@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sim.cli.main import main
 from sim.model.world import run_replication
 from sim.scenario.base import StrikePackage
-from sim.scenario.dynamics import OpeningEvent
+from sim.scenario.rounds import OpeningEvent
 from sim.scenario.loading import ScenarioError, load_scenario, parse_scenario
 from sim.scenario.schema import Actor, Policy, ProxyOf, Scenario
 from sim.scenario.versions import MECHANISMS, version_1_settings, version_2_blocks

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from sim.model.engagement import LayerState
 from sim.model.events import HOURS_PER_DAY, HistoryStruck, StrikeOutcome
-from sim.scenario.dynamics import HistoryStrike
+from sim.scenario.rounds import HistoryStrike
 from sim.scenario.schema import Weapon
 
 

@@ -36,15 +36,13 @@ from sim.scenario.dynamics import (
     Campaign,
     Ceasefire,
     Height,
-    HistoryStrike,
     Memory,
-    OpeningEvent,
     SeverityScale,
     Signals,
     Timing,
-    raise_round_problems,
 )
 from sim.scenario.ladder import HIGHEST, LOWEST
+from sim.scenario.rounds import HistoryStrike, OpeningEvent, raise_round_problems
 
 
 class Weapon(StrictModel):
