@@ -20,11 +20,10 @@ import numpy as np
 
 from sim.calibration.schema import TargetSpec
 from sim.calibration.statistics import Statistic
+from sim.scenario.parameters import EPISODE_SEPARATOR
 
 MISMATCH = 2.0  # distance of a binary target that is missed (a tolerance is 1)
 UNDEFINED = 3.0  # distance of a statistic the run does not define (Iran never answered)
-EPISODE_SEPARATOR = ":"
-"""Between an episode's name and a path in the column of an episode-specific parameter."""
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,26 @@ def _read_manifest(folder: Path) -> dict:
 def prior_ranges(scenario) -> dict[str, tuple[float, float]]:
     """The calibration prior of each parameter a scenario draws from its posterior, by path:
     ``(prior_low, prior_high)`` from the ``summary.csv`` beside the posterior file (``sim
-    calibrate`` writes both); empty when the scenario has no posterior or no summary is there."""
+    calibrate`` writes both): the shared parameters, and those of the episode the scenario names
+    (``parameters_from: FILE#EPISODE``, the prefix removed); empty when the scenario has no
+    posterior or no summary is there."""
+    from sim.scenario.parameters import EPISODE_SEPARATOR, posterior_episode, posterior_file
+
     if scenario.parameters_from is None:
         return {}
-    summary = Path(scenario.parameters_from).with_name("summary.csv")
+    summary = Path(posterior_file(scenario.parameters_from)).with_name("summary.csv")
+    episode = posterior_episode(scenario.parameters_from)
     try:
         table = pd.read_csv(summary, usecols=["parameter", "prior_low", "prior_high"])
     except (OSError, ValueError):
         return {}
-    return {
-        row.parameter: (float(row.prior_low), float(row.prior_high)) for row in table.itertuples()
-    }
+    ranges = {}
+    for row in table.itertuples():
+        owner, separator, path = str(row.parameter).partition(EPISODE_SEPARATOR)
+        if separator and owner != episode:
+            continue  # another episode's own parameter
+        ranges[path if separator else owner] = (float(row.prior_low), float(row.prior_high))
+    return ranges
 
 
 def sweep_figure(folder: Path, scale: str = "linear"):
@@ -80,10 +89,11 @@ def sobol_figure(folder: Path):
 
 
 def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None:
-    """The scenario a calibration folder was fitted on, if it is still there: the one named by
-    the config on the first line of its report.md (the path `sim calibrate --config` was given),
-    else by a calibrate.yaml kept beside the outputs (the shipped calibration/). A config counts
-    only if its priors are exactly the folder's parameters."""
+    """The scenario of the first episode a calibration folder was fitted on, if it is still
+    there: the config is the one named on the first line of its report.md (the path `sim
+    calibrate --config` was given), else a calibrate.yaml kept beside the outputs (the shipped
+    calibration/). A config counts only if its priors (shared, and each episode's as
+    ``EPISODE:PATH``) are exactly the folder's parameters."""
     import yaml
 
     configs = []
@@ -98,8 +108,16 @@ def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None
             continue
         if not isinstance(raw, dict) or not isinstance(raw.get("priors"), dict):
             continue
-        scenario = config.parent / str(raw.get("scenario") or "")
-        if set(raw["priors"]) == set(parameters) and scenario.is_file():
+        episodes = raw.get("episodes") if isinstance(raw.get("episodes"), dict) else {}
+        fitted = set(raw["priors"]) | {
+            f"{name}:{path}"
+            for name, episode in episodes.items()
+            if isinstance(episode, dict)
+            for path in episode.get("priors") or {}
+        }
+        first = next(iter(episodes.values()), {})
+        scenario = config.parent / str(first.get("scenario") or "")
+        if fitted == set(parameters) and scenario.is_file():
             return scenario
     return None
 

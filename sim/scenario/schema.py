@@ -376,7 +376,9 @@ class Scenario(StrictModel):
     parameters_from: str | None = Field(
         None,
         description="A posterior sample (Parquet, from `sim calibrate`), relative to this file: "
-        "each replication draws one parameter set from it on its own random stream.",
+        "each replication draws one parameter set from it on its own random stream. "
+        "`FILE#EPISODE` draws the shared columns and that episode's own (`EPISODE:PATH`); "
+        "without it, the shared columns only.",
     )
     parameters_fixed: list[str] = Field(
         default_factory=list,
