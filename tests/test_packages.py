@@ -125,6 +125,7 @@ def test_a_single_package_draws_no_option_and_is_sent_as_it_is():
 
 
 WORLD = """\
+version: 2
 name: packages
 seed: 4
 horizon_days: 3
@@ -294,3 +295,20 @@ def test_package_and_unclaimed_records_go_into_the_events_table():
     rows = {row["kind"]: row for row in table.to_pylist()}
     assert (rows["package"]["package"], rows["package"]["probability"]) == ("salvo", 1.0)
     assert (rows["unclaimed"]["strike_id"], rows["unclaimed"]["attacker"]) == (2, "b")
+
+
+def test_a_choice_survives_a_dump_and_back():
+    """A package with options is rebuilt from its own dump (which writes the package's unused
+    means at their defaults), as a posterior check and a study copy rebuild it; a mean set to
+    anything else beside options is still refused."""
+    choice = {
+        "options": [
+            {"name": "salvo", "probability": 0.6, "projectiles": {"rocket": 3}},
+            {"name": "quiet", "probability": 0.4, "projectiles": {"rocket": 1}},
+        ]
+    }
+    package = StrikePackage.model_validate(choice)
+    assert StrikePackage.model_validate(package.model_dump()) == package
+    assert StrikePackage.model_validate_json(package.model_dump_json()) == package
+    with pytest.raises(ValueError, match="leave out the package's own casualties_mean"):
+        StrikePackage.model_validate({**choice, "casualties_mean": 2.0})

@@ -133,7 +133,12 @@ class StrikePackage(Means):
             return self
         if len(self.options) < 2:
             raise ValueError("a choice needs at least 2 options")
-        own = self.model_fields_set & set(Means.model_fields)
+        own = [  # a mean at its default is no mean of the package's own (a dump writes it)
+            name
+            for name in self.model_fields_set & set(Means.model_fields)
+            if getattr(self, name)
+            != Means.model_fields[name].get_default(call_default_factory=True)
+        ]
         if own:
             raise ValueError(f"with options, leave out the package's own {', '.join(sorted(own))}")
         names = [option.name for option in self.options]
