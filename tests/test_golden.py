@@ -12,13 +12,13 @@ from sim.scenario import load_scenario
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 
 DIGESTS = {
-    "april-2024.yaml": "cc11fc192a21c5ad",
-    "april-2024-point.yaml": "b233f9d51c4b9dac",
-    "april-2024-no-allied-defence.yaml": "95b46332f7af3bc1",
-    "april-2024-strong-us-restraint.yaml": "8c908694dd67219a",
-    "april-2024-hezbollah-ordered-in.yaml": "c4ccdb4118965949",
-    "april-2024-houthis.yaml": "af6c8ef76b5f3876",
-    "april-2024-v1-mechanisms.yaml": "511d62a8fa02a7f6",
+    "april-2024.yaml": "74bbf48ed3f01197",
+    "april-2024-point.yaml": "c9a262fc75cc4ac4",
+    "april-2024-no-allied-defence.yaml": "14107e834de061f3",
+    "april-2024-strong-us-restraint.yaml": "687210dc59d6c2d1",
+    "april-2024-hezbollah-ordered-in.yaml": "f085b467c8e3bfc8",
+    "april-2024-houthis.yaml": "62d38eb8bf53afe9",
+    "april-2024-v1-mechanisms.yaml": "5cb3f5b8113b0e7e",
 }
 """SHA-256 (first 16 hex digits) of the reprs of every event of replications 0-29, seed 7."""
 

@@ -36,6 +36,7 @@ def report(config: Config, tables: dict[str, pd.DataFrame]) -> str:
         f"{int(config.smc['particles']):,} particles on {len(config.episodes)} episode(s); each "
         "proposal runs every episode once over its observation window. " + _distance_words(config),
         "",
+        *_findings(tables),
         *_episodes(config),
         f"**Final generation:** acceptance rate {last.acceptance_rate:.3f} "
         f"({int(last.accepted):,} of {int(last.simulated):,} proposals, each one run per "
@@ -56,6 +57,35 @@ def report(config: Config, tables: dict[str, pd.DataFrame]) -> str:
         *_predictive(config, tables),
         *_variance(config, tables["variance"]),
     ])  # fmt: skip
+
+
+def _findings(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """What the fit shows, in plain words, from its tables: the targets the posterior fails to
+    reproduce, the parameters the episodes narrow, and the joint reproduction against the prior."""
+    check, summary = tables["predictive"], tables["summary"]
+    targets = check.dropna(subset=["passes"])
+    failing = targets[~targets.passes.astype(bool)]
+    narrowed = summary[summary.width_ratio < 0.8]
+    every = check[check.target == EVERY_EPISODE].iloc[0]
+    prior = tables["prior_predictive"]
+    prior_every = prior[prior.target == EVERY_EPISODE].share_matching.iloc[0]
+    fails = "; ".join(
+        f"{row.episode}: `{row.target}` ({row.share_matching:.0%} of runs)"
+        for row in failing.itertuples()
+    )
+    return [
+        "## What the fit shows", "",
+        f"- The posterior passes the predictive check for {len(targets) - len(failing)} of "
+        f"{len(targets)} targets" + (f"; it fails {len(failing)}: {fails}." if fails else "."),
+        f"- {len(narrowed)} of {len(summary)} parameters are narrowed to less than 0.8 of their "
+        "prior's 5-95% width"
+        + (": " + ", ".join(f"`{p}` ({w:.2f})" for p, w in
+                            zip(narrowed.parameter, narrowed.width_ratio, strict=True))
+           if len(narrowed) else "")
+        + "; the others stay close to their prior, so their spread passes into every forecast.",
+        f"- Every target of every episode at once: {every.share_matching:.1%} of posterior runs "
+        f"against {prior_every:.1%} under the prior.", "",
+    ]  # fmt: skip
 
 
 def _distance_words(config: Config) -> str:
