@@ -28,9 +28,11 @@ def project(tmp_path_factory) -> Path:
     """A folder where `sim calibrate --config tiny.yaml -o out` ran on a budget of seconds."""
     here = tmp_path_factory.mktemp("project")
     raw = yaml.safe_load((ROOT / "calibration" / "calibrate.yaml").read_text(encoding="utf-8"))
-    raw["scenario"] = str(APRIL)
-    raw["smc"] |= {"particles": 20, "chunk": 20, "max_generations": 3, "final_epsilon": 1.5}
+    april = raw["episodes"]["april-2024"] | {"scenario": str(APRIL)}
+    raw["episodes"] = {"april-2024": april}  # the shared priors all have paths in April
+    raw["smc"] |= {"particles": 20, "chunk": 20, "max_generations": 6, "final_epsilon": 1.5}
     raw["checks"] |= {"predictive_runs": 40, "variance": {"parameter_sets": 3, "replications": 2}}
+    raw["check"] = {"reference_runs": 100, "datasets": 20, "accept": 10}
     (here / "tiny.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     with chdir(here):
         args = ["calibrate", "--config", "tiny.yaml", "-o", "out", "--executor", "serial"]
