@@ -285,20 +285,23 @@ def test_compare_estimates_numeric_and_event_outcomes_from_each_settings_study(t
     assert table.estimate.nunique() > 2  # the outcomes differ: the checks above say something
 
 
-SETTLING = load_scenario(APRIL, {"end_when_settled": True})
+V1 = ROOT / "scenarios" / "april-2024-v1-mechanisms.yaml"
+STILL = load_scenario(V1)  # version-1 mechanisms: no ceasefire, no settled ending
+SETTLING = load_scenario(V1, {"end_when_settled": True})
 
 
 def test_endings_parse_only_for_a_scenario_that_can_end():
     with pytest.raises(OutcomeError) as caught:
-        parse_outcome("ended:settled", SCENARIO, APRIL)
+        parse_outcome("ended:settled", STILL, V1)
     assert str(caught.value) == (
-        f"outcome 'ended:settled': {APRIL} cannot end that way before the horizon "
+        f"outcome 'ended:settled': {V1} cannot end that way before the horizon "
         "(ceasefire: not set, end_when_settled: false)"
     )
     with pytest.raises(OutcomeError, match="cannot end that way"):
-        parse_outcome("days_to_end", SCENARIO, APRIL)
+        parse_outcome("days_to_end", STILL, V1)
     with pytest.raises(OutcomeError, match="cannot end that way"):
-        parse_outcome("ended:ceasefire", SETTLING, APRIL)
+        parse_outcome("ended:ceasefire", SETTLING, V1)
+    assert parse_outcome("ended:ceasefire", SCENARIO).label == "P(round ended: ceasefire)"
     assert parse_outcome("ended:settled", SETTLING).label == "P(round ended: settled)"
     assert parse_outcome("days_to_end", SETTLING).kind == "numeric"
     assert parse_outcome("days_to_end<=30", SETTLING).label == "P(days to the end <= 30)"

@@ -14,6 +14,7 @@ from sim.scenario.loading import parse_scenario
 from tests.test_dynamics_errors import line_of, problems_of
 
 WORLD = """\
+version: 2
 name: proxies
 seed: 2
 horizon_days: {horizon}

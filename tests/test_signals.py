@@ -106,6 +106,7 @@ def test_without_signals_a_decision_draws_six_numbers_and_is_claimed():
 
 
 WORLD = """\
+version: 2
 name: deniable
 seed: 3
 horizon_days: 3
