@@ -887,19 +887,20 @@ def test_sweep_points_outside_the_calibration_prior_are_marked_as_extrapolation(
 
 
 def test_a_sweep_folder_marks_levers_outside_the_shipped_calibration_prior(tmp_path):
-    """A sweep of a calibrated lever of the shipped scenario: its prior (0 to 0.7, in
-    calibration/summary.csv beside the posterior) is found, and the points beyond it marked."""
+    """A sweep of a calibrated lever of the shipped scenario, April's own US pressure: its prior
+    (the row ``april-2024:restrains[us>israel].pressure`` of calibration/summary.csv beside the
+    posterior, which april-2024.yaml draws with ``#april-2024``) is found, and the points beyond
+    it marked."""
     import json
 
     from sim.cli.figures import figures_of
     from sim.figures.folders import prior_ranges
     from sim.scenario.loading import load_scenario
 
-    lever = "actors.iran.policy.self_restraint"
+    lever = "restrains[us>israel].pressure"
     summary = pd.read_csv(ROOT / "calibration" / "summary.csv").set_index("parameter")
-    assert prior_ranges(load_scenario(APRIL))[lever] == tuple(
-        summary.loc[lever, ["prior_low", "prior_high"]]
-    )
+    low, high = summary.loc[f"april-2024:{lever}", ["prior_low", "prior_high"]]
+    assert prior_ranges(load_scenario(APRIL))[lever] == (low, high)
     table = sweep_table((lever,))
     table.to_parquet(tmp_path / "sweep.parquet")
     manifest = {"kind": "sweep", "settings": [{"file": str(APRIL)}]}
@@ -908,8 +909,8 @@ def test_a_sweep_folder_marks_levers_outside_the_shipped_calibration_prior(tmp_p
     assert figure.axes[0].get_yscale() == "linear"
     [(_, logarithmic, _)] = figures_of(tmp_path, ["sweep"], None, scale="log")
     assert logarithmic.axes[0].get_yscale() == "log"
-    high = summary.loc[lever, "prior_high"]
-    assert list(figure.data.extrapolation) == list(figure.data[lever] > high)
+    outside = (figure.data[lever] < low) | (figure.data[lever] > high)
+    assert list(figure.data.extrapolation) == list(outside)
     assert figure.data.extrapolation.any() and not figure.data.extrapolation.all()
 
 
