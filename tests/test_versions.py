@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sim.cli.main import main
 from sim.model.world import run_replication
 from sim.scenario.base import StrikePackage
-from sim.scenario.rounds import OpeningEvent
 from sim.scenario.loading import ScenarioError, load_scenario, parse_scenario
+from sim.scenario.rounds import OpeningEvent
 from sim.scenario.schema import Actor, Policy, ProxyOf, Scenario
 from sim.scenario.versions import MECHANISMS, version_1_settings, version_2_blocks
 from sim.study.montecarlo import run_study
