@@ -19,6 +19,13 @@ from sim.model.rng import Streams
 from sim.study.tables import write_csv_safely
 
 SBC_SECTION = "sbc.md"
+SBC_FIGURES = (
+    "\n\nThe rank histograms and the coverage curve, each beside the CSV of its numbers "
+    "(`sim.figures.sbc.write_sbc_figures`, drawn by `sim calibrate --check`):\n\n"
+    "![SBC rank histograms](figures/sbc_rank_histograms.png)\n\n"
+    "![SBC coverage curve](figures/sbc_coverage_curve.png)\n"
+)
+"""Where the report shows the SBC figures, relative to the calibration folder."""
 """The report's simulation-based calibration section, kept beside it so that a later fit's
 report keeps it (``--check`` writes it; a new fit of another config starts without it)."""
 
@@ -156,7 +163,7 @@ def run_check(
     result = sbc_check(config, table)
     for name, frame in result.tables().items():
         write_csv_safely(frame, folder / f"{name}.csv")
-    section = result.report_markdown()
+    section = result.report_markdown() + SBC_FIGURES
     atomic_write_bytes(folder / SBC_SECTION, section.encode("utf-8"))
     _append_section(folder / "report.md", section)
     return result
