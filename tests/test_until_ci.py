@@ -155,20 +155,25 @@ def test_the_same_seed_gives_the_same_study_on_two_workers(whole, tmp_path):
     pd.testing.assert_frame_equal(two.runs, whole.runs, check_exact=True)
 
 
-def test_a_study_interrupted_while_extending_resumes_to_the_same_study(whole, tmp_path):
+def interrupted(out: Path, after_chunks: int) -> Path:
+    """``study(out)`` stopped by Ctrl-C once ``after_chunks`` chunks are done."""
     real, calls = montecarlo.simulate_chunk, [0]
 
     def stops(*args):
-        if calls[0] == 2:  # the first chunk, then one of the extension
+        if calls[0] == after_chunks:
             raise KeyboardInterrupt
         calls[0] += 1
         return real(*args)
 
-    out = tmp_path / "out"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(montecarlo, "simulate_chunk", stops)
         with pytest.raises(KeyboardInterrupt):
             study(out)
+    return out
+
+
+def test_a_study_interrupted_while_extending_resumes_to_the_same_study(whole, tmp_path):
+    out = interrupted(tmp_path / "out", 2)  # the first chunk, then one of the extension
     resumed = montecarlo.run_study(POINT, out=out, resume=True, executor="serial")
     assert resumed.manifest["n"] == whole.manifest["n"]
     pd.testing.assert_frame_equal(resumed.runs, whole.runs, check_exact=True)
@@ -218,19 +223,7 @@ def test_the_command_line_names_the_targets_max_n_stopped_short_of(tmp_path):
 
 
 def test_a_resumed_study_keeps_its_targets_and_says_so(whole, tmp_path):
-    real, calls = montecarlo.simulate_chunk, [0]
-
-    def stops(*args):
-        if calls[0] == 1:
-            raise KeyboardInterrupt
-        calls[0] += 1
-        return real(*args)
-
-    out = tmp_path / "out"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(montecarlo, "simulate_chunk", stops)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    out = interrupted(tmp_path / "out", 1)
     args = ["run", str(POINT), "--resume", str(out), "--executor", "serial", "--until-ci", "5%"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
