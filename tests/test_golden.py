@@ -18,6 +18,7 @@ DIGESTS = {
     "april-2024-strong-us-restraint.yaml": "687210dc59d6c2d1",
     "april-2024-hezbollah-ordered-in.yaml": "f085b467c8e3bfc8",
     "april-2024-houthis.yaml": "62d38eb8bf53afe9",
+    "april-2024-from-14-april.yaml": "5016338171877be5",
     "april-2024-v1-mechanisms.yaml": "5cb3f5b8113b0e7e",
 }
 """SHA-256 (first 16 hex digits) of the reprs of every event of replications 0-29, seed 7."""
