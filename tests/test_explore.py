@@ -31,6 +31,7 @@ from sim.model.rng import Streams
 from sim.scenario.loading import ScenarioError, load_scenario
 from sim.study.montecarlo import run_study
 from sim.study.results import ResultsError
+from tests.interrupts import interrupted_after
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -206,18 +207,13 @@ def test_the_tables_and_manifest_of_a_study(tmp_path):
 
 def interrupted(out: Path, after: int, **options) -> None:
     """Run a study that stops, as on Ctrl-C, once ``after`` tasks have finished."""
-    real, done = explore_module.evaluate_task, [0]
-
-    def evaluate(*args):
-        if done[0] == after:
-            raise KeyboardInterrupt
-        done[0] += 1
-        return real(*args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(explore_module, "evaluate_task", evaluate)
-        with pytest.raises(KeyboardInterrupt):
-            explore(APRIL, ["us_pressure", "iran_restraint"], out=out, executor="serial", **options)
+    factors = ["us_pressure", "iran_restraint"]
+    interrupted_after(
+        explore_module,
+        "evaluate_task",
+        after,
+        lambda: explore(APRIL, factors, out=out, executor="serial", **options),
+    )
 
 
 def test_a_study_resumed_after_ctrl_c_equals_an_uninterrupted_one(tmp_path):

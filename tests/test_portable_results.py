@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import sim.study.montecarlo as montecarlo
 from sim.cli.main import main
 from sim.study.results import POSTERIOR_COPY, Results, ResultsError
+from tests.interrupts import interrupted_after
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -42,19 +43,7 @@ def study(scenario: Path, out: Path, **options) -> Results:
 
 def interrupted(scenario: Path, out: Path, chunks: int) -> Path:
     """``out``: a study stopped, as on Ctrl-C, after ``chunks`` chunks were written."""
-    real = montecarlo.simulate_chunk
-    calls = [0]
-
-    def stops(*args):
-        if calls[0] == chunks:
-            raise KeyboardInterrupt
-        calls[0] += 1
-        return real(*args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(montecarlo, "simulate_chunk", stops)
-        with pytest.raises(KeyboardInterrupt):
-            study(scenario, out)
+    interrupted_after(montecarlo, "simulate_chunk", chunks, lambda: study(scenario, out))
     return out
 
 

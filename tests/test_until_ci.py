@@ -17,6 +17,7 @@ import sim.study.montecarlo as montecarlo
 from sim.cli.main import main
 from sim.study.results import Results
 from sim.study.stopping import Target, TargetError, next_target, parse_target, parse_targets
+from tests.interrupts import interrupted_after
 
 ROOT = Path(__file__).parents[1]
 POINT = ROOT / "scenarios" / "april-2024-point.yaml"
@@ -157,18 +158,7 @@ def test_the_same_seed_gives_the_same_study_on_two_workers(whole, tmp_path):
 
 def interrupted(out: Path, after_chunks: int) -> Path:
     """``study(out)`` stopped by Ctrl-C once ``after_chunks`` chunks are done."""
-    real, calls = montecarlo.simulate_chunk, [0]
-
-    def stops(*args):
-        if calls[0] == after_chunks:
-            raise KeyboardInterrupt
-        calls[0] += 1
-        return real(*args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(montecarlo, "simulate_chunk", stops)
-        with pytest.raises(KeyboardInterrupt):
-            study(out)
+    interrupted_after(montecarlo, "simulate_chunk", after_chunks, lambda: study(out))
     return out
 
 
