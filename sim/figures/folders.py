@@ -96,6 +96,8 @@ def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None
     ``EPISODE:PATH``) are exactly the folder's parameters."""
     import yaml
 
+    from sim.scenario.parameters import EPISODE_SEPARATOR
+
     configs = []
     report = folder / "report.md"
     if report.is_file():
@@ -110,7 +112,7 @@ def _calibrated_scenario(folder: Path, parameters: Iterable[str]) -> Path | None
             continue
         episodes = raw.get("episodes") if isinstance(raw.get("episodes"), dict) else {}
         fitted = set(raw["priors"]) | {
-            f"{name}:{path}"
+            f"{name}{EPISODE_SEPARATOR}{path}"
             for name, episode in episodes.items()
             if isinstance(episode, dict)
             for path in episode.get("priors") or {}
