@@ -78,6 +78,11 @@ class Question(StrictModel):
     resolved_on: dt.date = Field(description="When the resolution became known.")
     resolution_source: str = Field(min_length=1, description="What shows the resolution.")
     base_rate: BaseRate
+    episode: str | None = Field(
+        None,
+        description="The calibration episode the question is about (an episode name of the "
+        "calibration config); `sim score --loo` scores it with a posterior fitted without it.",
+    )
 
 
 class QuestionsFile(StrictModel):
