@@ -14,11 +14,11 @@ def interrupted_after(module: ModuleType, name: str, calls: int, run: Callable[[
     reach the caller."""
     real, done = getattr(module, name), [0]
 
-    def stops(*args: Any) -> Any:
+    def stops(*args: Any, **kwargs: Any) -> Any:
         if done[0] == calls:
             raise KeyboardInterrupt
         done[0] += 1
-        return real(*args)
+        return real(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, name, stops)

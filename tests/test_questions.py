@@ -250,6 +250,39 @@ def test_persistence_is_the_opening_alone_and_one_rung_up_answers_it():
     assert outcome_indicator(persistence, "strike:iran>israel>=3").tolist() == [0.0]
 
 
+@pytest.mark.parametrize(
+    ("scenario", "persistence_path", "one_up_path"),
+    [
+        ("calibration/episodes/soleimani-2020.yaml", "", "iran>us:3"),
+        ("scenarios/april-2024-from-14-april.yaml", "", "israel>iran:4"),
+        ("scenarios/april-2024-point.yaml", "israel>iran:2", "israel>iran:2 iran>israel:3"),
+    ],
+)
+def test_a_round_taken_up_mid_way_persists_as_nothing_new_and_answers_its_last_history_strike(
+    scenario, persistence_path, one_up_path
+):
+    loaded = load_scenario(ROOT / scenario)
+    persistence = hypothetical_runs(loaded, "persistence")
+    one_up = hypothetical_runs(loaded, "one_rung_up")
+    assert persistence["path"].tolist() == [persistence_path]
+    assert one_up["path"].tolist() == [one_up_path]
+    if not persistence_path:
+        assert rung_distribution(persistence).tolist() == np.eye(7)[0].tolist()
+
+
+def test_a_history_question_loads_and_its_outcome_counts_only_what_follows_the_start(tmp_path):
+    questions = tmp_path / "questions.yaml"
+    questions.write_text(
+        changed(
+            "scenario: " + str(POINT), f"scenario: {ROOT}/scenarios/april-2024-from-14-april.yaml"
+        )
+    )
+    _, loaded = load_questions(questions)
+    assert loaded[0].scenario.history and not loaded[0].scenario.opening
+    imagined = hypothetical_runs(loaded[0].scenario, "persistence")
+    assert outcome_indicator(imagined, "strike:iran>israel>=3").tolist() == [0.0]
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     folder = tmp_path_factory.mktemp("score") / "out"

@@ -94,18 +94,52 @@ def score(
     questions_path = Path(questions_file)
     _, loaded = load_questions(questions_path)
     folder = Path(out)
-    _check_folder(folder)
-    folders = _study_folders(loaded)
-    runs = _run_studies(folder, folders, n, seed, on_study, study_options)
-    by_question = {q.question.id: runs[name] for name, q in _study_of_each(loaded, folders)}
-    forecasts = forecast_table(loaded, by_question)
+    check_score_folder(folder)
+    forecasts, studies = forecast_questions(
+        loaded, folder, n=n, seed=seed, on_study=on_study, **study_options
+    )
     bootstrap_seed = seed if seed is not None else loaded[0].scenario.seed
+    results = write_scores(forecasts, folder, bootstrap_seed, resamples)
+    manifest = score_manifest(questions_path, studies, n, seed, bootstrap_seed, resamples)
+    write_manifest(folder, manifest)
+    return results
+
+
+def forecast_questions(
+    loaded: Sequence[LoadedQuestion],
+    folder: Path,
+    *,
+    n: int,
+    seed: int | None,
+    on_study: Callable[[str], Any] | None = None,
+    parameters_from: Path | None = None,
+    **study_options: Any,
+) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """The forecast table of ``loaded`` (``forecast_table``), from one study per scenario and
+    horizon under ``folder/studies``, and what each study ran (its manifest entry).
+
+    ``parameters_from``: a posterior every study draws from instead of its scenario's own (a
+    leave-one-episode-out fold's question posterior)."""
+    folders = _study_folders(loaded)
+    overrides = [f"parameters_from={parameters_from}"] if parameters_from else []
+    runs = _run_studies(folder, folders, n, seed, on_study, overrides, study_options)
+    by_question = {q.question.id: runs[name] for name, q in _study_of_each(loaded, folders)}
+    studies = {
+        name: {"scenario_file": str(q.scenario_file), "horizon_days": q.question.horizon_days}
+        for name, q in folders.items()
+    }
+    return forecast_table(loaded, by_question), studies
+
+
+def write_scores(
+    forecasts: pd.DataFrame, folder: Path, bootstrap_seed: int, resamples: int
+) -> ScoreResults:
+    """The skill and reliability of ``forecasts``; all three tables written to ``folder``."""
     skill = skill_table(forecasts, bootstrap_seed, resamples)
     model = forecasts[(forecasts.forecaster == "model") & (forecasts.kind == "binary")]
     reliability = reliability_table(model.probability.to_numpy(), model.resolution.to_numpy())
     for table, stem in ((forecasts, "forecasts"), (skill, "skill"), (reliability, "reliability")):
         write_table(table, folder, stem)
-    _write_manifest(folder, questions_path, folders, n, seed, bootstrap_seed, resamples)
     return ScoreResults(forecasts, skill, reliability, folder)
 
 
@@ -115,6 +149,7 @@ def _run_studies(
     n: int,
     seed: int | None,
     on_study: Callable[[str], Any] | None,
+    overrides: list[str],
     study_options: dict[str, Any],
 ) -> dict[str, pd.DataFrame]:
     """Each study's runs table: a study already begun in ``folder`` is resumed (a finished one
@@ -129,20 +164,22 @@ def _run_studies(
             n=n,
             out=study,
             seed=seed,
-            overrides=[f"horizon_days={question.question.horizon_days}"],
+            overrides=[f"horizon_days={question.question.horizon_days}", *overrides],
             resume=(study / "manifest.json").exists(),
             **study_options,
         ).runs
     return runs
 
 
-def _check_folder(folder: Path) -> None:
-    """Refuse a file, or a non-empty folder that is not an earlier run of ``sim score``."""
+def check_score_folder(folder: Path, marker: str = STUDIES) -> None:
+    """Refuse a file, or a non-empty folder that is not an earlier run of the same kind of
+    scoring (one holds ``marker``: ``studies/``, or ``folds/`` for ``--loo``)."""
     if folder.exists() and not folder.is_dir():
         raise ResultsError(f"{folder}: is a file, not a folder; choose another -o")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / STUDIES).is_dir():
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_dir():
+        what = "scoring" if marker == STUDIES else "leave-one-episode-out scoring"
         raise ResultsError(
-            f"{folder}: already exists and holds something other than a scoring; choose another -o"
+            f"{folder}: already exists and holds something other than a {what}; choose another -o"
         )
 
 
@@ -177,8 +214,16 @@ def _study_of_each(
 
 def hypothetical_runs(scenario: Scenario, baseline: str) -> pd.DataFrame:
     """The one-row runs table of a baseline's imagined round: ``persistence``, the opening
-    strikes alone; ``one_rung_up``, the opening and then the last opening strike's target
-    answering its attacker one rung higher (at most 6), an hour later."""
+    strikes alone (nothing happens after the forecast date); ``one_rung_up``, the opening and
+    then the target of the last strike known at the start answering its attacker one rung
+    higher (at most 6), an hour after the later of that strike and the start.
+
+    The last strike known is the last opening strike or, in a round taken up mid-way with no
+    opening, the last history strike. History is the state the forecast starts from, not part of
+    the forecast: outcomes count only strikes after the start, as in the model's runs. A round
+    with neither (a campaign alone) has nothing to answer: one-rung-up is persistence."""
+    if baseline not in ("persistence", "one_rung_up"):
+        raise ValueError(f"no hypothetical round for baseline {baseline!r}")
     strikes = [
         StrikeLaunched(
             time_hours=event.day * HOURS_PER_DAY,
@@ -191,11 +236,12 @@ def hypothetical_runs(scenario: Scenario, baseline: str) -> pd.DataFrame:
         )
         for index, event in enumerate(scenario.opening)
     ]
-    if baseline == "one_rung_up":
-        last = strikes[-1]
+    known = scenario.opening or scenario.history
+    if baseline == "one_rung_up" and known:
+        last = sorted(known, key=lambda strike: strike.day)[-1]
         strikes.append(
             StrikeLaunched(
-                time_hours=last.time_hours + 1,
+                time_hours=max(last.day, 0.0) * HOURS_PER_DAY + 1,
                 strike_id=len(strikes),
                 attacker=last.target,
                 target=last.attacker,
@@ -204,8 +250,6 @@ def hypothetical_runs(scenario: Scenario, baseline: str) -> pd.DataFrame:
                 cause="one_rung_up baseline",
             )
         )
-    elif baseline != "persistence":
-        raise ValueError(f"no hypothetical round for baseline {baseline!r}")
     return pd.DataFrame([run_row(strikes, 0, list(scenario.actors))])
 
 
@@ -314,38 +358,28 @@ def skill_table(forecasts: pd.DataFrame, seed: int, resamples: int) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _write_manifest(
-    folder: Path,
+def score_manifest(
     questions_file: Path,
-    folders: dict[str, LoadedQuestion],
+    studies: dict[str, dict[str, Any]],
     n: int,
     seed: int | None,
     bootstrap_seed: int,
     resamples: int,
-) -> None:
+) -> dict[str, Any]:
     """What was scored, how, with which versions (each study's own manifest says more)."""
-    write_manifest(
-        folder,
-        {
-            "kind": "score",
-            "status": "complete",
-            "questions_file": str(questions_file),
-            "questions_sha256": hashlib.sha256(questions_file.read_bytes()).hexdigest(),
-            "n_per_study": n,
-            "seed": seed,
-            "bootstrap_seed": bootstrap_seed,
-            "bootstrap_resamples": resamples,
-            "log_score_clip": LOG_CLIP,
-            "baselines": list(BASELINES),
-            "studies": {
-                name: {
-                    "scenario_file": str(q.scenario_file),
-                    "horizon_days": q.question.horizon_days,
-                }
-                for name, q in folders.items()
-            },
-            "package_version": PACKAGE_VERSION,
-            "git_commit": git_commit(),
-            "finished_utc": datetime.now(UTC).isoformat(),
-        },
-    )
+    return {
+        "kind": "score",
+        "status": "complete",
+        "questions_file": str(questions_file),
+        "questions_sha256": hashlib.sha256(questions_file.read_bytes()).hexdigest(),
+        "n_per_study": n,
+        "seed": seed,
+        "bootstrap_seed": bootstrap_seed,
+        "bootstrap_resamples": resamples,
+        "log_score_clip": LOG_CLIP,
+        "baselines": list(BASELINES),
+        "studies": studies,
+        "package_version": PACKAGE_VERSION,
+        "git_commit": git_commit(),
+        "finished_utc": datetime.now(UTC).isoformat(),
+    }

@@ -12,13 +12,14 @@ and a base rate with its source. Two kinds of question:
 The scenario starts at the forecast date: its opening is the state the forecast is made in.
 Every mistake is one ``file:line: field: message`` in a ``ScenarioError`` (the scenario loader's
 machinery: ``read_document`` keeps the lines, ``validate_model`` words pydantic's errors).
-Questions about a history state (a round started mid-way) wait for the version-2 model.
+A question's scenario may start mid-way (a ``history:``): the forecast is made in the state the
+history leaves, and outcomes count only strikes after the start.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,7 @@ from pydantic import Field
 from sim.analysis.compare import check_outcomes
 from sim.analysis.outcomes import Outcome
 from sim.errors import ResultsError
+from sim.scenario.coherence import number_at
 from sim.scenario.levers import load_with_overrides
 from sim.scenario.loading import Where, read_document, read_source, validate_model
 from sim.scenario.problems import Path_, Problem, ScenarioError, dotted_field
@@ -106,8 +108,14 @@ class LoadedQuestion:
         return self.question.outcome == ORDINAL_OUTCOME
 
 
-def load_questions(path: str | Path) -> tuple[QuestionsFile, list[LoadedQuestion]]:
+def load_questions(
+    path: str | Path, episodes: Mapping[str, Sequence[str]] | None = None
+) -> tuple[QuestionsFile, list[LoadedQuestion]]:
     """Read and validate a questions file and every scenario and outcome it names.
+
+    ``episodes`` (for ``sim score --loo``): the calibration's episodes, each with the scenario
+    paths its runs take from the calibration; then every question must name one as its
+    ``episode``, and its scenario must have each of that episode's paths.
 
     Raises ``ScenarioError`` listing every mistake as ``file:line: field: message``.
     """
@@ -135,6 +143,8 @@ def load_questions(path: str | Path) -> tuple[QuestionsFile, list[LoadedQuestion
         loaded_question = _load_scenario(question, Path(source).parent, problem, problems)
         if loaded_question is not None:
             loaded.append(loaded_question)
+            if episodes is not None:
+                _check_episode(loaded_question, episodes, problem)
     _check_unique_ids(parsed.questions, lines, source, problems)
     if problems:
         raise ScenarioError(problems)
@@ -213,6 +223,21 @@ def _load_scenario(
         if not _scorable(parsed, question.outcome, problem):
             return None
     return LoadedQuestion(question, file, scenario)
+
+
+def _check_episode(
+    loaded: LoadedQuestion, episodes: Mapping[str, Sequence[str]], problem: Report
+) -> None:
+    """A question scored leave-one-episode-out names an episode of the calibration, and its
+    scenario has every value that episode's fold posterior sets."""
+    episode = loaded.question.episode
+    if episode is None or episode not in episodes:
+        said = "needs an episode" if episode is None else f"no episode {episode!r}"
+        problem("episode", f"{said} of the calibration config ({', '.join(episodes)})")
+        return
+    for path in episodes[episode]:
+        if why := number_at(loaded.scenario, path):
+            problem("episode", f"{episode!r} sets {path}, but {loaded.scenario_file}: {why}")
 
 
 def _scorable(parsed: list[Outcome], outcome: str, problem: Report) -> bool:

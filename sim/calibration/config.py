@@ -9,7 +9,7 @@ combined distance out (``simulate``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,30 @@ class Config:
              for e in self.episodes],
             [(p.path, p.low, p.high) for p in self.priors], self.seed,
         ))  # fmt: skip
+
+    def episode(self, name: str) -> Episode:
+        """The episode called ``name``; ``KeyError`` naming the config's episodes otherwise."""
+        for episode in self.episodes:
+            if episode.name == name:
+                return episode
+        raise KeyError(f"no episode {name!r}; episodes: {', '.join(self.episode_names)}")
+
+    @property
+    def episode_names(self) -> list[str]:
+        return [e.name for e in self.episodes]
+
+    def without(self, name: str) -> Config:
+        """The calibration with episode ``name`` left out (a leave-one-episode-out fold): its
+        own priors go, and so does every shared prior no remaining episode's scenario has (the
+        fit would leave it at its prior). Seed and budgets are unchanged."""
+        left_out = self.episode(name)
+        episodes = tuple(e for e in self.episodes if e is not left_out)
+        if not episodes:
+            raise ValueError(f"{name!r} is the config's only episode; nothing is left to fit")
+        used = {column for e in episodes for column in e.columns}
+        return replace(
+            self, episodes=episodes, priors=tuple(p for p in self.priors if p.path in used)
+        )
 
     def statistic_columns(self) -> list[str]:
         """Every target's column, episode by episode (the k columns of ``table_distance``)."""

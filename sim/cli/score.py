@@ -11,11 +11,13 @@ import click
 import pandas as pd
 
 from sim.analysis.forecasts import ScoreResults, score
+from sim.analysis.loo import score_loo
 from sim.analysis.scores import DEFAULT_RESAMPLES
 from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_INTERRUPTED,
     WORKERS_OPTION,
+    OptionError,
     progress_bar,
     user_errors,
 )
@@ -25,6 +27,7 @@ from sim.study import DEFAULT_N
 from sim.study.results import read_manifest
 
 FIGURE_STEM = "reliability-diagram"
+CONFIG_DEFAULT = Path("calibration/calibrate.yaml")
 
 
 @click.command("score")
@@ -53,6 +56,25 @@ FIGURE_STEM = "reliability-diagram"
     show_default=True,
     help="Bootstrap resamples of the questions for the skill intervals.",
 )
+@click.option(
+    "--loo",
+    is_flag=True,
+    help="Leave one episode out: fit the calibration without each question's episode, and "
+    "forecast the question from that fit (every question names its episode:).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=CONFIG_DEFAULT,
+    show_default=True,
+    help="With --loo: the calibration config whose episodes are left out in turn.",
+)
+@click.option(
+    "--particles",
+    type=click.IntRange(min=20),
+    help="With --loo: particles per generation of each fold's fit (default: the config's).",
+)
 @WORKERS_OPTION
 @EXECUTOR_OPTION
 @user_errors
@@ -62,6 +84,9 @@ def score_command(
     n: int,
     seed: int | None,
     resamples: int,
+    loo: bool,
+    config_path: Path,
+    particles: int | None,
     workers: int,
     executor: str,
 ) -> None:
@@ -79,22 +104,35 @@ def score_command(
     (PDF, PNG and its CSV) and a manifest to OUT; prints one line per question. Interrupted,
     the same command continues the unfinished studies.
 
+    With --loo, out of sample: for each episode of the calibration config that a question
+    names (episode:), the calibration is fitted without it (OUT/folds/EPISODE, as sim calibrate
+    fits, resumable) and that episode's questions are forecast from the fit; the values only the
+    left-out episode informs are drawn from their priors.
+
     \b
-    Example:
+    Examples:
       sim score calibration/questions-april-2024.yaml -o results/scores -n 2000
+      sim score calibration/questions-episodes.yaml --loo -o results/loo -n 1000
     """
+    if not loo and (particles or config_path != CONFIG_DEFAULT):
+        raise OptionError("--config and --particles choose the fits of --loo; add --loo")
+    options = {
+        "out": out,
+        "n": n,
+        "seed": seed,
+        "resamples": resamples,
+        "workers": workers,
+        "executor": executor,
+        "on_study": lambda name: click.echo(f"study {name}", err=True),
+    }
     with _continues(out), progress_bar("replications") as progress:
-        results = score(
-            questions,
-            out=out,
-            n=n,
-            seed=seed,
-            resamples=resamples,
-            workers=workers,
-            executor=executor,
-            progress=progress,
-            on_study=lambda name: click.echo(f"study {name}", err=True),
-        )
+        if loo:
+            results = score_loo(
+                questions, config_path, particles=particles, progress=progress,
+                on_fold=lambda name: click.echo(f"fit without {name}", err=True), **options,
+            )  # fmt: skip
+        else:
+            results = score(questions, progress=progress, **options)
     _write_figure(results)
     for line in question_lines(results.forecasts):
         click.echo(line)
@@ -140,8 +178,9 @@ def question_lines(forecasts: pd.DataFrame) -> list[str]:
         baselines = rows[rows.forecaster != "model"]
         best = baselines.loc[baselines[name].idxmin()]
         said = "P(rung)" if model.kind == "ordinal" else "P"
+        fold = f" (fit without {model.left_out})" if "left_out" in rows else ""
         lines.append(
-            f"{question_id}: {said}={model.probability:.3f} "
+            f"{question_id}{fold}: {said}={model.probability:.3f} "
             f"[{model.ci_low:.3f}, {model.ci_high:.3f}] resolved {model.resolution}; "
             f"{name} {model[name]:.3f} (best baseline {best.forecaster} {best[name]:.3f})"
         )

@@ -1,0 +1,233 @@
+"""Leave-one-episode-out scoring (``sim score --loo``; sim/calibration/folds.py,
+sim/analysis/loo.py): a fold never sees the episode it leaves out, the left-out episode's
+values come from the fold's posterior or their prior, and the scoring resumes and refuses
+mixed fits."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import sim.calibration.folds as folds
+from sim.analysis.compare import outcome_indicator
+from sim.analysis.loo import score_loo
+from sim.calibration.config import Config, Episode
+from sim.calibration.folds import QUESTION_POSTERIOR, prior_only_columns, question_posterior
+from sim.calibration.loading import load_config
+from sim.calibration.targets import Prior
+from sim.cli.score import score_command
+from sim.model.rng import Streams
+from sim.study.montecarlo import run_study
+from tests.interrupts import interrupted_after
+
+DATA = Path(__file__).parent / "data"
+CONFIG = DATA / "calibrate-two-episodes.yaml"
+QUESTIONS = DATA / "questions-two-episodes.yaml"
+N = 30
+
+
+def score_cli(*args):
+    return CliRunner().invoke(score_command, [str(a) for a in args])
+
+
+def loo_cli(out, *args):
+    return score_cli(
+        QUESTIONS, "--loo", "--config", CONFIG, "-o", out, "-n", N, "--executor", "serial", *args
+    )
+
+
+def _episode(name: str, columns: tuple[str, ...]) -> Episode:
+    return Episode(name, None, None, 1.0, "", (), columns)
+
+
+def _config(episodes: dict[str, tuple[str, ...]], priors: list[Prior]) -> Config:
+    return Config(
+        priors=tuple(priors),
+        episodes=tuple(_episode(name, columns) for name, columns in episodes.items()),
+        seed=1,
+        smc={"particles": 20},
+        checks={},
+        check={},
+        source=CONFIG,
+    )
+
+
+SHARED = Prior("a.x", 0.0, 1.0, "shared by both")
+ONLY_B = Prior("b.y", 2.0, 3.0, "shared, but only episode b's scenario has it")
+OWN_A = Prior("a-ep:c.z", 5.0, 6.0, "a's own", episode="a-ep")
+TOY = _config({"a-ep": ("a.x", "a-ep:c.z"), "b-ep": ("a.x", "b.y")}, [SHARED, ONLY_B, OWN_A])
+
+
+@pytest.mark.parametrize(
+    ("left_out", "kept_episodes", "kept_priors", "prior_only"),
+    [
+        ("a-ep", ["b-ep"], ["a.x", "b.y"], ["c.z"]),
+        ("b-ep", ["a-ep"], ["a.x", "a-ep:c.z"], ["b.y"]),
+    ],
+)
+def test_a_fold_drops_the_episode_its_own_priors_and_priors_only_it_uses(
+    left_out, kept_episodes, kept_priors, prior_only
+):
+    fold = TOY.without(left_out)
+    assert fold.episode_names == kept_episodes
+    assert fold.paths == kept_priors
+    assert prior_only_columns(TOY, left_out) == prior_only
+    assert (fold.seed, fold.smc) == (TOY.seed, TOY.smc)
+
+
+def test_a_fold_of_an_unknown_or_the_only_episode_is_refused():
+    with pytest.raises(KeyError, match="no episode 'c-ep'; episodes: a-ep, b-ep"):
+        TOY.without("c-ep")
+    with pytest.raises(ValueError, match="only episode"):
+        TOY.without("a-ep").without("b-ep")
+
+
+def test_the_question_posterior_keeps_fitted_rows_and_draws_the_rest_from_the_prior():
+    fitted = pd.DataFrame({"a.x": [0.1, 0.2, 0.3], "b.y": [2.5, 2.6, 2.7]})
+    table = question_posterior(TOY, "a-ep", fitted, np.random.default_rng(7))
+    assert list(table.columns) == ["a.x", "c.z"]
+    assert table["a.x"].tolist() == [0.1, 0.2, 0.3]
+    assert table["c.z"].tolist() == np.random.default_rng(7).uniform(5.0, 6.0, 3).tolist()
+    other = question_posterior(TOY, "b-ep", fitted[["a.x"]], np.random.default_rng(7))
+    assert list(other.columns) == ["a.x", "b.y"]
+    assert other["b.y"].between(2.0, 3.0).all()
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    out = tmp_path_factory.mktemp("loo") / "out"
+    result = loo_cli(out)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_each_fold_fits_without_its_episode_and_its_questions_name_it(scored):
+    out, result = scored
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "score-loo"
+    assert set(manifest["folds"]) == {"april-2024", "strong-pressure"}
+    for name, fold in manifest["folds"].items():
+        particles = pd.read_parquet(out / "folds" / name / "particles.parquet")
+        assert not [c for c in particles.columns if c.startswith(f"{name}:")], name
+        assert f"distance:{name}" not in particles.columns
+        assert fold["fitted_episodes"] == [
+            e for e in ("april-2024", "strong-pressure") if e != name
+        ]
+    forecasts = pd.read_parquet(out / "forecasts.parquet")
+    assert forecasts.groupby("id").left_out.first().to_dict() == {
+        "iran_answers_april": "april-2024",
+        "highest_rung_april": "april-2024",
+        "iran_answers_pressure": "strong-pressure",
+    }
+    assert "iran_answers_pressure (fit without strong-pressure): P=" in result.output
+
+
+def test_the_left_out_episode_draws_its_own_prior_and_the_fitted_shared_values(scored):
+    out, _ = scored
+    config = load_config(CONFIG)
+    fitted = pd.read_parquet(out / "folds" / "april-2024" / "posterior.parquet")
+    drawn = pd.read_parquet(out / "folds" / "april-2024" / QUESTION_POSTERIOR)
+    rng = Streams(config.seed, 0).get("loo", "april-2024", "prior")
+    assert drawn.equals(
+        question_posterior(config, "april-2024", fitted[config.without("april-2024").paths], rng)
+    )
+    pressure = pd.read_parquet(out / "folds" / "strong-pressure" / QUESTION_POSTERIOR)
+    assert pressure["restrains[us>israel].pressure"].between(0, 1).all()
+    assert pressure["restrains[us>israel].pressure"].nunique() > 1
+
+
+def test_the_model_forecast_is_a_run_of_the_scenario_on_the_fold_posterior(scored, tmp_path):
+    out, _ = scored
+    posterior = out / "folds" / "strong-pressure" / QUESTION_POSTERIOR
+    runs = run_study(
+        DATA.parents[1] / "scenarios" / "april-2024-strong-us-restraint.yaml",
+        n=N,
+        out=tmp_path / "again",
+        executor="serial",
+        overrides=["horizon_days=20", f"parameters_from={posterior}"],
+    ).runs
+    forecasts = pd.read_parquet(out / "forecasts.parquet")
+    model = forecasts[(forecasts.id == "iran_answers_pressure") & (forecasts.forecaster == "model")]
+    expected = outcome_indicator(runs, "strike:iran>israel>=3").mean()
+    assert model.probability.iloc[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_an_interrupted_loo_continues_to_the_same_tables(scored, tmp_path):
+    out, _ = scored
+    again = tmp_path / "again"
+    interrupted_after(
+        folds,
+        "run_calibration",
+        1,
+        lambda: score_loo(QUESTIONS, CONFIG, out=again, n=N, executor="serial"),
+    )
+    assert (again / "folds" / "april-2024" / QUESTION_POSTERIOR).is_file()
+    assert not (again / "forecasts.parquet").exists()
+    finished = loo_cli(again)
+    assert finished.exit_code == 0, finished.output
+    assert pd.read_parquet(again / "forecasts.parquet").equals(
+        pd.read_parquet(out / "forecasts.parquet")
+    )
+
+
+def test_a_fold_fitted_under_other_settings_is_refused(tmp_path):
+    again = tmp_path / "again"
+    assert loo_cli(again, "--particles", 21).exit_code == 0
+    refused = loo_cli(again)
+    assert refused.exit_code == 2
+    assert "this fold was fitted with other particles (particles=21); choose another -o" in (
+        refused.stderr
+    )
+
+
+THIRD = "    scenario: ../../scenarios/april-2024-strong-us-restraint.yaml\n    episode: strong-pressure"
+SOLEIMANI = "../../calibration/episodes/soleimani-2020.yaml"
+
+
+@pytest.mark.parametrize(
+    ("replacements", "message"),
+    [
+        ([("    episode: strong-pressure\n", "")], "questions[2].episode: needs an episode"),
+        ([("episode: strong-pressure", "episode: pressure")], "no episode 'pressure' of the"),
+        (
+            [
+                (
+                    THIRD,
+                    THIRD.replace("../../scenarios/april-2024-strong-us-restraint.yaml", SOLEIMANI),
+                ),
+                (
+                    "outcome: strike:iran>israel>=3\n    horizon_days: 20\n    forecast_date: 2024-04-01\n    resolution: 1\n    resolved_on: 2024-04-14\n    resolution_source: test value",
+                    "outcome: strike:iran>us>=2\n    horizon_days: 20\n    forecast_date: 2024-04-01\n    resolution: 1\n    resolved_on: 2024-04-14\n    resolution_source: test value",
+                ),
+            ],
+            "'strong-pressure' sets restrains[us>israel].pressure, but",
+        ),
+    ],
+)
+def test_a_question_not_fit_for_its_fold_is_one_line_and_exit_2(replacements, message, tmp_path):
+    text = QUESTIONS.read_text()
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    broken = tmp_path / "questions.yaml"
+    broken.write_text(text.replace("../../", f"{DATA.parents[1]}/"))
+    out = tmp_path / "out"
+    result = score_cli(broken, "--loo", "--config", CONFIG, "-o", out, "-n", N)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert f"{broken}:" in result.stderr and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_fit_options_without_loo_are_refused(tmp_path):
+    result = score_cli(QUESTIONS, "-o", tmp_path / "out", "--particles", 30)
+    assert result.exit_code == 2 and "add --loo" in result.stderr
+
+
+def test_a_plain_scoring_folder_is_not_taken_for_a_loo_one(tmp_path):
+    (tmp_path / "out" / "studies").mkdir(parents=True)
+    result = loo_cli(tmp_path / "out")
+    assert result.exit_code == 2
+    assert "holds something other than a leave-one-episode-out scoring" in result.stderr
