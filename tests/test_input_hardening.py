@@ -186,7 +186,7 @@ def test_any_relation_list_is_refused_exactly_when_it_makes_no_sense(relations):
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("restrains[us>israel].pressur", "relations.4 has no field 'pressur'"),
+        ("restrains[us>israel].pressur", "restrains[us>israel] has no field 'pressur'"),
         ("relations.4.pressure", "relations.4 is restrains[us>israel]: write restrains[us>israel]"),
         ("relations.99.pressure", "relations.99: name a relation by its kind and actors"),
         ("actors.mars.policy.self_restraint", "actors has no key 'mars'"),

@@ -70,7 +70,7 @@ def test_an_alias_with_no_relation_names_the_known_ones():
 def test_a_resolved_override_keeps_the_value_as_typed_and_validates_like_the_file():
     text = resolve_override(SCENARIO, "restrains[ us>israel ].pressure=1.5")
     assert text == "restrains[us>israel].pressure=1.5"
-    with pytest.raises(ScenarioError, match=r"relations\[4\].pressure: must be <= 1.0, got 1.5"):
+    with pytest.raises(ScenarioError, match=r"restrains\[us>israel\].pressure: must be <= 1.0, got 1.5"):
         load_scenario(APRIL, [text])
 
 
@@ -215,7 +215,7 @@ def test_an_override_by_alias_is_named_as_typed_in_errors():
     with pytest.raises(ScenarioError) as caught:
         load_with_overrides(APRIL, ["restrains[us>israel].pressure=3", "seed=7"])
     assert str(caught.value) == (
-        "--set restrains[us>israel].pressure=3: relations[4].pressure: must be <= 1.0, got 3"
+        "--set restrains[us>israel].pressure=3: restrains[us>israel].pressure: must be <= 1.0, got 3"
     )
     with pytest.raises(ScenarioError) as caught:
         load_with_overrides(APRIL, {"seed": -1}, origins=["--lever"])

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sim.scenario.problems import Path_, Problem, ScenarioError, Where, located
+from sim.scenario.problems import Path_, Problem, ScenarioError, Where, located, overridden
 from sim.scenario.schema import Adversaries, Defends, ProxyOf, Restrains, Scenario
 
 ALIAS = re.compile(
@@ -197,11 +197,24 @@ def node_at(scenario: Scenario, path: str) -> Any:
     ``__class__``). Raises ``LookupError`` saying which part names nothing.
     """
     node: Any = scenario
-    done: list[str] = []
-    for key in position_path(scenario, path).split("."):
-        node = _child(node, key, ".".join(done))
-        done.append(key)
+    keys = position_path(scenario, path).split(".")
+    for depth, key in enumerate(keys):
+        node = _child(node, key, _shown(path, keys, depth))
     return node
+
+
+def _shown(path: str, keys: list[str], depth: int) -> str:
+    """The first ``depth`` parts of ``keys`` (``path`` placed), as the user named them: a
+    relation by the alias ``path`` gives, not by its place in the list."""
+    match = ALIAS.match(path.strip())
+    if match is None or depth < 2:
+        return ".".join(keys[:depth])
+    return ".".join([_alias_part(path), *keys[2:depth]])
+
+
+def _alias_part(path: str) -> str:
+    """``proxy[hezbollah>iran]`` of ``proxy[ hezbollah > iran ].obey_probability``."""
+    return path.strip().partition("]")[0].replace(" ", "") + "]"
 
 
 def _child(node: Any, key: str, path: str) -> Any:
@@ -395,4 +408,4 @@ def coherence_problems(
     """Every coherence problem of ``scenario``, each at the file and line of its place."""
     found = reference_problems(scenario)
     found = found or relation_problems(scenario) + path_problems(scenario)
-    return [located(where, source, path, message) for path, message in found]
+    return [located(overridden(where, path), source, path, message) for path, message in found]

@@ -17,6 +17,7 @@ so a bad lever gets the same ``file:line: field: message`` error as a bad scenar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,11 @@ from sim.scenario.loading import (
     read_document,
     read_yaml_file,
 )
+from sim.scenario.problems import written_alias
 from sim.scenario.schema import LeverSpec, Scenario
+
+POSITIONAL_FIELD = re.compile(r"^relations(?:\[\d+\]|\.\d+)")
+"""A field naming a relation by its place in the list (``relations[5]``, ``relations.5``)."""
 
 MAX_LEVER_STEPS = 1_000
 """The most grid points of one lever, and of a sweep: each point is a study of its own (a lever of
@@ -94,9 +99,19 @@ def _named_as_typed(
         for label in _set_labels(text, done)
     }
     return ScenarioError([
-        Problem(named[p.source], p.line, p.field, p.message) if p.source in named else p
+        Problem(named[p.source], p.line, _alias_field(p), p.message) if p.source in named else p
         for p in error.problems
     ])  # fmt: skip
+
+
+def _alias_field(problem: Problem) -> str:
+    """The field of a problem an override caused, its relation named by the alias the override
+    was typed with, never by its place in the list (``relations[5].foo`` -> ``proxy[...].foo``)."""
+    place = POSITIONAL_FIELD.match(problem.field)
+    typed = written_alias(problem.source, None)
+    if place is None or typed is None:
+        return problem.field
+    return typed + problem.field[place.end() :]
 
 
 def _set_labels(typed: str, resolved: str) -> set[str]:
@@ -160,22 +175,30 @@ def declared_levers(file: str | Path, lever_file: str | Path | None = None) -> d
     (a relation by alias) and checked by loading the scenario at its low and at its high value."""
     scenario = load_scenario(file)
     named = dict(scenario.levers)
-    lines: dict[tuple, int] = {}
+    where = {name: (str(file), _key_lines(file)) for name in named}
     if lever_file is not None:
         extra, lines = _read_lever_file(lever_file)
         clash = sorted(set(extra) & set(named))
         if clash:
             raise ResultsError(f"{lever_file}: levers also declared in {file}: {', '.join(clash)}")
         named |= extra
+        where |= {name: (str(lever_file), lines) for name in extra}
     checked = {}
     for name, spec in named.items():
         path = resolve_path(scenario, spec.path, f"lever {name}")
+        source, lines = where[name]
         for end, value in (("low", spec.low), ("high", spec.high)):
             line = lines.get(("levers", name, end))
-            origin = f"{lever_file}:{line}: levers.{name}.{end}" if line else f"lever {name}"
+            origin = f"{source}:{line}: levers.{name}.{end}" if line else f"lever {name}"
             check_value(file, path, value, f"{origin} ({spec.path}={value:g})")
         checked[name] = spec.model_copy(update={"path": path})
     return checked
+
+
+def _key_lines(file: str | Path) -> dict[tuple, int]:
+    """The line of each key ``file`` itself states (a lever its ``extends:`` base declares has
+    none here, and is then named without a line)."""
+    return read_document(read_yaml_file(file), str(file))[1]
 
 
 def check_value(file: str | Path, path: str, value: float, origin: str) -> None:

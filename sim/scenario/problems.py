@@ -8,9 +8,11 @@ pydantic model's errors as located problems, for any file the project reads).
 from __future__ import annotations
 
 import dataclasses
+import re
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -54,13 +56,58 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
+WRITTEN_ALIAS = re.compile(r"(?:adversaries|defends|restrains|proxy)\[[^\]=]*\]")
+"""A relation alias as a user writes it (``proxy[hezbollah>iran]``), in an override or a line."""
+
+
+def written_alias(source: str, line: int | None) -> str | None:
+    """The relation alias the user wrote where a value came from: in an override (``--set
+    proxy[hezbollah>iran].obey_probability=2``), or on that line of a file (a variant's ``set:``
+    key, a lever's path); None if none was written there."""
+    if source.startswith("--set "):
+        text = source.removeprefix("--set ").partition("=")[0]
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8").splitlines()[line - 1] if line else ""
+        except (OSError, ValueError, IndexError):
+            return None
+    found = WRITTEN_ALIAS.search(text)
+    return found.group(0).replace(" ", "") if found else None
+
+
+def field_name(path: Path_, source: str = "", line: int | None = None) -> str:
+    """``path`` dotted, a relation named by the alias the user wrote at ``source`` (and
+    ``line``), never by its place in the list: ``relations[5].obey_probability`` is
+    ``proxy[hezbollah>iran].obey_probability`` when set as that; a relation a file lists (no
+    alias written) keeps its place, which the line shows."""
+    alias = None
+    if len(path) >= 2 and path[0] == "relations" and isinstance(path[1], int):
+        alias = written_alias(source, line)
+    if alias is None:
+        return dotted_field(path)
+    rest = dotted_field(path[2:])
+    return f"{alias}.{rest}" if rest else alias
+
+
 def located(where: Mapping[Path_, Where], source: str, path: Path_, message: str) -> Problem:
     """A problem at ``path``, placed at the file and line of its nearest recorded ancestor
-    (``where`` maps key paths to their file and line; ``source`` is the fallback)."""
+    (``where`` maps key paths to their file and line; ``source`` is the fallback), a relation
+    named by the alias written there (``field_name``)."""
     for end in range(len(path), -1, -1):
         if path[:end] in where:
-            return Problem(*where[path[:end]], dotted_field(path), message)
+            return Problem(*where[path[:end]], field_name(path, *where[path[:end]]), message)
     return Problem(source, None, dotted_field(path), message)
+
+
+def overridden(where: Mapping[Path_, Where], path: Path_) -> Mapping[Path_, Where]:
+    """``where``, with a whole relation placed where part of it was set from another source
+    (``--set adversaries[iran,israel].actors=[iran,iran]``, a variant's ``set:``): that makes
+    the relation wrong, not the file that listed it."""
+    if len(path) != 2 or path[0] != "relations":
+        return where
+    listed = where.get(path, ("", None))[0]
+    below = [w for p, w in where.items() if p[:2] == path and len(p) > 2 and w[0] != listed]
+    return {**where, path: below[0]} if below else where
 
 
 def dotted_field(path: Path_) -> str:
@@ -180,7 +227,8 @@ def _said(
 ) -> Problem:
     """One pydantic error as a located problem; in another file than ``source`` (a base it
     extends), the message names no value."""
-    spot = located(where, source, data_path(data, error["loc"]), "")
+    path = data_path(data, error["loc"])
+    spot = located(overridden(where, path), source, path, "")
     shown = spot.source == source or spot.line is None
     return dataclasses.replace(spot, message=pydantic_message(error, show_input=shown))
 
