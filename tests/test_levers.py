@@ -70,7 +70,9 @@ def test_an_alias_with_no_relation_names_the_known_ones():
 def test_a_resolved_override_keeps_the_value_as_typed_and_validates_like_the_file():
     text = resolve_override(SCENARIO, "restrains[ us>israel ].pressure=1.5")
     assert text == "restrains[us>israel].pressure=1.5"
-    with pytest.raises(ScenarioError, match=r"restrains\[us>israel\].pressure: must be <= 1.0, got 1.5"):
+    with pytest.raises(
+        ScenarioError, match=r"restrains\[us>israel\].pressure: must be <= 1.0, got 1.5"
+    ):
         load_scenario(APRIL, [text])
 
 
