@@ -231,3 +231,10 @@ def test_a_plain_scoring_folder_is_not_taken_for_a_loo_one(tmp_path):
     result = loo_cli(tmp_path / "out")
     assert result.exit_code == 2
     assert "holds something other than a leave-one-episode-out scoring" in result.stderr
+
+
+def test_the_scores_are_the_same_for_any_number_of_workers(scored, tmp_path):
+    out, _ = scored
+    pooled = score_loo(QUESTIONS, CONFIG, out=tmp_path / "pooled", n=N, workers=2)
+    assert pooled.forecasts.equals(pd.read_parquet(out / "forecasts.parquet"))
+    assert pooled.skill.equals(pd.read_parquet(out / "skill.parquet"))
