@@ -238,3 +238,24 @@ def test_the_scores_are_the_same_for_any_number_of_workers(scored, tmp_path):
     pooled = score_loo(QUESTIONS, CONFIG, out=tmp_path / "pooled", n=N, workers=2)
     assert pooled.forecasts.equals(pd.read_parquet(out / "forecasts.parquet"))
     assert pooled.skill.equals(pd.read_parquet(out / "skill.parquet"))
+
+
+def test_in_sample_forecasts_come_from_a_fit_on_every_episode_and_are_a_reference(tmp_path):
+    out = tmp_path / "out"
+    result = loo_cli(out, "--in-sample")
+    assert result.exit_code == 0, result.output
+    every = out / "folds" / "all-episodes"
+    particles = pd.read_parquet(every / "particles.parquet")
+    assert {"distance:april-2024", "distance:strong-pressure"} <= set(particles.columns)
+    forecasts = pd.read_parquet(out / "forecasts.parquet")
+    in_sample = forecasts[forecasts.forecaster == "model_in_sample"].set_index("id")
+    assert sorted(in_sample.index) == sorted(forecasts.id.unique())
+    config = load_config(CONFIG)
+    fitted = pd.read_parquet(every / "posterior.parquet", columns=config.paths)
+    rng = Streams(config.seed, 0).get("loo", "april-2024", "prior")
+    expected = question_posterior(config, "april-2024", fitted, rng)
+    assert pd.read_parquet(every / "april-2024" / QUESTION_POSTERIOR).equals(expected)
+    skill = pd.read_parquet(out / "skill.parquet").set_index(["score", "baseline"])
+    brier = in_sample.brier.dropna()
+    assert skill.loc[("brier", "model_in_sample"), "baseline_mean"] == pytest.approx(brier.mean())
+    assert "; in-sample 0." in result.output

@@ -52,6 +52,9 @@ from sim.study.montecarlo import run_study
 from sim.study.results import ResultsError, git_commit, wilson_interval, write_manifest
 
 BASELINES = ("uniform", "base_rate", "persistence", "one_rung_up")
+IN_SAMPLE = "model_in_sample"
+"""Beside an out-of-sample model (``sim score --loo --in-sample``): the model fitted on every
+episode, the question's own included; skill against it is what leaving the episode out costs."""
 BINARY_SCORES = ("brier", "log_score")
 ORDINAL_SCORES = ("rps",)
 STUDIES = "studies"
@@ -332,9 +335,9 @@ def forecast_table(
 
 
 def skill_table(forecasts: pd.DataFrame, seed: int, resamples: int) -> pd.DataFrame:
-    """Per score and baseline: mean scores over the questions it applies to, and the model's
-    skill with a paired bootstrap 95% interval. Every baseline of a score is resampled with the
-    same draws (``Streams(seed, 0).get("score", "bootstrap", SCORE)``)."""
+    """Per score and baseline (and ``model_in_sample`` if the table has it): mean scores over
+    the questions it applies to, and the model's skill with a paired bootstrap 95% interval.
+    Every baseline of a score is resampled with the same draws (``Streams(seed, 0).get("score", "bootstrap", SCORE)``)."""
     rows = []
     for name in (*BINARY_SCORES, *ORDINAL_SCORES):
         scored = forecasts.dropna(subset=[name])
@@ -342,7 +345,7 @@ def skill_table(forecasts: pd.DataFrame, seed: int, resamples: int) -> pd.DataFr
             continue
         by_forecaster = scored.pivot(index="id", columns="forecaster", values=name)
         model = by_forecaster["model"].to_numpy()
-        for baseline in BASELINES:
+        for baseline in (b for b in (*BASELINES, IN_SAMPLE) if b in by_forecaster):
             reference = by_forecaster[baseline].to_numpy()
             rng = Streams(seed, 0).get("score", "bootstrap", name)
             rows.append(

@@ -11,7 +11,9 @@ For each episode E that a question names (``episode:``), in the config's order:
 
 The forecasts of every fold are then scored together, as ``sim score`` scores one file: the same
 baselines, skill with paired bootstrap intervals over all questions, and the reliability table.
-Each forecast row names its fold (``left_out``). Run again, the command reuses every finished fit
+Each forecast row names its fold (``left_out``). With ``in_sample``, a fit on every episode
+forecasts each question too (forecaster ``model_in_sample``), and the skill table scores the
+out-of-sample model against it: what leaving the episode out costs. Run again, the command reuses every finished fit
 and study; a fold fitted under other settings (another config or particle count) is refused.
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.forecasts import (
+    IN_SAMPLE,
     ScoreResults,
     check_score_folder,
     forecast_questions,
@@ -35,7 +38,13 @@ from sim.analysis.forecasts import (
 from sim.analysis.questions import LoadedQuestion, load_questions
 from sim.analysis.scores import DEFAULT_RESAMPLES
 from sim.calibration.config import Config
-from sim.calibration.folds import QUESTION_POSTERIOR, fit_fold, prior_only_columns
+from sim.calibration.folds import (
+    QUESTION_POSTERIOR,
+    fit,
+    fit_fold,
+    prior_only_columns,
+    write_question_posterior,
+)
 from sim.calibration.loading import load_config
 from sim.errors import ResultsError
 from sim.study import DEFAULT_N
@@ -43,6 +52,8 @@ from sim.study.results import atomic_write_bytes, write_manifest
 
 FOLDS = "folds"
 """The folder of the folds in a leave-one-episode-out scoring: ``OUT/folds/EPISODE``."""
+EVERY_EPISODE = "all-episodes"
+"""The folder, under ``folds/``, of the fit on every episode (``in_sample``)."""
 FOLD_SETTINGS = "fold.json"
 """What a fold was fitted under, kept beside its posterior so a rerun cannot mix two fits."""
 
@@ -56,6 +67,7 @@ def score_loo(
     seed: int | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     particles: int | None = None,
+    in_sample: bool = False,
     on_fold: Callable[[str], Any] | None = None,
     on_study: Callable[[str], Any] | None = None,
     workers: int = 1,
@@ -67,8 +79,11 @@ def score_loo(
     forecast it from that fold's posterior with ``n`` replications; write the tables to ``out``.
 
     ``seed`` seeds every study and the bootstrap (default: each scenario's own for its study,
-    the config's for the bootstrap); the fits keep the config's seed. ``on_fold(episode)`` and
-    ``on_study(name)`` are called before each fold and each study.
+    the config's for the bootstrap); the fits keep the config's seed. With ``in_sample``, the
+    config is also fitted on every episode (``OUT/folds/all-episodes``) and each question is
+    forecast from that fit too, as the forecaster ``model_in_sample``: what leaving the episode
+    out costs. ``on_fold(episode)`` and ``on_study(name)`` are called before each fold (None for
+    the fit on every episode) and each study.
     """
     config = load_config(config_file)
     needs = {name: _scenario_paths(config, name) for name in config.episode_names}
@@ -77,11 +92,13 @@ def score_loo(
     folder = Path(out)
     check_score_folder(folder, FOLDS)
     options = {"workers": workers, "executor": executor, "progress": progress}
+    forecast = {"n": n, "seed": seed, "on_study": on_study, **options}
+    asked = {
+        name: [q for q in loaded if q.question.episode == name] for name in config.episode_names
+    }
+    asked = {name: questions for name, questions in asked.items() if questions}
     tables, folds, studies = [], {}, {}
-    for name in config.episode_names:
-        asked = [q for q in loaded if q.question.episode == name]
-        if not asked:
-            continue
+    for name, questions in asked.items():
         if on_fold:
             on_fold(name)
         fold_folder = folder / FOLDS / name
@@ -89,12 +106,17 @@ def score_loo(
         _claim_fold(fold_folder, settings)
         posterior = fit_fold(config, name, fold_folder, particles=particles, **options)
         table, fold_studies = forecast_questions(
-            asked, fold_folder, n=n, seed=seed, on_study=on_study, parameters_from=posterior,
-            **options,
-        )  # fmt: skip
+            questions, fold_folder, parameters_from=posterior, **forecast
+        )
         tables.append(table.assign(left_out=name))
-        folds[name] = settings | _fit_summary(fold_folder)
+        folds[name] = settings | _fit_summary(fold_folder, {name: posterior})
         studies |= {f"{FOLDS}/{name}/{study}": entry for study, entry in fold_studies.items()}
+    if in_sample:
+        if on_fold:
+            on_fold(None)
+        table, folds[EVERY_EPISODE], more = _in_sample(config, asked, folder, particles, forecast)
+        tables.append(table)
+        studies |= more
     forecasts = _in_question_order(pd.concat(tables, ignore_index=True), loaded)
     bootstrap_seed = seed if seed is not None else config.seed
     results = write_scores(forecasts, folder, bootstrap_seed, resamples)
@@ -109,20 +131,51 @@ def score_loo(
     return results
 
 
+def _in_sample(
+    config: Config,
+    asked: dict[str, list[LoadedQuestion]],
+    folder: Path,
+    particles: int | None,
+    forecast: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Every question forecast from one fit on every episode: the model rows, renamed
+    ``model_in_sample``; the fit's manifest entry; its studies."""
+    every = folder / FOLDS / EVERY_EPISODE
+    settings = _fold_settings(config, None, particles)
+    _claim_fold(every, settings)
+    options = {k: forecast[k] for k in ("workers", "executor", "progress")}
+    fitted = fit(config, every, particles=particles, **options)
+    tables, studies, posteriors = [], {}, {}
+    for name, questions in asked.items():
+        posterior = write_question_posterior(
+            config, name, fitted, every / name / QUESTION_POSTERIOR
+        )
+        posteriors[name] = posterior
+        table, episode_studies = forecast_questions(
+            questions, every / name, parameters_from=posterior, **forecast
+        )
+        model = table[table.forecaster == "model"].assign(forecaster=IN_SAMPLE, left_out=name)
+        tables.append(model)
+        studies |= {f"{FOLDS}/{EVERY_EPISODE}/{name}/{s}": e for s, e in episode_studies.items()}
+    summary = settings | _fit_summary(every, posteriors)
+    return pd.concat(tables, ignore_index=True), summary, studies
+
+
 def _scenario_paths(config: Config, name: str) -> list[str]:
     """The scenario paths the episode's runs take from the calibration."""
     priors = {prior.path: prior for prior in config.priors}
     return [priors[column].scenario_path for column in config.episode(name).columns]
 
 
-def _fold_settings(config: Config, name: str, particles: int | None) -> dict[str, Any]:
-    """What decides a fold's fit: the config file's content, the episode left out, the budget."""
+def _fold_settings(config: Config, name: str | None, particles: int | None) -> dict[str, Any]:
+    """What decides a fold's fit: the config file's content, the episode left out (None: the
+    fit on every episode), the budget."""
     return {
         "left_out": name,
         "calibration_sha256": _sha256(config.source),
         "particles": int(particles or config.smc["particles"]),
         "fitted_episodes": [e for e in config.episode_names if e != name],
-        "prior_only": prior_only_columns(config, name),
+        "prior_only": prior_only_columns(config, name) if name else [],
     }
 
 
@@ -143,16 +196,16 @@ def _claim_fold(folder: Path, settings: dict[str, Any]) -> None:
     atomic_write_bytes(path, json.dumps(settings, indent=2).encode("utf-8"))
 
 
-def _fit_summary(folder: Path) -> dict[str, Any]:
-    """The fold fit's last generation (tolerance, acceptance, ESS) and its question posterior's
-    SHA-256, for the manifest."""
+def _fit_summary(folder: Path, posteriors: dict[str, Path]) -> dict[str, Any]:
+    """The fit's last generation (tolerance, acceptance, ESS) and the SHA-256 of the question
+    posterior of each episode it forecast, for the manifest."""
     last = pd.read_csv(folder / "generations.csv").iloc[-1]
     return {
         "generations": int(last.generation) + 1,
         "final_epsilon": float(last.epsilon),
         "final_acceptance_rate": float(last.acceptance_rate),
         "final_ess": float(last.ess),
-        "question_posterior_sha256": _sha256(folder / QUESTION_POSTERIOR),
+        "question_posteriors_sha256": {name: _sha256(p) for name, p in posteriors.items()},
     }
 
 

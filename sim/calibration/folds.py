@@ -33,28 +33,41 @@ QUESTION_POSTERIOR = "question-posterior.parquet"
 """The file in a fold's folder that the left-out episode's questions draw from."""
 
 
-def fit_fold(
+def fit(
     config: Config,
-    left_out: str,
     out: Path,
     *,
     particles: int | None = None,
     workers: int = 1,
     executor: str = "process",
     progress: Any = None,
-) -> Path:
-    """Fit ``config`` without episode ``left_out`` into ``out`` (``particles`` per generation
-    if given, else the config's) and write the question posterior there; return its path.
-
-    Same seed, same posterior, for any number of workers; saved generations are reused."""
-    fold = config.without(left_out)
+) -> pd.DataFrame:
+    """Fit ``config`` into ``out`` as ``sim calibrate --no-checks`` does (``particles`` per
+    generation if given, else the config's; saved generations are reused) and return its
+    posterior's parameter columns. Same seed, same posterior, for any number of workers."""
     if particles:
-        fold = replace(fold, smc={**fold.smc, "particles": particles})
-    run_calibration(fold, out, workers=workers, executor=executor, progress=progress, checks=False)
-    fitted = pd.read_parquet(out / "posterior.parquet", columns=fold.paths)
-    rng = Streams(config.seed, 0).get("loo", left_out, "prior")
-    table = question_posterior(config, left_out, fitted, rng)
-    path = out / QUESTION_POSTERIOR
+        config = replace(config, smc={**config.smc, "particles": particles})
+    run_calibration(
+        config, out, workers=workers, executor=executor, progress=progress, checks=False
+    )
+    return pd.read_parquet(out / "posterior.parquet", columns=config.paths)
+
+
+def fit_fold(config: Config, left_out: str, out: Path, **options: Any) -> Path:
+    """Fit ``config`` without episode ``left_out`` into ``out`` (``options`` as ``fit`` takes
+    them) and write the question posterior there; return its path."""
+    fitted = fit(config.without(left_out), out, **options)
+    return write_question_posterior(config, left_out, fitted, out / QUESTION_POSTERIOR)
+
+
+def write_question_posterior(
+    config: Config, episode: str, fitted: pd.DataFrame, path: Path
+) -> Path:
+    """The question posterior of ``episode`` from the posterior ``fitted`` (its values not
+    fitted drawn on the stream ``("loo", episode, "prior")`` of the config's seed), at ``path``."""
+    rng = Streams(config.seed, 0).get("loo", episode, "prior")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = question_posterior(config, episode, fitted, rng)
     atomic_write_bytes(path, table.to_parquet(index=False))
     return path
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from sim.analysis.forecasts import ScoreResults, score
+from sim.analysis.forecasts import BASELINES, IN_SAMPLE, ScoreResults, score
 from sim.analysis.loo import score_loo
 from sim.analysis.scores import DEFAULT_RESAMPLES
 from sim.cli.support import (
@@ -71,6 +71,12 @@ CONFIG_DEFAULT = Path("calibration/calibrate.yaml")
     help="With --loo: the calibration config whose episodes are left out in turn.",
 )
 @click.option(
+    "--in-sample",
+    is_flag=True,
+    help="With --loo: also fit on every episode and forecast each question from that fit "
+    "(forecaster model_in_sample), to show what leaving the episode out costs.",
+)
+@click.option(
     "--particles",
     type=click.IntRange(min=20),
     help="With --loo: particles per generation of each fold's fit (default: the config's).",
@@ -87,6 +93,7 @@ def score_command(
     loo: bool,
     config_path: Path,
     particles: int | None,
+    in_sample: bool,
     workers: int,
     executor: str,
 ) -> None:
@@ -114,8 +121,10 @@ def score_command(
       sim score calibration/questions-april-2024.yaml -o results/scores -n 2000
       sim score calibration/questions-episodes.yaml --loo -o results/loo -n 1000
     """
-    if not loo and (particles or config_path != CONFIG_DEFAULT):
-        raise OptionError("--config and --particles choose the fits of --loo; add --loo")
+    if not loo and (particles or in_sample or config_path != CONFIG_DEFAULT):
+        raise OptionError(
+            "--config, --particles and --in-sample choose the fits of --loo; add --loo"
+        )
     options = {
         "out": out,
         "n": n,
@@ -128,8 +137,8 @@ def score_command(
     with _continues(out), progress_bar("replications") as progress:
         if loo:
             results = score_loo(
-                questions, config_path, particles=particles, progress=progress,
-                on_fold=lambda name: click.echo(f"fit without {name}", err=True), **options,
+                questions, config_path, particles=particles, in_sample=in_sample,
+                progress=progress, on_fold=_announce_fold, **options,
             )  # fmt: skip
         else:
             results = score(questions, progress=progress, **options)
@@ -137,6 +146,11 @@ def score_command(
     for line in question_lines(results.forecasts):
         click.echo(line)
     click.echo(f"{_skill_line(results.skill)}\nwritten to {results.folder}")
+
+
+def _announce_fold(left_out: str | None) -> None:
+    said = f"fit without {left_out}" if left_out else "fit on every episode (in-sample)"
+    click.echo(said, err=True)
 
 
 @contextmanager
@@ -175,14 +189,19 @@ def question_lines(forecasts: pd.DataFrame) -> list[str]:
     for question_id, rows in forecasts.groupby("id", sort=False):
         model = rows[rows.forecaster == "model"].iloc[0]
         name = "rps" if model.kind == "ordinal" else "brier"
-        baselines = rows[rows.forecaster != "model"]
+        baselines = rows[rows.forecaster.isin(BASELINES)]
         best = baselines.loc[baselines[name].idxmin()]
         said = "P(rung)" if model.kind == "ordinal" else "P"
         fold = f" (fit without {model.left_out})" if "left_out" in rows else ""
+        in_sample = rows[rows.forecaster == IN_SAMPLE]
+        fitted_on_all = (
+            f"; in-sample {in_sample.probability.iloc[0]:.3f}" if not in_sample.empty else ""
+        )
         lines.append(
             f"{question_id}{fold}: {said}={model.probability:.3f} "
             f"[{model.ci_low:.3f}, {model.ci_high:.3f}] resolved {model.resolution}; "
             f"{name} {model[name]:.3f} (best baseline {best.forecaster} {best[name]:.3f})"
+            f"{fitted_on_all}"
         )
     return lines
 
