@@ -1,5 +1,5 @@
 """Leave-one-episode-out scoring (``sim score --loo``; sim/calibration/folds.py,
-sim/analysis/loo.py): a fold never sees the episode it leaves out, the left-out episode's
+sim/calibration/loo.py): a fold never sees the episode it leaves out, the left-out episode's
 values come from the fold's posterior or their prior, and the scoring resumes and refuses
 mixed fits."""
 
@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import sim.calibration.folds as folds
 from sim.analysis.compare import outcome_indicator
-from sim.analysis.loo import score_loo
 from sim.calibration.config import Config, Episode
 from sim.calibration.folds import QUESTION_POSTERIOR, prior_only_columns, question_posterior
 from sim.calibration.loading import load_config
+from sim.calibration.loo import score_loo
 from sim.calibration.targets import Prior
 from sim.cli.score import score_command
 from sim.model.rng import Streams

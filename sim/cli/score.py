@@ -11,8 +11,8 @@ import click
 import pandas as pd
 
 from sim.analysis.forecasts import BASELINES, IN_SAMPLE, ScoreResults, score
-from sim.analysis.loo import score_loo
 from sim.analysis.scores import DEFAULT_RESAMPLES
+from sim.calibration.loo import score_loo
 from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_INTERRUPTED,
