@@ -151,10 +151,16 @@ class Outcome:
             return np.where(np.isnan(raw), self.horizon_days, raw)
         return raw
 
+    @property
+    def censorable(self) -> bool:
+        """Whether its runs can be censored at the horizon: a time to a rung or to the end, not
+        thresholded."""
+        return self.form in CENSORED_FORMS and self.threshold is None
+
     def censored(self, values: np.ndarray) -> float:
         """Share of ``values`` censored at the horizon: runs that never reached the rung of a
         ``days_to_rung`` outcome, or never ended for ``days_to_end`` (0 for every other outcome)."""
-        if self.form not in CENSORED_FORMS or self.threshold is not None or len(values) == 0:
+        if not self.censorable or len(values) == 0:
             return 0.0
         return float(np.mean(np.asarray(values) >= self.horizon_days))
 

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.compare import check_outcomes, outcome_values, summarize
-from sim.analysis.outcomes import CENSORED_FORMS
 from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_USAGE,
@@ -293,12 +292,6 @@ def run(
     )
 
 
-def censorable(outcome) -> bool:
-    """Whether an outcome's runs can be censored at the horizon (a time to a rung or to the
-    end, not thresholded)."""
-    return outcome.form in CENSORED_FORMS and outcome.threshold is None
-
-
 def print_outcomes(results: Results, outcomes: list, console: Console) -> None:
     """The ``--outcome`` estimates of a finished study: probability or mean, 95% interval, and
     the share of runs censored at the horizon where the outcome can be censored."""
@@ -312,7 +305,7 @@ def print_outcomes(results: Results, outcomes: list, console: Console) -> None:
             row["label"],
             f"{row['estimate']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]",
             f"{row['n']:,}",
-            percent(row["censored"]) if censorable(outcome) else "-",
+            percent(row["censored"]) if outcome.censorable else "-",
         )
     console.print(table)
 
