@@ -329,7 +329,8 @@ def environment() -> dict[str, str]:
 
 
 def tail(text: str) -> str:
-    return "\n".join(text.strip().splitlines()[-STDERR_TAIL:])
+    """The last STDERR_TAIL lines of a command's stderr, without the runner's own line."""
+    return "\n".join(FAILED_LINE.sub("", text).strip().splitlines()[-STDERR_TAIL:])
 
 
 def run_checked(command: list[str], block: Block, cwd: Path, what: str) -> str:
@@ -517,12 +518,21 @@ def test_marked_blocks_are_few_and_give_reasons():
     )
 
 
-def test_a_failing_block_names_its_line_and_shows_stderr(tmp_path: Path):
-    """The runner fails, naming page and line of the command, with its stderr: a page whose second
-    command fails."""
+def test_a_failing_command_names_its_line_and_shows_stderr(tmp_path: Path):
+    """The runner fails on a command that fails before an `&&` (which `set -e` would let pass),
+    naming page and line of the command, with its stderr."""
     page = tmp_path / "page.md"
-    page.write_text("Text.\n\n```bash\necho fine\nls no-such-file\necho never\n```\n")
+    page.write_text("Text.\n\n```bash\necho fine\nls no-such-file && echo x\necho after\n```\n")
     with pytest.raises(pytest.fail.Exception) as failure:
         run_page(page, "page.md", tmp_path)
-    assert "page.md:5: `ls no-such-file` failed" in str(failure.value)
+    assert "page.md:5: `ls no-such-file && echo x` failed" in str(failure.value)
     assert "No such file" in str(failure.value)
+
+
+def test_a_failing_python_block_names_its_line_and_shows_stderr(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text("```python\nprint('fine')\n```\n\n```python\nraise SystemExit('boom')\n```\n")
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_page(page, "page.md", tmp_path)
+    assert "page.md:5: the Python block failed (exit 1)" in str(failure.value)
+    assert "boom" in str(failure.value)
