@@ -163,7 +163,7 @@ def test_bad_override_gets_the_file_style_error(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         compare(APRIL, ["x: restrains[us>israel].pressure=3"], n=10, out=tmp_path / "v", **FAST)
     assert str(caught.value) == (
-        "--variant x: restrains[us>israel].pressure=3: relations[4].pressure: must be <= 1.0, got 3"
+        "--variant x: restrains[us>israel].pressure=3: restrains[us>israel].pressure: must be <= 1.0, got 3"
     )
 
 

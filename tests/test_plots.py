@@ -799,9 +799,9 @@ def test_the_smallest_text_is_readable(figures, name):
 
 
 def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
-    """`sim plot` on a sweep folder labels the lever axis as the scenario declares it, and by
-    its path once the swept scenario file no longer loads or is no longer where the sweep read
-    it (the figure needs only the sweep's table)."""
+    """`sim plot` on a sweep folder labels the lever axis as the scenario declares it, from the
+    copy its first point keeps, whatever became of the swept file; by its path once that copy
+    no longer loads or is gone too (the figure needs only the sweep's table)."""
     from sim.analysis.compare import sweep
     from sim.cli.figures import figures_of
 
@@ -817,7 +817,12 @@ def test_sim_plot_names_a_swept_lever_by_its_meaning(tmp_path):
     assert figure.axes[0].get_xlabel().startswith("How hard the US presses Israel")
     scenario.write_text("name: [no longer a scenario\n", encoding="utf-8")
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
+    assert figure.axes[0].get_xlabel().startswith("How hard the US presses Israel")
+    copy = out / "point-000" / "scenario.yaml"
+    copy.write_text("name: [no longer a scenario\n", encoding="utf-8")
+    [(_, figure, _)] = figures_of(out, ["sweep"], None)
     assert figure.axes[0].get_xlabel() == "restrains[us>israel].pressure"
+    copy.unlink()
     scenario.unlink()
     [(_, figure, _)] = figures_of(out, ["sweep"], None)
     assert figure.axes[0].get_xlabel() == "restrains[us>israel].pressure"

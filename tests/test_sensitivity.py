@@ -193,7 +193,9 @@ def test_a_damaged_or_misshapen_block_is_refused_by_name(tmp_path, monkeypatch):
 
 
 def test_a_range_outside_the_schema_gets_the_file_style_error(tmp_path):
-    with pytest.raises(ScenarioError, match=r"--uncertain .*: relations\[4\].pressure: must be <="):
+    with pytest.raises(
+        ScenarioError, match=r"--uncertain .*: restrains\[us>israel\].pressure: must be <="
+    ):
         sobol(APRIL, ["restrains[us>israel].pressure=0:2"], n=8, replications=1)
     result = CliRunner().invoke(
         main,

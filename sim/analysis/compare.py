@@ -4,8 +4,9 @@ Every setting runs with the same root seed, so replication ``k`` of every settin
 numbers for the same purpose (``sim.model.rng.Streams``): differences between settings are paired, and
 their confidence intervals come from the per-replication differences. Each setting is an ordinary
 study (``sim.study.montecarlo.run_study``) in its own subfolder, so executors, progress and resume work
-as for ``sim run``. The folder also holds ``comparison.parquet``/``.csv`` (``sweep.*`` for a sweep)
-and ``manifest.json``.
+as for ``sim run``. The folder also holds ``comparison.parquet``/``.csv`` (``sweep.*`` for a sweep),
+``manifest.json`` and ``models/`` (``sim.study.folder.keep_models``: a copy of each scenario file, so
+that the folder can move and still be resumed and run again).
 
     >>> from sim.analysis.compare import compare, sweep
     >>> compare("scenarios/april-2024.yaml", ["strong: restrains[us>israel].pressure=1"], n=1000)
@@ -32,6 +33,7 @@ from sim.scenario.loading import load_scenario
 from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
 from sim.study.executors import DEFAULT_WORKERS
+from sim.study.folder import MODELS, keep_models
 from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import default_folder, run_study
 from sim.study.results import (
@@ -137,11 +139,17 @@ def _settings(
 
 def check_setting_name(name: str) -> None:
     """Refuse a setting name that is not a plain folder name: each setting's study is written to
-    ``OUT/NAME``, so a separator, ``..`` or an absolute name would write outside ``OUT``."""
+    ``OUT/NAME``, so a separator, ``..`` or an absolute name would write outside ``OUT``, and
+    ``models`` would mix a study with the scenario files' copies (``MODELS``)."""
     if name in ("", ".") or ".." in name or any(c in name for c in "/\\\0"):
         raise ResultsError(
             f"setting name {name!r}: a name becomes a folder below --out; use no '/', '\\', "
             "'..' or absolute names"
+        )
+    if name == MODELS:
+        raise ResultsError(
+            f"setting name {name!r}: {MODELS}/ below --out keeps the scenario files' copies; "
+            "choose another name"
         )
 
 
@@ -265,6 +273,7 @@ def compare(
     folder = Path(out) if out is not None else default_folder(f"compare-{chosen[0].file.stem}")
     common_seed = seed if seed is not None else load_scenario(chosen[0].file).seed
     parsed = _check(chosen, outcomes)
+    models = keep_models(folder, [s.file for s in chosen])
     values, summaries, hashes = {}, {}, {}
     for setting in chosen:
         if on_setting:
@@ -278,7 +287,7 @@ def compare(
     table = _table(chosen, values, summaries)
     write_table(table, folder, "comparison")
     names = [o.text for o in parsed[chosen[0].name]]
-    _write_manifest(folder, kind, chosen, hashes, n, common_seed, names)
+    _write_manifest(folder, kind, chosen, (hashes, models), n, common_seed, names)
     return table
 
 
@@ -308,12 +317,14 @@ def _write_manifest(
     folder: Path,
     kind: str,
     settings: Sequence[Setting],
-    hashes: Mapping[str, str],
+    kept: tuple[Mapping[str, str], Mapping[str, str]],
     n: int,
     seed: int,
     outcomes: Sequence[str],
 ) -> None:
-    """What was compared, how, with which versions (the settings' own manifests say more)."""
+    """What was compared, how, with which versions (the settings' own manifests say more);
+    ``kept``: each setting's model hash, and each file's copy (``keep_models``)."""
+    hashes, models = kept
     write_manifest(
         folder,
         {
@@ -328,6 +339,7 @@ def _write_manifest(
                 {
                     "name": s.name,
                     "file": str(s.file),
+                    "model": models[str(s.file)],
                     "overrides": list(s.overrides),
                     "scenario_sha256": hashes[s.name],
                     "folder": s.name,

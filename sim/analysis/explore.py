@@ -12,7 +12,9 @@ uninterrupted study's on any executor. The folder holds:
 - ``outcomes.parquet``: one row per point and outcome: ``estimate`` (a probability, or a mean) with
   its 95% interval ``ci_low``-``ci_high``, ``n`` runs, and the share ``censored`` at the horizon;
 - ``runs.parquet``: one row per point and ``replication``, one column per outcome (its expression);
-- ``problem.json`` (the SALib problem), ``morris.parquet`` for a Morris design, ``manifest.json``.
+- ``problem.json`` (the SALib problem), ``morris.parquet`` for a Morris design, ``manifest.json``;
+- ``scenario.yaml`` and the posterior it draws from (a study of one scenario file): the model it
+  ran, so that the folder can move and be resumed or run again from its own copy.
 
     >>> from sim.analysis.explore import explore
     >>> explore("scenarios/april-2024.yaml", ["us_pressure", "iran_restraint"], n=64,
@@ -56,6 +58,7 @@ from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
 from sim.study.chunks import parquet_bytes
 from sim.study.executors import DEFAULT_WORKERS, make_executor
+from sim.study.folder import keep_copies
 from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import StudyProgress, model_hash
 from sim.study.results import (
@@ -191,7 +194,7 @@ def explore(
         "seed": study_seed,
         "factors": salib_problem(chosen),
         "outcomes": [o.text for o in parsed],
-        "models": {name: model_hash(s) for name, s in bases.items()},
+        "models": [model_hash(s) for s in bases.values()],
         "points_sha256": hashlib.sha256(table.to_csv(index=False).encode()).hexdigest(),
     }
     study = _Study(Path(out) if out is not None else None, chosen, table, unit, bases, plan, parsed)
@@ -310,14 +313,25 @@ def _plain(plan: Mapping[str, Any]) -> Any:
     return json.loads(json.dumps(plan, default=str))
 
 
+def _by_content(plan: Any) -> Any:
+    """A manifest's plan with its models as a list of hashes: an older folder named each by
+    its file's path as typed, so that the same study from another directory looked like
+    another one."""
+    if isinstance(plan, dict) and isinstance(plan.get("models"), dict):
+        return {**plan, "models": list(plan["models"].values())}
+    return plan
+
+
 def _open(study: _Study, file: str | Path, overrides: Sequence[str]) -> str:
-    """Start the study's folder, or check that it holds this same study; its status."""
+    """Start the study's folder, or check that it holds this same study; its status. A new
+    folder of one scenario file keeps that scenario (``keep_copies``), so that moved, it is
+    resumed or run again from ``OUT/scenario.yaml``."""
     folder = study.folder
     if folder.exists() and not folder.is_dir():
         raise ResultsError(f"{folder}: is a file, not a folder; choose another --out")
     if (folder / "manifest.json").exists():
         old = read_manifest(folder)
-        if old.get("kind") != "explore" or old.get("plan") != _plain(study.plan):
+        if old.get("kind") != "explore" or _by_content(old.get("plan")) != _plain(study.plan):
             raise ResultsError(
                 f"{folder}: holds another study (other design, factors, outcomes, seed or "
                 "scenario); refusing to mix them: choose another --out"
@@ -325,6 +339,8 @@ def _open(study: _Study, file: str | Path, overrides: Sequence[str]) -> str:
         return old.get("status", "running")
     if folder.exists() and any(folder.iterdir()):
         raise ResultsError(f"{folder}: already exists and is not empty; choose another --out")
+    only = next(iter(study.bases.values())) if len(study.bases) == 1 else None
+    kept = {} if only is None else keep_copies(folder, only, file)
     write_manifest(
         folder,
         {
@@ -337,6 +353,7 @@ def _open(study: _Study, file: str | Path, overrides: Sequence[str]) -> str:
                 {"outcome": o.text, "label": o.label, "kind": o.kind} for o in study.outcomes
             ],
             "common_random_numbers": True,
+            **kept,
             "package_version": PACKAGE_VERSION,
             "git_commit": git_commit(),
             "started_utc": datetime.now(UTC).isoformat(),

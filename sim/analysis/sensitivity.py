@@ -10,7 +10,9 @@ each finished block of points is kept (``out/blocks/KEY/``, KEY naming the model
 uncertain paths, the points, replications and seed; the outcomes are in each block's name), so
 an interrupted study run again with the same ``out`` only evaluates what is missing, and its
 indices equal an uninterrupted study's. A finished study removes its blocks: its evaluations
-table holds the same numbers.
+table holds the same numbers. The folder keeps the model it ran (``scenario.yaml`` and the
+posterior copy, ``sim.study.folder.keep_copies``), so that moved, it is resumed or run again
+from ``OUT/scenario.yaml`` with the same blocks, and its figure names its inputs.
 
     >>> from sim.analysis.sensitivity import sobol
     >>> sobol("scenarios/april-2024.yaml", outcomes=["rung>=6"], n=64, replications=48)
@@ -50,6 +52,7 @@ from sim.scenario.schema import Scenario
 from sim.study import PACKAGE_VERSION
 from sim.study.chunks import parquet_bytes
 from sim.study.executors import DEFAULT_WORKERS, make_executor
+from sim.study.folder import keep_copies
 from sim.study.guard import refuse_unguarded_main
 from sim.study.montecarlo import model_hash
 from sim.study.results import ResultsError, atomic_write_bytes, git_commit, write_manifest
@@ -241,6 +244,7 @@ def sobol(
         if out is None
         else _block_folder(Path(out), base, study_seed, replications, paths, points)
     )
+    kept = {} if out is None else keep_copies(Path(out), base, model)
     values = _evaluate(
         base,
         study_seed,
@@ -268,6 +272,7 @@ def sobol(
             n=n,
             replications=replications,
             seed=study_seed,
+            **kept,
         )
         _remove_blocks(blocks, outcomes)  # evaluations.parquet holds the same numbers
     return table
@@ -359,7 +364,8 @@ def _evaluate(
 
 
 def _save(folder, table, points, values, chosen, outcomes, model, overrides, **settings) -> None:
-    """sobol.parquet/.csv, every evaluation (evaluations.parquet/.csv) and manifest.json."""
+    """sobol.parquet/.csv, every evaluation (evaluations.parquet/.csv) and manifest.json (with
+    the copies of the model ``keep_copies`` wrote, as ``settings["files"]``)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_table(table, folder, "sobol")
     evaluations = pd.DataFrame(points, columns=[u.path for u in chosen])
@@ -382,6 +388,8 @@ def _save(folder, table, points, values, chosen, outcomes, model, overrides, **s
             "seed": settings["seed"],
             "common_random_numbers": True,
             "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+            "files": settings["files"],
+            "priors": settings["priors"],
             "package_version": PACKAGE_VERSION,
             "git_commit": git_commit(),
             "finished_utc": datetime.now(UTC).isoformat(),

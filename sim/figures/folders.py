@@ -1,7 +1,8 @@
 """The figures a results folder can give: a study's, a sweep's, a comparison's, a Sobol study's or
 a calibration's, each drawn from the folder's tables (``figures_of``), with their levers and
-parameters named by their declared meanings where the scenario they came from can still be
-found."""
+parameters named by their declared meanings, and sweep points outside the calibration prior
+marked, from the scenario copy the folder keeps (or, for an older folder, the scenario file it
+names, if that can still be found)."""
 
 from __future__ import annotations
 
@@ -23,41 +24,36 @@ def _read_manifest(folder: Path) -> dict:
 
 
 def prior_ranges(scenario) -> dict[str, tuple[float, float]]:
-    """The calibration prior of each parameter a scenario draws from its posterior, by path:
-    ``(prior_low, prior_high)`` from the ``summary.csv`` beside the posterior file (``sim
-    calibrate`` writes both): the shared parameters, and those of the episode the scenario names
-    (``parameters_from: FILE#EPISODE``, the prefix removed); empty when the scenario has no
-    posterior or no summary is there."""
-    from sim.scenario.parameters import EPISODE_SEPARATOR, posterior_episode, posterior_file
+    """The calibration prior of each parameter a scenario draws from its posterior, by path
+    (``sim.study.folder.posterior_priors``: the ``summary.csv`` beside the posterior, or what a
+    study folder recorded of it for its own copy)."""
+    from sim.study.folder import posterior_priors
 
-    if scenario.parameters_from is None:
-        return {}
-    summary = Path(posterior_file(scenario.parameters_from)).with_name("summary.csv")
-    episode = posterior_episode(scenario.parameters_from)
-    try:
-        table = pd.read_csv(summary, usecols=["parameter", "prior_low", "prior_high"])
-    except (OSError, ValueError):
-        return {}
-    ranges = {}
-    for row in table.itertuples():
-        owner, separator, path = str(row.parameter).partition(EPISODE_SEPARATOR)
-        if separator and owner != episode:
-            continue  # another episode's own parameter
-        ranges[path if separator else owner] = (float(row.prior_low), float(row.prior_high))
-    return ranges
+    return posterior_priors(scenario)
+
+
+def _own_scenario(folder: Path, manifest: dict, named: str) -> Path:
+    """The scenario a study folder ran, from its own copy when it keeps one (so that it can be
+    found after the folder moved, or after the scenario file changed or went), else the file the
+    manifest names (``named``: an older folder)."""
+    from sim.study.results import SCENARIO_COPY
+
+    copy = folder / SCENARIO_COPY
+    return copy if copy.is_file() else Path(str(manifest.get(named) or ""))
 
 
 def sweep_figure(folder: Path, scale: str = "linear"):
     """A sweep's figure, its levers named by their declared meanings and its points outside the
-    calibration prior marked, when the swept scenario file is still where the sweep read it and
-    still loads (else levers by their paths, and no marks)."""
+    calibration prior marked, from the scenario its first point's study keeps (``_own_scenario``;
+    if it cannot be found or no longer loads, levers by their paths, and no marks)."""
     from sim.figures import plots
     from sim.figures.studies import path_labels, sweep_levers
     from sim.scenario.loading import load_scenario
     from sim.scenario.problems import ScenarioError
 
     table = pd.read_parquet(folder / "sweep.parquet")
-    source = Path(_read_manifest(folder).get("settings", [{}])[0].get("file", ""))
+    first = (_read_manifest(folder).get("settings") or [{}])[0]
+    source = _own_scenario(folder / str(first.get("folder", "")), first, "file")
     try:
         labels = path_labels(source, sweep_levers(table)) if source.is_file() else None
         priors = prior_ranges(load_scenario(source)) if source.is_file() else None
@@ -68,13 +64,14 @@ def sweep_figure(folder: Path, scale: str = "linear"):
 
 def sobol_figure(folder: Path):
     """A Sobol study's figure, each uncertain input named by its declared lever's meaning (or
-    its relation's alias) when the scenario the study read still loads (else by its name)."""
+    its relation's alias) from the scenario the study kept (``_own_scenario``; else by its
+    name)."""
     from sim.figures import plots
     from sim.figures.studies import path_labels
     from sim.scenario.problems import ScenarioError
 
     manifest = _read_manifest(folder)
-    source = Path(manifest.get("scenario_file") or "")
+    source = _own_scenario(folder, manifest, "scenario_file")
     uncertain = [u for u in manifest.get("uncertain", []) if "name" in u and "path" in u]
     try:
         named = path_labels(source, [u["path"] for u in uncertain]) if source.is_file() else {}

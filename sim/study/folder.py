@@ -5,19 +5,25 @@ A folder keeps what its study ran: ``scenario.yaml`` (the resolved scenario), th
 bytes, and the posterior sample it drew from (``scenario-posterior.parquet``), which the copy of
 the scenario names relatively. So the folder can be moved to another directory or machine and
 still be resumed, validated or run again; the manifest records every copy's SHA-256, and a
-posterior copy changed since is refused by name.
+posterior copy changed since is refused by name. It also records the calibration prior of each
+parameter the posterior draws (``priors``, from the ``summary.csv`` that ``sim calibrate`` writes
+beside it), which figures mark extrapolation against once the folder has moved away from it.
+Comparisons, sweeps, Sobol and explore studies keep the same copies (``keep_copies``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
-from sim.scenario.loading import scenario_hash
+from sim.scenario.loading import load_scenario, scenario_hash
+from sim.scenario.parameters import EPISODE_SEPARATOR, posterior_episode
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N
 from sim.study.results import (
@@ -79,6 +85,94 @@ def copy_text(scenario: Scenario) -> str:
     return canonical_text(scenario.model_copy(update={"parameters_from": POSTERIOR_COPY + episode}))
 
 
+PRIOR_SUMMARY = "summary.csv"
+"""The table ``sim calibrate`` writes beside a posterior: each parameter's prior range."""
+
+
+def posterior_priors(scenario: Scenario) -> dict[str, tuple[float, float]]:
+    """The calibration prior of each parameter a scenario draws from its posterior, by path:
+    ``(prior_low, prior_high)`` from the ``summary.csv`` beside the posterior file: the shared
+    parameters, and those of the episode the scenario names (``parameters_from: FILE#EPISODE``,
+    the prefix removed). A study folder's own posterior copy has the priors its manifest
+    recorded. Empty when the scenario has no posterior or no summary is there."""
+    if scenario.parameters_from is None:
+        return {}
+    posterior = posterior_file(scenario.parameters_from)[0]
+    if posterior.name == POSTERIOR_COPY:
+        return recorded_priors(posterior.parent)
+    episode = posterior_episode(scenario.parameters_from)
+    try:
+        table = pd.read_csv(
+            posterior.with_name(PRIOR_SUMMARY), usecols=["parameter", "prior_low", "prior_high"]
+        )
+    except (OSError, ValueError):
+        return {}
+    ranges = {}
+    for row in table.itertuples():
+        owner, separator, path = str(row.parameter).partition(EPISODE_SEPARATOR)
+        if separator and owner != episode:
+            continue  # another episode's own parameter
+        ranges[path if separator else owner] = (float(row.prior_low), float(row.prior_high))
+    return ranges
+
+
+def recorded_priors(folder: Path) -> dict[str, tuple[float, float]]:
+    """The prior ranges a study folder's manifest recorded (``posterior_priors``); empty for a
+    folder without them (older, or unreadable)."""
+    with contextlib.suppress(ResultsError):
+        priors = read_manifest(folder).get("priors")
+        if isinstance(priors, dict):
+            return {path: (float(low), float(high)) for path, (low, high) in priors.items()}
+    return {}
+
+
+def keep_copies(
+    folder: Path, scenario: Scenario, source: str | Path, name: str = SCENARIO_COPY
+) -> dict[str, Any]:
+    """Write into ``folder`` the copies of a study's model (``scenario``, read from ``source``;
+    its resolved text as ``name``) and return what a manifest records of them: ``files`` (each
+    copy's size and SHA-256) and ``priors``. For studies other than ``sim run`` (a comparison's,
+    a Sobol study's), so that their folder too can move and be resumed, re-plotted and run
+    again. Run again from its own copy, a folder keeps the source bytes it has."""
+    copies = _copies({"scenario_file": str(source)}, scenario)  # read before any is written
+    copies[name] = copies.pop(SCENARIO_COPY)
+    own = Path(source).resolve() == (folder / name).resolve() and (folder / SOURCE_COPY).is_file()
+    if own:
+        copies[SOURCE_COPY] = (folder / SOURCE_COPY).read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, data in copies.items():
+        atomic_write_bytes(folder / file, data)
+    return {
+        "files": {file: _bytes_record(data) for file, data in copies.items()},
+        "priors": _plain_priors(scenario),
+    }
+
+
+MODELS = "models"
+"""The subfolder of a comparison or sweep that keeps each scenario file's model
+(``keep_models``): ``models/STEM/STEM.yaml``, resolved, with the posterior it draws from."""
+
+
+def keep_models(folder: Path, files: list[Path]) -> dict[str, str]:
+    """Keep each scenario file of ``files`` in ``folder/models/STEM/STEM.yaml`` (``MODELS``,
+    ``keep_copies``) and return each file's copy, relative to ``folder``. Written before any
+    setting of a comparison runs, so that an interrupted folder moves too: elsewhere, it is
+    resumed or run again by the same command with each FILE replaced by its copy (setting names,
+    taken from file names, stay the same)."""
+    kept: dict[str, str] = {}
+    for file in dict.fromkeys(files):
+        taken = {Path(copy).parent.name for copy in kept.values()}
+        name = file.stem if file.stem not in taken else f"{file.stem}-{len(kept)}"
+        keep_copies(folder / MODELS / name, load_scenario(file), file, f"{name}.yaml")
+        kept[str(file)] = f"{MODELS}/{name}/{name}.yaml"
+    return kept
+
+
+def _plain_priors(scenario: Scenario) -> dict[str, list[float]]:
+    """``posterior_priors`` as a manifest records them (JSON lists)."""
+    return {path: list(bounds) for path, bounds in posterior_priors(scenario).items()}
+
+
 def _copies(manifest: dict[str, Any], scenario: Scenario) -> dict[str, bytes]:
     """The files a study keeps of its model: the resolved text, the source file's bytes, and
     the posterior it draws from."""
@@ -101,9 +195,11 @@ def _create(folder: Path, manifest: dict[str, Any], scenario: Scenario) -> dict[
     ``finished_nothing`` accepts."""
     manifest["chunks"] = {}  # from here on, a failure removes what this study wrote
     copies = _copies(manifest, scenario)  # read first: the posterior may be this folder's copy
+    priors = _plain_priors(scenario)
     clear_folder(folder)
     manifest["n"] = manifest["n"] or DEFAULT_N
     manifest["files"] = {name: _bytes_record(data) for name, data in copies.items()}
+    manifest["priors"] = priors
     save_manifest(folder, manifest)
     for name, data in copies.items():
         atomic_write_bytes(folder / name, data)
@@ -114,6 +210,7 @@ def _restore_copies(folder: Path, manifest: dict[str, Any], scenario: Scenario) 
     """Write again a copy that is missing or changed since it was recorded (the model hash
     matched, so the text is this study's); an older folder's copies are recorded as found."""
     files = manifest.setdefault("files", {})
+    manifest.setdefault("priors", _plain_priors(scenario))
     for name, data in _copies(manifest, scenario).items():
         path = folder / name
         if name not in files and path.is_file():
