@@ -11,8 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim.cli.main import main
+from sim.scenario.coherence import relation_alias
 from sim.scenario.levers import declared_levers, load_with_overrides
 from sim.scenario.loading import load_scenario
 from sim.scenario.problems import ScenarioError
@@ -196,3 +199,32 @@ def test_a_bad_posterior_column_is_named_by_its_alias(tmp_path, column, value, s
     message = str(refused.value)
     assert f"column {column}" in message and said in message, message
     assert not POSITIONAL.search(message), message
+
+
+NUMBERS = [
+    (relation_alias(relation), field)
+    for relation in load_scenario(APRIL).relations
+    for field, value in relation.model_dump().items()
+    if isinstance(value, int | float) and not isinstance(value, bool)
+]
+"""Every number of every relation of the shipped scenario, by alias and field."""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    place=st.sampled_from(NUMBERS),
+    value=st.one_of(
+        st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).map("x".__add__),
+    ),
+    spaced=st.booleans(),
+)
+def test_any_bad_number_set_through_any_alias_names_that_alias(place, value, spaced):
+    """Property: whichever relation and number, a negative value or a word is refused under the
+    alias as typed (spaces inside the brackets allowed), never under a list position."""
+    alias, field = place
+    typed = alias.replace(">", " > ").replace(",", " , ") if spaced else alias
+    assignment = f"{typed}.{field}={value}"
+    with pytest.raises(ScenarioError) as refused:
+        load_with_overrides(APRIL, [assignment])
+    assert_named_by_alias(str(refused.value), f"{alias}.{field}", f"--set {assignment}")
