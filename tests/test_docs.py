@@ -134,7 +134,8 @@ def test_model_description_points_at_modules_that_exist():
 #   ```bash          run by bash, each command checked: a failure names its page and line
 #   ```python        run as a script, under `if __name__ == "__main__":` as the pages tell readers
 #   ```yaml          a scenario: written beside the shipped ones and checked by `sim validate`
-#   ``` or ```text   what a command prints or how files are laid out: not run
+#   ```text          what the bash block just before it prints: each of its lines must be printed
+#   ```              an illustration (output of a study not run here, a layout): not run
 #
 # Install steps (`python3 -m venv .venv`, `. .venv/bin/activate`, `pip install ...`) cannot run
 # inside the suite: each is checked instead (the extras it names exist and are installed) and the
@@ -319,9 +320,11 @@ def logical_command(text: str, start: int) -> str:
 
 
 def environment() -> dict[str, str]:
-    """This environment's venv first on PATH, as `. .venv/bin/activate` gives; figures off-screen."""
+    """This environment's venv first on PATH, as `. .venv/bin/activate` gives; figures off-screen;
+    tables as wide as in a pipe (no terminal size), as the pages quote them."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     return {
-        **os.environ,
+        **inherited,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(VENV_BIN.parent),
         "MPLBACKEND": "Agg",
@@ -433,44 +436,69 @@ def check_skipped(block: Block, copy: Path) -> None:
                     validated.add(word)
 
 
-def run_block(block: Block, copy: Path, python_so_far: str) -> str:
-    """Run (or for a skipped block, check) one block in the copy; return the page's Python so far
-    (what a `continues` block goes on from)."""
+@dataclass
+class PageState:
+    """What later blocks of a page go on from: the page's Python so far (for a `continues`
+    block) and what the last block printed, if it ran as written (for a ```text block)."""
+
+    python: str = ""
+    printed: str | None = None
+
+
+def check_printed(block: Block, printed: str | None) -> None:
+    """A ```text block right after a bash block quotes what it prints: every line must be one
+    of the lines that block printed when it ran as written."""
+    assert printed is not None, (
+        f"{block.where}: quotes output of a block that did not run as written"
+    )
+    lines = set(printed.splitlines())
+    stale = [line for line in block.text.splitlines() if line.strip() and line not in lines]
+    assert not stale, (
+        f"{block.where}: quoted output the block above does not print (re-measure it):\n"
+        + "\n".join(stale)
+        + f"\n--- it printed ---\n{printed}"
+    )
+
+
+def run_block(block: Block, copy: Path, state: PageState) -> None:
+    """Run (or for a skipped block, check) one block in the copy, updating the page's state."""
+    printed, state.printed = state.printed, None
     if block.marker == "skip":
         check_skipped(block, copy)
-        return python_so_far
+        return
     text = smaller(block) if block.marker == "smaller" else block.text
     if block.language == "bash":
         script = copy.parent / f"block-{block.line}.sh"
         script.write_text(bash_script(Block(block.page, block.line, "bash", text)))
-        run_checked(["bash", "-o", "pipefail", str(script)], block, copy, "the block")
+        output = run_checked(["bash", "-o", "pipefail", str(script)], block, copy, "the block")
+        state.printed = None if block.marker else output
     elif block.language == "python":
-        code = (python_so_far if block.marker == "continues" else "") + text
+        state.python = (state.python if block.marker == "continues" else "") + text
         script = copy.parent / f"block-{block.line}.py"
-        script.write_text(python_script(code))
+        script.write_text(python_script(state.python))
         run_checked([sys.executable, str(script)], block, copy, "the Python block")
-        return code
     elif block.language == "yaml":
         scenario = copy / "scenarios" / f"docs-test-{block.line}.yaml"
         scenario.write_text(text)
         run_checked(
             ["sim", "validate", str(scenario)], block, copy, "`sim validate` of the scenario"
         )
+    elif block.language == "text":
+        check_printed(block, printed)
     else:
-        assert block.language in ("", "text"), f"{block.where}: a ```{block.language} block"
-    return python_so_far
+        assert block.language == "", f"{block.where}: a ```{block.language} block"
 
 
 def run_page(page: Path, name: str, copy: Path) -> None:
     """Run a page's blocks in order in the copy; warn of each one skipped or shrunk."""
-    python_so_far = ""
+    state = PageState()
     for block in read_blocks(page, name):
         if block.marker in ("skip", "smaller"):
             warnings.warn(
                 DocsBlockNotRunAsWritten(f"{block.where}: {block.marker}: {block.reason}"),
                 stacklevel=1,
             )
-        python_so_far = run_block(block, copy, python_so_far)
+        run_block(block, copy, state)
 
 
 @pytest.fixture
@@ -536,3 +564,13 @@ def test_a_failing_python_block_names_its_line_and_shows_stderr(tmp_path: Path):
         run_page(page, "page.md", tmp_path)
     assert "page.md:5: the Python block failed (exit 1)" in str(failure.value)
     assert "boom" in str(failure.value)
+
+
+def test_quoted_output_that_is_not_printed_fails(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```bash\necho 0.480\n```\n\n```text\n0.480\n```\n\n```bash\necho 0.650\n```\n\n```text\n0.480\n```\n"
+    )
+    with pytest.raises(AssertionError) as failure:
+        run_page(page, "page.md", tmp_path)
+    assert "page.md:13: quoted output the block above does not print" in str(failure.value)
