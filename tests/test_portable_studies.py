@@ -120,10 +120,14 @@ def test_a_moved_interrupted_comparison_resumes_from_its_copies(project, tmp_pat
     assert plotted.exit_code == 0, plotted.output
 
 
-def test_a_moved_interrupted_sweep_resumes_from_its_copy(project, tmp_path):
+@pytest.mark.parametrize("chunks", [0, 1])
+def test_a_moved_interrupted_sweep_resumes_from_its_copy(project, tmp_path, chunks):
+    """Stopped in its first point (no point had a folder with copies yet) or after one chunk:
+    resumed from the folder's copy, the sweep equals an uninterrupted one, and its figure still
+    marks the points outside the prior."""
     whole = sweep_of(project, tmp_path / "whole")
     out = results_folder(project, "sweep")
-    interrupted_after(montecarlo, "simulate_chunk", 1, lambda: sweep_of(project, out))
+    interrupted_after(montecarlo, "simulate_chunk", chunks, lambda: sweep_of(project, out))
     folder = moved(out, project, tmp_path / "away" / "sweep")
     command = ["sweep", copy_of(folder, project), "--lever", "us_pressure=0:1:3", "-n", 4]
     options = ["-o", folder, "--outcome", "rung>=3", "-w", 1, "--executor", "serial"]
@@ -131,7 +135,9 @@ def test_a_moved_interrupted_sweep_resumes_from_its_copy(project, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     table = pd.read_parquet(folder / "sweep.parquet")
     pd.testing.assert_frame_equal(table, whole, check_exact=True)
-    assert Results(folder / "point-000").manifest["resumed_utc"]  # continued, not redone
+    assert bool(Results(folder / "point-000").manifest.get("resumed_utc")) == (chunks > 0)
+    marked = sweep_figure(folder).data.drop_duplicates("restrains[us>israel].pressure")
+    assert marked.extrapolation.tolist() == [True, False, False]
 
 
 def sobol_of(scenario: Path, out: Path) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from sim.study.results import (
     file_sha256,
     read_manifest,
     save_manifest,
+    write_manifest,
 )
 from sim.study.tables import clear_folder, finished_nothing, is_leftover
 
@@ -155,7 +156,8 @@ MODELS = "models"
 
 def keep_models(folder: Path, files: list[Path]) -> dict[str, str]:
     """Keep each scenario file of ``files`` in ``folder/models/STEM/STEM.yaml`` (``MODELS``,
-    ``keep_copies``) and return each file's copy, relative to ``folder``. Written before any
+    ``keep_copies``; a manifest beside it records the copies and the posterior's priors, which a
+    study run from the copy takes over) and return each file's copy, relative to ``folder``. Written before any
     setting of a comparison runs, so that an interrupted folder moves too: elsewhere, it is
     resumed or run again by the same command with each FILE replaced by its copy (setting names,
     taken from file names, stay the same)."""
@@ -163,7 +165,8 @@ def keep_models(folder: Path, files: list[Path]) -> dict[str, str]:
     for file in dict.fromkeys(files):
         taken = {Path(copy).parent.name for copy in kept.values()}
         name = file.stem if file.stem not in taken else f"{file.stem}-{len(kept)}"
-        keep_copies(folder / MODELS / name, load_scenario(file), file, f"{name}.yaml")
+        copies = keep_copies(folder / MODELS / name, load_scenario(file), file, f"{name}.yaml")
+        write_manifest(folder / MODELS / name, {"kind": "model", "source": str(file), **copies})
         kept[str(file)] = f"{MODELS}/{name}/{name}.yaml"
     return kept
 
