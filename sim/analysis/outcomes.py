@@ -24,9 +24,9 @@ under it) and its name in lower case, other characters as ``-``: ``exhausted:isr
 
 Censoring: ``days_to_rung`` of a run that never reached the rung (``days_to_end`` of one that did
 not end) is the horizon: the estimate is a mean restricted to the horizon, and the tables give the
-share of such runs in a ``censored`` column. A cost-exchange ratio is undefined (NaN, left out of its mean; ``n`` counts
-the rest) in a run where the attacker spent nothing on the defender. Anything else:
-``custom_outcome(function)`` of a run's row (a dict) and its events (a DataFrame).
+share of such runs in a ``censored`` column. A cost-exchange ratio is undefined (NaN, left out of
+its mean; ``n`` counts the rest) in a run where the attacker spent nothing on the defender.
+Anything else: ``custom_outcome(function)`` of a run's row (a dict) and its events (a DataFrame).
 A new form is one pattern in ``_FORMS`` and one value function in ``_VALUES``.
 """
 
@@ -153,13 +153,11 @@ class Outcome:
 
     @property
     def censorable(self) -> bool:
-        """Whether its runs can be censored at the horizon: a time to a rung or to the end, not
-        thresholded."""
+        """Whether runs can be censored at the horizon: a ``days_*`` form with no threshold."""
         return self.form in CENSORED_FORMS and self.threshold is None
 
     def censored(self, values: np.ndarray) -> float:
-        """Share of ``values`` censored at the horizon: runs that never reached the rung of a
-        ``days_to_rung`` outcome, or never ended for ``days_to_end`` (0 for every other outcome)."""
+        """Share of ``values`` at the horizon: runs that never reached the rung (never ended)."""
         if not self.censorable or len(values) == 0:
             return 0.0
         return float(np.mean(np.asarray(values) >= self.horizon_days))
@@ -354,13 +352,9 @@ def _from_match(text: str, form: str, groups: tuple) -> Outcome:
 
 
 def _check_actors(outcome: Outcome, scenario: Scenario, source: str | Path) -> None:
-    named = {
-        "strike": outcome.names,
-        "exchange": outcome.names,
-        "exhausted": outcome.names[:1],
-        "total": outcome.names[1:],
-    }.get(outcome.form, ())
-    unknown = [name for name in named if name not in scenario.actors]
+    names = outcome.names
+    named = {"strike": names, "exchange": names, "exhausted": names[:1], "total": names[1:]}
+    unknown = [name for name in named.get(outcome.form, ()) if name not in scenario.actors]
     if unknown:
         raise OutcomeError(
             f"outcome {outcome.text!r}: {source or 'the scenario'} has no actor "
