@@ -489,3 +489,24 @@ def test_a_scheduler_killed_mid_study_keeps_finished_chunks_and_resume_equals_a_
     result = run("--resume", str(out), "-w", "1")
     assert result.exit_code == 0, result.output
     assert_same_tables(Results(out), whole)
+
+
+@pytest.mark.parametrize(("chunks", "said"), [(0, "nothing had finished"), (1, "finished work")])
+def test_an_interrupted_comparison_says_truly_whether_work_is_kept(tmp_path, chunks, said):
+    from tests.interrupts import interrupted_after
+
+    out = tmp_path / "cmp"
+    command = ["compare", str(POINT), "-n", "40", "-o", str(out)]
+    command += ["--variant", "strong: restrains[us>israel].pressure=0.9", "--executor", "serial"]
+    said_lines = []
+
+    def run():
+        result = CliRunner().invoke(main, command)
+        said_lines.append(result.stderr)
+        if result.exit_code == 130:
+            raise KeyboardInterrupt
+
+    interrupted_after(montecarlo, "simulate_chunk", chunks, run)
+    assert f"interrupted: {said}" in said_lines[0]
+    finished = CliRunner().invoke(main, command)
+    assert finished.exit_code == 0, finished.output

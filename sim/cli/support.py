@@ -20,6 +20,7 @@ from sim.scenario.loading import ScenarioError
 from sim.scenario.problems import Problem
 from sim.scenario.schema import Scenario
 from sim.study.executors import DEFAULT_WORKERS, ExecutorError, StudyFault
+from sim.study.folder import MODELS
 from sim.study.progress import StudyProgress, terminal_bar
 from sim.study.results import MANIFEST, ResultsError
 from sim.study.stopping import TargetError, parse_target
@@ -172,9 +173,11 @@ def study_faults(folder: Path, continue_with: str) -> Iterator[None]:
 
 
 def _what_is_kept(folder: Path, continue_with: str) -> str:
-    """After a study stopped: the study keeps its folder when a chunk had finished (and
-    removes what it had made when none had)."""
-    if (folder / MANIFEST).is_file():
+    """After a study stopped: a study keeps its folder when a chunk had finished (and removes
+    what it had made when none had); a comparison or sweep keeps each setting's study that
+    had begun, whose manifest is in a subfolder (``models/`` holds only the copies)."""
+    begun = [p for p in folder.glob(f"*/{MANIFEST}") if p.parent.name != MODELS]
+    if (folder / MANIFEST).is_file() or begun:
         return f"finished work is kept in {folder}; {continue_with}"
     return "nothing had finished, so nothing is kept; run the same command again"
 
