@@ -521,9 +521,43 @@ def test_readme_quick_start_is_the_install_then_one_command():
     assert second.text.strip() == ci_command(), f"{second.where}: not the last line of .ci/run"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_runs_as_written(page: str, checkout_copy: Path):
-    run_page(checkout_copy / page, page, checkout_copy)
+class PageRunsAsWritten:
+    """A page's blocks run as written. One class per page, not one parametrized test: pytest-xdist
+    (--dist=loadscope) sends each class to a worker of its own, and the pages take minutes."""
+
+    page = ""
+
+    def test_runs_as_written(self, checkout_copy: Path):
+        run_page(checkout_copy / self.page, self.page, checkout_copy)
+
+
+class TestReadme(PageRunsAsWritten):
+    page = "README.md"
+
+
+class TestTutorialFirstRun(PageRunsAsWritten):
+    page = "docs/tutorial-first-run.md"
+
+
+class TestTutorialWritingAScenario(PageRunsAsWritten):
+    page = "docs/tutorial-writing-a-scenario.md"
+
+
+class TestTutorialRestraint(PageRunsAsWritten):
+    page = "docs/tutorial-restraint.md"
+
+
+class TestTutorialExplore(PageRunsAsWritten):
+    page = "docs/tutorial-explore.md"
+
+
+class TestTutorialDask(PageRunsAsWritten):
+    page = "docs/tutorial-dask.md"
+
+
+def test_every_page_is_run():
+    """README.md and every docs/tutorial-*.md, a new tutorial included, has its class above."""
+    assert sorted(c.page for c in PageRunsAsWritten.__subclasses__()) == sorted(PAGES)
 
 
 def test_marked_blocks_are_few_and_give_reasons():
