@@ -261,3 +261,11 @@ def test_a_grid_too_large_to_run_is_refused_before_it_is_made(tmp_path):
     with pytest.raises(ResultsError, match="the grid has 1,600 points; a sweep runs at most 1,000"):
         sweep(APRIL, levers, n=5, out=tmp_path / "s", **FAST)
     assert not (tmp_path / "s").exists()
+
+
+def test_settings_named_by_text_paths_compare_as_path_ones_do(tmp_path):
+    as_text = [Setting("base", str(APRIL)), Setting("strong", str(STRONG))]
+    as_paths = [Setting("base", APRIL), Setting("strong", STRONG)]
+    by_text = compare(as_text, n=20, out=tmp_path / "text", **FAST)
+    by_path = compare(as_paths, n=20, out=tmp_path / "path", **FAST)
+    pd.testing.assert_frame_equal(by_text, by_path)

@@ -84,6 +84,9 @@ class Setting:
     origins: tuple[str, ...] = field(default_factory=tuple)
     """Where each override came from, for error messages (``--set`` when empty)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", Path(self.file))  # a str from Python callers too
+
     def origin_of_each(self) -> tuple[str, ...]:
         """One origin per override."""
         return self.origins or ("--set",) * len(self.overrides)
