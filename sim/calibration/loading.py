@@ -103,7 +103,7 @@ def _check_prior_ranges(
 ) -> None:
     """Validate the scenario with every prior at its low end, then at its high end; a value the
     scenario refuses is reported at the prior's line in the config (``where``: its name and the
-    line of each key). A relation named by alias is matched by its position in the scenario."""
+    line of each key). A relation named by alias is matched by its alias or its position."""
     source, lines = where
     for corner in ("low", "high"):
         values = {p.scenario_path: getattr(p, corner) for p in priors}
@@ -117,7 +117,7 @@ def _check_prior_ranges(
                         f"{corner} {value} in {file}: {e.message}")
                 for e in exc.problems
                 for path, value in values.items()
-                if _within(_dotted(e.field), placed[path])
+                if _within(_dotted(e.field), placed[path]) or _within(e.field, path)
             ] or exc.problems) from None  # fmt: skip
 
 
