@@ -21,8 +21,6 @@ from sim.cli.support import (
     progress_bar,
     user_errors,
 )
-from sim.figures.scores import reliability_diagram
-from sim.figures.style import save_figure
 from sim.study import DEFAULT_N
 from sim.study.results import read_manifest
 
@@ -169,7 +167,11 @@ def _continues(folder: Path) -> Iterator[None]:
 
 def _write_figure(results: ScoreResults) -> None:
     """The reliability diagram beside the tables (its CSV holds the numbers drawn); the files'
-    metadata name the questions file, seed, replications, version and commit."""
+    metadata name the questions file, seed, replications, version and commit. (matplotlib is
+    imported here, not with the command line, which it would slow by a third of a second.)"""
+    from sim.figures.scores import reliability_diagram
+    from sim.figures.style import save_figure
+
     manifest = read_manifest(results.folder)
     trace = {
         "scenario_file": manifest["questions_file"],
