@@ -16,7 +16,8 @@ from sim.analysis.compare import outcome_indicator
 from sim.calibration.config import Config, Episode
 from sim.calibration.folds import QUESTION_POSTERIOR, prior_only_columns, question_posterior
 from sim.calibration.loading import load_config
-from sim.calibration.loo import score_loo
+from sim.calibration.loo import _verdict, score_loo
+from sim.calibration.smc import _append_section
 from sim.calibration.targets import Prior
 from sim.cli.score import score_command
 from sim.model.rng import Streams
@@ -259,3 +260,46 @@ def test_in_sample_forecasts_come_from_a_fit_on_every_episode_and_are_a_referenc
     brier = in_sample.brier.dropna()
     assert skill.loc[("brier", "model_in_sample"), "baseline_mean"] == pytest.approx(brier.mean())
     assert "; in-sample 0." in result.output
+
+
+@pytest.mark.parametrize(
+    ("skill", "low", "high", "verdict"),
+    [
+        (0.5, 0.1, 0.8, "the model is better"),
+        (-0.5, -0.8, -0.1, "the model is worse"),
+        (0.2, -0.3, 0.6, "cannot be told apart (the model's mean is better)"),
+        (-0.2, -0.6, 0.3, "cannot be told apart (the model's mean is worse)"),
+        (np.nan, np.nan, np.nan, "undefined (the reference scores 0)"),
+    ],
+)
+def test_a_verdict_says_what_the_interval_says(skill, low, high, verdict):
+    row = pd.Series({"skill": skill, "ci_low": low, "ci_high": high})
+    assert _verdict(row) == verdict
+
+
+def test_the_report_section_gives_every_reference_its_verdict(scored):
+    out, _ = scored
+    text = (out / "report.md").read_text()
+    skill = pd.read_parquet(out / "skill.parquet")
+    assert text.startswith("## Leave-one-episode-out forecasts")
+    for row in skill.itertuples():
+        assert f"| {row.baseline} | {row.baseline_mean:.3f} | {row.skill:+.2f} " in text
+        assert _verdict(row) in text
+    assert "| april-2024 | 1 |" in text and "| strong-pressure | 1 |" in text
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("## SBC\nnew\n", "# R\n\n## A\na\n\n## SBC\nnew\n\n## LOO\nl\n"),
+        ("## LOO\nl2\n", "# R\n\n## A\na\n\n## SBC\nold\n\n## LOO\nl2\n"),
+        ("## X\nx\n", "# R\n\n## A\na\n\n## SBC\nold\n\n## LOO\nl\n\n## X\nx\n"),
+    ],
+)
+def test_a_section_replaces_its_namesake_and_keeps_the_sections_after_it(
+    section, expected, tmp_path
+):
+    report = tmp_path / "report.md"
+    report.write_text("# R\n\n## A\na\n\n## SBC\nold\n\n## LOO\nl\n")
+    _append_section(report, section)
+    assert report.read_text() == expected

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.forecasts import (
+    BASELINES,
     IN_SAMPLE,
     ScoreResults,
     check_score_folder,
@@ -128,6 +129,7 @@ def score_loo(
         "folds": folds,
     }
     write_manifest(folder, manifest)
+    atomic_write_bytes(folder / REPORT, loo_report(results, manifest).encode("utf-8"))
     return results
 
 
@@ -219,3 +221,72 @@ def _in_question_order(forecasts: pd.DataFrame, loaded: list[LoadedQuestion]) ->
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+REPORT = "report.md"
+"""The leave-one-episode-out scoring's report section, in its output folder."""
+SCORE_NAMES = {"brier": "Brier score", "log_score": "log score (nats)", "rps": "RPS"}
+
+
+def loo_report(results: ScoreResults, manifest: dict[str, Any]) -> str:
+    """The scoring as a report section (Markdown): mean scores by forecaster, the model's skill
+    against each reference with its interval and a verdict, and the mean Brier score per
+    episode; where it comes from (questions, config, replications, commit)."""
+    lines = [
+        "## Leave-one-episode-out forecasts",
+        "",
+        f"`sim score {manifest['questions_file']} --loo`: each episode's questions forecast from "
+        f"a fit of the other episodes of `{manifest['calibration_config']}` (SHA-256 "
+        f"{manifest['calibration_sha256'][:12]}), {manifest['n_per_study']:,} replications a "
+        f"study, commit {str(manifest['git_commit'])[:7]}. Scores are losses (lower is better); "
+        "skill is 1 - model / reference, with a paired bootstrap 95% interval over the questions.",
+        "",
+    ]
+    for name, label in SCORE_NAMES.items():
+        skill = results.skill[results.skill.score == name]
+        if skill.empty:
+            continue
+        lines += [f"**{label}**, {int(skill.questions.iloc[0])} questions: the model "
+                  f"{skill.model_mean.iloc[0]:.3f}.", "",
+                  "| reference | its mean | model's skill [95% CI] | verdict |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"| {row.baseline} | {row.baseline_mean:.3f} | {row.skill:+.2f} "
+            f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}] | {_verdict(row)} |"
+            for row in skill.itertuples()
+        ]
+        lines.append("")
+    return "\n".join([*lines, *_by_episode(results.forecasts)])
+
+
+def _verdict(row: Any) -> str:
+    """Whether the interval says the model beats the reference, loses to it, or cannot tell."""
+    if pd.isna(row.skill):
+        return "undefined (the reference scores 0)"
+    if row.ci_low > 0:
+        return "the model is better"
+    if row.ci_high < 0:
+        return "the model is worse"
+    leaning = "better" if row.skill > 0 else "worse"
+    return f"cannot be told apart (the model's mean is {leaning})"
+
+
+def _by_episode(forecasts: pd.DataFrame) -> list[str]:
+    """Mean Brier score per left-out episode and forecaster, as Markdown table lines."""
+    binary = forecasts.dropna(subset=["brier"])
+    if binary.empty:
+        return []
+    table = binary.pivot_table(index="left_out", columns="forecaster", values="brier")
+    counts = binary.groupby("left_out").id.nunique()
+    names = [name for name in ("model", IN_SAMPLE, *BASELINES) if name in table]
+    lines = ["**Mean Brier score by episode left out**", ""]
+    lines += [
+        "| episode | questions | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    lines += [
+        f"| {episode} | {counts[episode]} | "
+        + " | ".join(f"{table.loc[episode, name]:.3f}" for name in names)
+        + " |"
+        for episode in table.index
+    ]
+    return [*lines, ""]

@@ -30,6 +30,11 @@ SBC_FIGURES = (
 report keeps it (``--check`` writes it; a new fit of another config starts without it)."""
 
 
+LOO_SECTION = Path("loo") / "report.md"
+"""Where a calibration folder keeps the report of ``sim score --loo`` on it (its tables copied
+from that command's output folder to ``loo/``), shown at the end of ``report.md``."""
+
+
 def draws_folder(config: Config, out: Path) -> Path:
     """Where the config's simulations are saved: ``OUT/draws/<config hash>``."""
     return out / "draws" / config_hash(config)
@@ -129,14 +134,15 @@ def _checks(
 
 
 def write_report(config: Config, tables: dict[str, pd.DataFrame], folder: Path) -> None:
-    """``report.md``: the fit's report, then the SBC section if ``--check`` wrote one."""
+    """``report.md``: the fit's report, then the SBC section if ``--check`` wrote one, then the
+    leave-one-episode-out section if the folder holds one (``LOO_SECTION``)."""
     from sim.calibration.report import report
     from sim.study.results import atomic_write_bytes
 
     text = report(config, tables)
-    section = folder / SBC_SECTION
-    if section.exists():
-        text += "\n" + section.read_text(encoding="utf-8")
+    for section in (folder / SBC_SECTION, folder / LOO_SECTION):
+        if section.exists():
+            text += "\n" + section.read_text(encoding="utf-8")
     atomic_write_bytes(folder / "report.md", text.encode("utf-8"))
 
 
@@ -170,12 +176,15 @@ def run_check(
 
 
 def _append_section(report: Path, section: str) -> None:
-    """Put ``section`` at the end of an existing report, replacing an older SBC section."""
+    """Put ``section`` into an existing report: in place of an older section with its heading
+    (up to the next ``## `` heading, so the sections after it stay), else at the end."""
     from sim.study.results import atomic_write_bytes
 
     if not report.exists():
         return
-    text = report.read_text(encoding="utf-8")
+    text = report.read_text(encoding="utf-8").rstrip("\n")
     heading = section.splitlines()[0]
-    kept = text.split("\n" + heading, 1)[0].rstrip("\n")
-    atomic_write_bytes(report, f"{kept}\n\n{section}".encode())
+    before, found, after = text.partition("\n" + heading)
+    rest = after.partition("\n## ")[2] if found else ""
+    kept = [before.rstrip("\n"), section.rstrip("\n")] + ([f"## {rest}"] if rest else [])
+    atomic_write_bytes(report, ("\n\n".join(kept) + "\n").encode())
