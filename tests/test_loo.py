@@ -16,7 +16,7 @@ from sim.analysis.compare import outcome_indicator
 from sim.calibration.config import Config, Episode
 from sim.calibration.folds import QUESTION_POSTERIOR, prior_only_columns, question_posterior
 from sim.calibration.loading import load_config
-from sim.calibration.loo import _verdict, score_loo
+from sim.calibration.loo import _scenario_paths, _verdict, score_loo
 from sim.calibration.smc import _append_section
 from sim.calibration.targets import Prior
 from sim.cli.score import score_command
@@ -303,3 +303,30 @@ def test_a_section_replaces_its_namesake_and_keeps_the_sections_after_it(
     report.write_text("# R\n\n## A\na\n\n## SBC\nold\n\n## LOO\nl\n")
     _append_section(report, section)
     assert report.read_text() == expected
+
+
+EPISODE_QUESTIONS = DATA.parents[1] / "calibration" / "questions-episodes.yaml"
+SHIPPED_CONFIG = DATA.parents[1] / "calibration" / "calibrate.yaml"
+
+
+def test_the_shipped_episode_questions_fit_their_folds_cite_sources_and_end_by_the_cutoff():
+    import datetime as dt
+    import re
+
+    from sim.analysis.questions import load_questions
+
+    config = load_config(SHIPPED_CONFIG)
+    needs = {name: _scenario_paths(config, name) for name in config.episode_names}
+    parsed, loaded = load_questions(EPISODE_QUESTIONS, episodes=needs)
+    sources = (DATA.parents[1] / "calibration" / "sources.md").read_text()
+    rows = set(re.findall(r"^\| ([ES]\d+) \|", sources, flags=re.MULTILINE))
+    for question in parsed.questions:
+        assert question.forecast_date <= question.resolved_on <= dt.date(2024, 4, 14), question.id
+        cited = re.findall(r"\[([ES]\d+)\]", question.resolution_source + question.base_rate.source)
+        assert set(cited) <= rows, (question.id, set(cited) - rows)
+    for name in config.episode_names:
+        asked = [q for q in loaded if q.question.episode == name]
+        assert len(asked) >= 4 and any(q.ordinal for q in asked), name
+    april, _ = load_questions(DATA.parents[1] / "calibration" / "questions-april-2024.yaml")
+    same = {q.id: q.resolution for q in parsed.questions if q.episode == "april-2024"}
+    assert same == {q.id: q.resolution for q in april.questions}
