@@ -40,7 +40,10 @@ def assert_same_tables(a: Results, b: Results) -> None:
 
 
 def start_run(out: Path, workers: int) -> subprocess.Popen:
-    """`python -m sim run` in its own process group, as a shell would start it."""
+    """`python -m sim run` in its own process group, as a shell would start it, at a lower
+    priority than this process: on a loaded machine (other test workers running studies) the
+    test would otherwise wait its turn while the whole run finished, and find nothing left to
+    interrupt."""
     command = [sys.executable, "-m", "sim", "run", str(APRIL), "-n", str(N)]
     command += ["--workers", str(workers), "--chunk-size", "10", "-o", str(out)]
     return subprocess.Popen(
@@ -48,6 +51,7 @@ def start_run(out: Path, workers: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=lambda: os.nice(10),
         cwd=ROOT,
     )
 
