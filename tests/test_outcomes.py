@@ -322,3 +322,17 @@ def test_ending_values_on_a_hand_made_table():
     values = days.values(runs)
     assert values.tolist() == [12, 90, 30] and days.censored(values) == pytest.approx(1 / 3)
     assert parse_outcome("days_to_end<=20", SETTLING).values(runs).tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("sd", "n", "confidence", "expected"),
+    [
+        (2.0, 4, 0.95, 3.182446305284263),
+        (1.0, 2, 0.90, 6.313752 / math.sqrt(2)),
+        (3.0, 1, 0.95, math.nan),
+    ],
+)
+def test_the_student_t_half_width_is_the_textbook_one(sd, n, confidence, expected):
+    from sim.study.summary import t_half_width
+
+    assert t_half_width(sd, n, confidence) == pytest.approx(expected, rel=1e-3, nan_ok=True)

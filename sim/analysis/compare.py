@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.analysis.outcomes import Outcome, OutcomeError, estimate, parse_outcome, parse_outcomes
 from sim.scenario.levers import MAX_LEVER_STEPS, Lever, load_with_overrides
@@ -42,6 +41,7 @@ from sim.study.results import (
     git_commit,
     write_manifest,
 )
+from sim.study.summary import t_half_width
 from sim.study.tables import write_csv_safely
 
 __all__ = ["DEFAULT_OUTCOMES", "Lever", "Setting", "compare", "outcome_indicator", "sweep"]
@@ -170,7 +170,7 @@ def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) ->
     d, n = b - a, len(a)
     mean = float(d.mean())
     sd = float(d.std(ddof=1)) if n > 1 else np.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
+    half = t_half_width(sd, n, confidence)
     independent = float(a.var() + b.var()) / n if n else np.nan
     paired = sd**2 / n
     saved = 1 - paired / independent if independent > 0 else np.nan

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from sim.errors import ResultsError
 from sim.scenario.coherence import node_at
@@ -184,6 +183,8 @@ def unit_design(
     kind: str, factors: Sequence[Factor], n: int, rng: np.random.Generator, levels: int = 3
 ) -> np.ndarray:
     """The design on the unit cube, shape (points, factors); ``rng`` makes it reproducible."""
+    from scipy import stats  # here, not with the command line (half a second)
+
     check_design(kind, factors, n, levels)
     d = len(factors)
     if kind == "lhs":

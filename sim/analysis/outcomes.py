@@ -42,12 +42,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.errors import ResultsError
 from sim.model.outcomes import first_day_column
 from sim.scenario.schema import Scenario
-from sim.study.results import wilson_interval
+from sim.study.summary import t_half_width, wilson_interval
 
 
 class OutcomeError(ResultsError):
@@ -413,6 +412,5 @@ def estimate(values: np.ndarray, kind: str, confidence: float = 0.95) -> dict[st
         centre = float(finite.mean()) if n else math.nan
         return {"estimate": centre, "ci_low": float(low[0]), "ci_high": float(high[0]), "n": n}
     mean = float(finite.mean()) if n else math.nan
-    spread = finite.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * spread) if n > 1 else math.nan
+    half = t_half_width(float(finite.std(ddof=1)) if n > 1 else math.nan, n, confidence)
     return {"estimate": mean, "ci_low": mean - half, "ci_high": mean + half, "n": n}

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.errors import ResultsError
 
@@ -250,6 +249,8 @@ def quasi_p_values(design: Design, limits: Limits) -> dict[str, tuple[float, flo
     runs of interest among its runs, were its density that of the box with this one limit
     lifted. A small value says the limit is not noise.
     """
+    from scipy.stats import binom  # here, not with the command line (half a second)
+
     whole = design.whole()
     runs, interest = _counts(design, limits)
     values = {}
@@ -268,7 +269,7 @@ def quasi_p_values(design: Design, limits: Limits) -> dict[str, tuple[float, flo
                 sides.append(float("nan"))
                 continue
             wider_runs, wider_interest = _counts(design, {**limits, name: relaxed})
-            sides.append(float(stats.binom.sf(interest - 1, runs, wider_interest / wider_runs)))
+            sides.append(float(binom.sf(interest - 1, runs, wider_interest / wider_runs)))
         values[name] = (sides[0], sides[1])
     return values
 

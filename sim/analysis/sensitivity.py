@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy import stats
 
 from sim.analysis.compare import check_outcomes, write_table
 from sim.analysis.explore import replication_values
@@ -88,6 +87,8 @@ def saltelli_points(
             SmallSampleWarning,
             stacklevel=3,
         )
+    from scipy import stats  # here, not with the command line (half a second)
+
     unit = stats.qmc.Sobol(d=2 * d, rng=rng, bits=64).random(n).T.reshape(2, d, n)
     low, high = np.array(bounds, dtype=float).T
     a_b = low[None, :, None] + unit * (high - low)[None, :, None]
@@ -107,6 +108,8 @@ def _indices(f: Mapping[str, np.ndarray], idx: np.ndarray | None = None) -> np.n
     """First and total indices, shape (2, s, d), of the evaluations (rows ``idx`` of the sample)."""
     if idx is not None:
         f = {"f_A": f["f_A"][:, idx], "f_B": f["f_B"][:, idx], "f_AB": f["f_AB"][..., idx]}
+    from scipy import stats
+
     result = stats.sobol_indices(func=dict(f), n=f["f_A"].shape[1])
     s, d = f["f_A"].shape[0], f["f_AB"].shape[0]
     return np.stack([result.first_order.reshape(s, d), result.total_order.reshape(s, d)])

@@ -12,7 +12,6 @@ import pandas as pd
 
 from sim.analysis.forecasts import BASELINES, IN_SAMPLE, ScoreResults, score
 from sim.analysis.scores import DEFAULT_RESAMPLES
-from sim.calibration.loo import score_loo
 from sim.cli.support import (
     EXECUTOR_OPTION,
     EXIT_INTERRUPTED,
@@ -134,6 +133,8 @@ def score_command(
     }
     with _continues(out), progress_bar("replications") as progress:
         if loo:
+            from sim.calibration.loo import score_loo  # fits: numpy and scipy at their heaviest
+
             results = score_loo(
                 questions, config_path, particles=particles, in_sample=in_sample,
                 progress=progress, on_fold=_announce_fold, **options,
