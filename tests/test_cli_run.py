@@ -39,6 +39,15 @@ def assert_same_tables(a: Results, b: Results) -> None:
     pd.testing.assert_frame_equal(a.events, b.events, check_exact=True)
 
 
+def _as_a_shell_starts_it() -> None:
+    """In the child before exec: Ctrl-C with its default action and not blocked, whatever the
+    test process inherited (a test worker may have it ignored or blocked; both survive exec),
+    and a lower priority than the test (below)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    os.nice(10)
+
+
 def start_run(out: Path, workers: int) -> subprocess.Popen:
     """`python -m sim run` in its own process group, as a shell would start it, at a lower
     priority than this process: on a loaded machine (other test workers running studies) the
@@ -51,7 +60,7 @@ def start_run(out: Path, workers: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=lambda: os.nice(10),
+        preexec_fn=_as_a_shell_starts_it,
         cwd=ROOT,
     )
 

@@ -23,6 +23,7 @@ from sim.cli.main import main
 from sim.figures.folders import sobol_figure, sweep_figure
 from sim.study.results import SCENARIO_COPY, Results
 from tests.interrupts import interrupted_after
+from tests.test_portable_results import moved
 
 ROOT = Path(__file__).parents[1]
 APRIL = ROOT / "scenarios" / "april-2024.yaml"
@@ -50,14 +51,6 @@ def project(tmp_path) -> Path:
     for source in (posterior, posterior.with_name("summary.csv")):
         shutil.copy(source, tmp_path / "project" / "calibration" / source.name)
     return tmp_path / "project" / "scenarios" / APRIL.name
-
-
-def moved(folder: Path, project: Path, elsewhere: Path) -> Path:
-    """``folder`` moved to ``elsewhere``, and the project that made it removed."""
-    elsewhere.parent.mkdir(parents=True, exist_ok=True)
-    folder.rename(elsewhere)
-    shutil.rmtree(project.parents[1])
-    return elsewhere
 
 
 def results_folder(project: Path, name: str) -> Path:
