@@ -184,6 +184,17 @@ def test_a_fold_fitted_under_other_settings_is_refused(tmp_path):
     )
 
 
+def test_a_fold_of_another_calibration_is_refused(tmp_path):
+    again = tmp_path / "again"
+    assert loo_cli(again).exit_code == 0
+    edited = tmp_path / "calibrate.yaml"
+    text = CONFIG.read_text().replace("../../", f"{DATA.parents[1]}/")
+    edited.write_text(text.replace("seed: 20240414", "seed: 7", 1))
+    refused = score_cli(QUESTIONS, "--loo", "--config", edited, "-o", again, "-n", N)
+    assert refused.exit_code == 2
+    assert "this fold was fitted with other calibration_sha256, fit_hash" in refused.stderr
+
+
 THIRD = "    scenario: ../../scenarios/april-2024-strong-us-restraint.yaml\n    episode: strong-pressure"
 SOLEIMANI = "../../calibration/episodes/soleimani-2020.yaml"
 

@@ -47,6 +47,7 @@ from sim.calibration.folds import (
     write_question_posterior,
 )
 from sim.calibration.loading import load_config
+from sim.calibration.sampler import config_hash
 from sim.errors import ResultsError
 from sim.study import DEFAULT_N
 from sim.study.results import atomic_write_bytes, write_manifest
@@ -92,8 +93,8 @@ def score_loo(
     _, loaded = load_questions(questions_path, episodes=needs)
     folder = Path(out)
     check_score_folder(folder, FOLDS)
-    options = {"workers": workers, "executor": executor, "progress": progress}
-    forecast = {"n": n, "seed": seed, "on_study": on_study, **options}
+    forecast = {"n": n, "seed": seed, "on_study": on_study, "workers": workers,
+                "executor": executor, "progress": progress}  # fmt: skip
     asked = {
         name: [q for q in loaded if q.question.episode == name] for name in config.episode_names
     }
@@ -102,16 +103,11 @@ def score_loo(
     for name, questions in asked.items():
         if on_fold:
             on_fold(name)
-        fold_folder = folder / FOLDS / name
-        settings = _fold_settings(config, name, particles)
-        _claim_fold(fold_folder, settings)
-        posterior = fit_fold(config, name, fold_folder, particles=particles, **options)
-        table, fold_studies = forecast_questions(
-            questions, fold_folder, parameters_from=posterior, **forecast
+        table, folds[name], more = _out_of_sample(
+            config, name, questions, folder, particles, forecast
         )
-        tables.append(table.assign(left_out=name))
-        folds[name] = settings | _fit_summary(fold_folder, {name: posterior})
-        studies |= {f"{FOLDS}/{name}/{study}": entry for study, entry in fold_studies.items()}
+        tables.append(table)
+        studies |= more
     if in_sample:
         if on_fold:
             on_fold(None)
@@ -133,6 +129,28 @@ def score_loo(
     return results
 
 
+def _out_of_sample(
+    config: Config,
+    name: str,
+    questions: list[LoadedQuestion],
+    folder: Path,
+    particles: int | None,
+    forecast: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Episode ``name``'s questions forecast from the fit without it: the forecast rows (with
+    ``left_out``), the fold's manifest entry, its studies."""
+    fold_folder = folder / FOLDS / name
+    settings = _fold_settings(config, name, particles)
+    _claim_fold(fold_folder, settings)
+    posterior = fit_fold(config, name, fold_folder, particles=particles, **_fit_options(forecast))
+    table, studies = forecast_questions(
+        questions, fold_folder, parameters_from=posterior, **forecast
+    )
+    summary = settings | _fit_summary(fold_folder, {name: posterior})
+    named = {f"{FOLDS}/{name}/{study}": entry for study, entry in studies.items()}
+    return table.assign(left_out=name), summary, named
+
+
 def _in_sample(
     config: Config,
     asked: dict[str, list[LoadedQuestion]],
@@ -145,8 +163,7 @@ def _in_sample(
     every = folder / FOLDS / EVERY_EPISODE
     settings = _fold_settings(config, None, particles)
     _claim_fold(every, settings)
-    options = {k: forecast[k] for k in ("workers", "executor", "progress")}
-    fitted = fit(config, every, particles=particles, **options)
+    fitted = fit(config, every, particles=particles, **_fit_options(forecast))
     tables, studies, posteriors = [], {}, {}
     for name, questions in asked.items():
         posterior = write_question_posterior(
@@ -163,6 +180,11 @@ def _in_sample(
     return pd.concat(tables, ignore_index=True), summary, studies
 
 
+def _fit_options(forecast: dict[str, Any]) -> dict[str, Any]:
+    """Of the forecasting options, those a fit takes as well: where and how it runs."""
+    return {key: forecast[key] for key in ("workers", "executor", "progress")}
+
+
 def _scenario_paths(config: Config, name: str) -> list[str]:
     """The scenario paths the episode's runs take from the calibration."""
     priors = {prior.path: prior for prior in config.priors}
@@ -170,11 +192,15 @@ def _scenario_paths(config: Config, name: str) -> list[str]:
 
 
 def _fold_settings(config: Config, name: str | None, particles: int | None) -> dict[str, Any]:
-    """What decides a fold's fit: the config file's content, the episode left out (None: the
-    fit on every episode), the budget."""
+    """What decides a fold's fit: the episode left out (None: the fit on every episode), the
+    config file, the identity of what it fits (``config_hash``: the episodes' scenarios, priors,
+    targets, seed and SMC settings, so an edited episode file is a different fold too) and the
+    budget."""
+    fitted = config.without(name) if name else config
     return {
         "left_out": name,
         "calibration_sha256": _sha256(config.source),
+        "fit_hash": config_hash(fitted),
         "particles": int(particles or config.smc["particles"]),
         "fitted_episodes": [e for e in config.episode_names if e != name],
         "prior_only": prior_only_columns(config, name) if name else [],
