@@ -22,7 +22,6 @@ outcome ``sim run`` understands. The output folder holds ``forecasts``, ``skill`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +48,13 @@ from sim.model.rng import Streams
 from sim.scenario.schema import Scenario
 from sim.study import DEFAULT_N, PACKAGE_VERSION
 from sim.study.montecarlo import run_study
-from sim.study.results import ResultsError, git_commit, wilson_interval, write_manifest
+from sim.study.results import (
+    ResultsError,
+    file_sha256,
+    git_commit,
+    wilson_interval,
+    write_manifest,
+)
 
 BASELINES = ("uniform", "base_rate", "persistence", "one_rung_up")
 IN_SAMPLE = "model_in_sample"
@@ -374,7 +379,7 @@ def score_manifest(
         "kind": "score",
         "status": "complete",
         "questions_file": str(questions_file),
-        "questions_sha256": hashlib.sha256(questions_file.read_bytes()).hexdigest(),
+        "questions_sha256": file_sha256(questions_file),
         "n_per_study": n,
         "seed": seed,
         "bootstrap_seed": bootstrap_seed,

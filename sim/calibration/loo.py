@@ -19,7 +19,6 @@ and study; a fold fitted under other settings (another config or particle count)
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +49,7 @@ from sim.calibration.loading import load_config
 from sim.calibration.sampler import config_hash
 from sim.errors import ResultsError
 from sim.study import DEFAULT_N
-from sim.study.results import atomic_write_bytes, write_manifest
+from sim.study.results import atomic_write_bytes, file_sha256, write_manifest
 
 FOLDS = "folds"
 """The folder of the folds in a leave-one-episode-out scoring: ``OUT/folds/EPISODE``."""
@@ -121,7 +120,7 @@ def score_loo(
     manifest |= {
         "kind": "score-loo",
         "calibration_config": str(config.source),
-        "calibration_sha256": _sha256(config.source),
+        "calibration_sha256": file_sha256(config.source),
         "folds": folds,
     }
     write_manifest(folder, manifest)
@@ -199,7 +198,7 @@ def _fold_settings(config: Config, name: str | None, particles: int | None) -> d
     fitted = config.without(name) if name else config
     return {
         "left_out": name,
-        "calibration_sha256": _sha256(config.source),
+        "calibration_sha256": file_sha256(config.source),
         "fit_hash": config_hash(fitted),
         "particles": int(particles or config.smc["particles"]),
         "fitted_episodes": [e for e in config.episode_names if e != name],
@@ -233,7 +232,7 @@ def _fit_summary(folder: Path, posteriors: dict[str, Path]) -> dict[str, Any]:
         "final_epsilon": float(last.epsilon),
         "final_acceptance_rate": float(last.acceptance_rate),
         "final_ess": float(last.ess),
-        "question_posteriors_sha256": {name: _sha256(p) for name, p in posteriors.items()},
+        "question_posteriors_sha256": {name: file_sha256(p) for name, p in posteriors.items()},
     }
 
 
@@ -243,10 +242,6 @@ def _in_question_order(forecasts: pd.DataFrame, loaded: list[LoadedQuestion]) ->
     ranked = forecasts.assign(_order=forecasts.id.map(order)).sort_values("_order", kind="stable")
     columns = ["id", "left_out", *(c for c in forecasts.columns if c not in ("id", "left_out"))]
     return ranked[columns].reset_index(drop=True)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 REPORT = "report.md"
