@@ -146,6 +146,12 @@ class Config:
                 return episode
         raise KeyError(f"no episode {name!r}; episodes: {', '.join(self.episode_names)}")
 
+    def episode_priors(self, name: str) -> list[Prior]:
+        """The priors of the values episode ``name``'s runs take from the calibration, in its
+        column order (shared ones its scenario has, then its own)."""
+        by_column = {prior.path: prior for prior in self.priors}
+        return [by_column[column] for column in self.episode(name).columns]
+
     @property
     def episode_names(self) -> list[str]:
         return [e.name for e in self.episodes]

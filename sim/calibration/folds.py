@@ -78,12 +78,10 @@ def question_posterior(
     """One row per row of ``fitted`` (the fold's posterior): every value the calibration sets in
     episode ``left_out``'s scenario, by scenario path; a column the fold fitted from ``fitted``,
     any other uniform on its prior, drawn from ``rng`` in the episode's column order."""
-    priors = {prior.path: prior for prior in config.priors}
     columns = {}
-    for column in config.episode(left_out).columns:
-        prior = priors[column]
-        if column in fitted.columns:
-            values = fitted[column].to_numpy(dtype=float)
+    for prior in config.episode_priors(left_out):
+        if prior.path in fitted.columns:
+            values = fitted[prior.path].to_numpy(dtype=float)
         else:
             values = rng.uniform(prior.low, prior.high, len(fitted))
         columns[prior.scenario_path] = values
@@ -94,6 +92,4 @@ def prior_only_columns(config: Config, left_out: str) -> list[str]:
     """The scenario paths of episode ``left_out`` that its fold cannot fit (drawn from the
     prior in its question posterior)."""
     fitted = set(config.without(left_out).paths)
-    priors = {prior.path: prior for prior in config.priors}
-    episode = config.episode(left_out)
-    return [priors[c].scenario_path for c in episode.columns if c not in fitted]
+    return [p.scenario_path for p in config.episode_priors(left_out) if p.path not in fitted]

@@ -186,8 +186,7 @@ def _fit_options(forecast: dict[str, Any]) -> dict[str, Any]:
 
 def _scenario_paths(config: Config, name: str) -> list[str]:
     """The scenario paths the episode's runs take from the calibration."""
-    priors = {prior.path: prior for prior in config.priors}
-    return [priors[column].scenario_path for column in config.episode(name).columns]
+    return [prior.scenario_path for prior in config.episode_priors(name)]
 
 
 def _fold_settings(config: Config, name: str | None, particles: int | None) -> dict[str, Any]:
