@@ -233,8 +233,16 @@ def test_a_question_not_fit_for_its_fold_is_one_line_and_exit_2(replacements, me
     assert not out.exists()
 
 
-def test_fit_options_without_loo_are_refused(tmp_path):
-    result = score_cli(QUESTIONS, "-o", tmp_path / "out", "--particles", 30)
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--particles", 30],
+        ["--in-sample"],
+        ["--config", DATA.parents[1] / "calibration" / "calibrate.yaml"],
+    ],
+)
+def test_fit_options_without_loo_are_refused(tmp_path, option):
+    result = score_cli(QUESTIONS, "-o", tmp_path / "out", *option)
     assert result.exit_code == 2 and "add --loo" in result.stderr
 
 
@@ -341,3 +349,9 @@ def test_the_shipped_episode_questions_fit_their_folds_cite_sources_and_end_by_t
     april, _ = load_questions(DATA.parents[1] / "calibration" / "questions-april-2024.yaml")
     same = {q.id: q.resolution for q in parsed.questions if q.episode == "april-2024"}
     assert same == {q.id: q.resolution for q in april.questions}
+
+
+def test_the_default_config_named_without_loo_is_refused_too(tmp_path, monkeypatch):
+    monkeypatch.chdir(DATA.parents[1])
+    result = score_cli(QUESTIONS, "-o", tmp_path / "out", "--config", "calibration/calibrate.yaml")
+    assert result.exit_code == 2 and "add --loo" in result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import pandas as pd
+from click.core import ParameterSource
 
 from sim.analysis.forecasts import BASELINES, IN_SAMPLE, ScoreResults, score
 from sim.analysis.scores import DEFAULT_RESAMPLES
@@ -24,7 +25,6 @@ from sim.study import DEFAULT_N
 from sim.study.results import read_manifest
 
 FIGURE_STEM = "reliability-diagram"
-CONFIG_DEFAULT = Path("calibration/calibrate.yaml")
 
 
 @click.command("score")
@@ -63,7 +63,7 @@ CONFIG_DEFAULT = Path("calibration/calibrate.yaml")
     "--config",
     "config_path",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=CONFIG_DEFAULT,
+    default=Path("calibration/calibrate.yaml"),
     show_default=True,
     help="With --loo: the calibration config whose episodes are left out in turn.",
 )
@@ -118,7 +118,8 @@ def score_command(
       sim score calibration/questions-april-2024.yaml -o results/scores -n 2000
       sim score calibration/questions-episodes.yaml --loo -o results/loo -n 1000
     """
-    if not loo and (particles or in_sample or config_path != CONFIG_DEFAULT):
+    config_given = click.get_current_context().get_parameter_source("config_path")
+    if not loo and (particles or in_sample or config_given is not ParameterSource.DEFAULT):
         raise OptionError(
             "--config, --particles and --in-sample choose the fits of --loo; add --loo"
         )
