@@ -342,7 +342,8 @@ def forecast_table(
 def skill_table(forecasts: pd.DataFrame, seed: int, resamples: int) -> pd.DataFrame:
     """Per score and baseline (and ``model_in_sample`` if the table has it): mean scores over
     the questions it applies to, and the model's skill with a paired bootstrap 95% interval.
-    Every baseline of a score is resampled with the same draws (``Streams(seed, 0).get("score", "bootstrap", SCORE)``)."""
+    Every baseline of a score is resampled with the same draws
+    (``Streams(seed, 0).get("score", "bootstrap", SCORE)``)."""
     rows = []
     for name in (*BINARY_SCORES, *ORDINAL_SCORES):
         scored = forecasts.dropna(subset=[name])

@@ -13,8 +13,9 @@ The forecasts of every fold are then scored together, as ``sim score`` scores on
 baselines, skill with paired bootstrap intervals over all questions, and the reliability table.
 Each forecast row names its fold (``left_out``). With ``in_sample``, a fit on every episode
 forecasts each question too (forecaster ``model_in_sample``), and the skill table scores the
-out-of-sample model against it: what leaving the episode out costs. Run again, the command reuses every finished fit
-and study; a fold fitted under other settings (another config or particle count) is refused.
+out-of-sample model against it: what leaving the episode out costs. Run again, the command
+reuses every finished fit and study; a fold fitted under other settings (another config file,
+another fit of its episodes, another particle count) is refused.
 """
 
 from __future__ import annotations
@@ -245,6 +246,7 @@ def _in_question_order(forecasts: pd.DataFrame, loaded: list[LoadedQuestion]) ->
 
 REPORT = "report.md"
 """The leave-one-episode-out scoring's report section, in its output folder."""
+SKILL_HEADER = ("| reference | its mean | model's skill [95% CI] | verdict |", "|---|---|---|---|")
 SCORE_NAMES = {"brier": "Brier score", "log_score": "log score (nats)", "rps": "RPS"}
 
 
@@ -266,9 +268,8 @@ def loo_report(results: ScoreResults, manifest: dict[str, Any]) -> str:
         skill = results.skill[results.skill.score == name]
         if skill.empty:
             continue
-        lines += [f"**{label}**, {int(skill.questions.iloc[0])} questions: the model "
-                  f"{skill.model_mean.iloc[0]:.3f}.", "",
-                  "| reference | its mean | model's skill [95% CI] | verdict |", "|---|---|---|---|"]  # fmt: skip
+        questions, mean = int(skill.questions.iloc[0]), skill.model_mean.iloc[0]
+        lines += [f"**{label}**, {questions} questions: the model {mean:.3f}.", "", *SKILL_HEADER]
         lines += [
             f"| {row.baseline} | {row.baseline_mean:.3f} | {row.skill:+.2f} "
             f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}] | {_verdict(row)} |"
