@@ -11,6 +11,7 @@ from sim.cli.support import (
     EXECUTOR_OPTION,
     WORKERS_OPTION,
     OptionError,
+    calibration_config_option,
     check_output_folder,
     progress_bar,
     user_errors,
@@ -23,13 +24,8 @@ SHIPPED = Path("calibration")
 
 
 @click.command("calibrate")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=Path("calibration/calibrate.yaml"),
-    show_default=True,
-    help="Priors (with reasons), targets (with tolerances), SMC budget and seeds.",
+@calibration_config_option(
+    "Priors (with reasons), targets (with tolerances), SMC budget and seeds."
 )
 @click.option(
     "--out",

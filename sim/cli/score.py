@@ -18,6 +18,7 @@ from sim.cli.support import (
     EXIT_INTERRUPTED,
     WORKERS_OPTION,
     OptionError,
+    calibration_config_option,
     progress_bar,
     user_errors,
 )
@@ -59,13 +60,8 @@ FIGURE_STEM = "reliability-diagram"
     help="Leave one episode out: fit the calibration without each question's episode, and "
     "forecast the question from that fit (every question names its episode:).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=Path("calibration/calibrate.yaml"),
-    show_default=True,
-    help="With --loo: the calibration config whose episodes are left out in turn.",
+@calibration_config_option(
+    "With --loo: the calibration config whose episodes are left out in turn."
 )
 @click.option(
     "--in-sample",

@@ -72,6 +72,19 @@ def replications_option(*names: str, default: int, help: str) -> Callable:
     )
 
 
+def calibration_config_option(help: str) -> Callable:
+    """``--config``: a calibration config file (``sim calibrate``, ``sim score --loo``), the
+    shipped one unless given."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, exists=True, dir_okay=False),
+        default=Path("calibration/calibrate.yaml"),
+        show_default=True,
+        help=help,
+    )
+
+
 class PrecisionTarget(click.ParamType):
     """A ``--until-ci`` target: ``0.01``, ``10%``, ``rung>=5:0.005`` (``sim.study.stopping``);
     converted to its canonical text."""
